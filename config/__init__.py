@@ -1,0 +1,1 @@
+"""midimon.config."""

@@ -1,0 +1,3 @@
+from midimon.engine.cli import main
+
+raise SystemExit(main())

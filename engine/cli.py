@@ -1,0 +1,3 @@
+def main(argv=None):
+    print("midimon")
+    return 0
