@@ -1,0 +1,140 @@
+"""Rewrite MIDIMon's older vocabulary into the current one, before validation.
+
+Each rewrite is reported as a deprecation warning naming the key path; `midimon config migrate`
+applies the same table to the file itself. Condition shorthands (``"Always"``,
+``"TimeRange:09:00-17:00"``, ``{ TimeRange = {...} }``) are all current forms, not deprecated:
+they are normalised here to the ``type = "..."`` table form the models use.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# key renames per trigger type: old -> new
+TRIGGER_RENAMES: dict[str, dict[str, str]] = {
+    "Note": {"min_velocity": "velocity_min", "max_velocity": "velocity_max"},
+    "VelocityRange": {"min_velocity": "velocity_min", "max_velocity": "velocity_max"},
+    "LongPress": {"min_duration_ms": "duration_ms", "hold_ms": "duration_ms"},
+    "DoubleTap": {"max_interval_ms": "timeout_ms"},
+    "NoteChord": {"max_interval_ms": "timeout_ms"},
+    "CC": {"min_value": "value_min", "max_value": "value_max"},
+    "Aftertouch": {"min_pressure": "pressure_min"},
+}
+ACTION_RENAMES: dict[str, dict[str, str]] = {
+    "VolumeControl": {"action": "operation"},
+}
+MODIFIER_RENAMES = {"option": "alt"}
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    path: tuple          # where the old spelling stands (key path, or the value's path)
+    message: str
+    kind: str            # "rename-key" | "value"
+    new_key: str | None = None
+    new_value: Any = None
+
+
+def _rename(table: dict, renames: dict[str, str], path: tuple, out: list[Rewrite]) -> None:
+    for old, new in renames.items():
+        if old in table:
+            if new in table:
+                out.append(Rewrite(path + (old,), f"'{old}' is a deprecated spelling of '{new}', which is also set; '{old}' is ignored", "drop"))
+                del table[old]
+                continue
+            table[new] = table.pop(old)
+            out.append(Rewrite(path + (old,), f"'{old}' is deprecated; write '{new}' (midimon config migrate does it for you)", "rename-key", new_key=new))
+
+
+def normalize_condition(cond: Any) -> Any:
+    """Any accepted condition spelling -> the ``{"type": ...}`` table form."""
+    if isinstance(cond, str):
+        name, _, arg = cond.partition(":")
+        name = name.strip()
+        if not arg:
+            return {"type": name}
+        arg = arg.strip()
+        if name == "TimeRange" and "-" in arg:
+            start, _, end = arg.partition("-")
+            return {"type": "TimeRange", "start": start.strip(), "end": end.strip()}
+        if name == "DayOfWeek":
+            return {"type": "DayOfWeek", "days": [d.strip() for d in arg.split(",") if d.strip()]}
+        if name in ("AppRunning", "AppFrontmost"):
+            return {"type": name, "app": arg}
+        if name == "ModeIs":
+            return {"type": "ModeIs", "mode": arg}
+        return {"type": name, "value": arg}  # unknown: let validation name it
+    if isinstance(cond, dict):
+        if "type" not in cond and len(cond) == 1:
+            (name, body), = cond.items()
+            if isinstance(body, dict):
+                cond = {"type": name, **body}
+            elif isinstance(body, list) and name in ("And", "Or"):
+                cond = {"type": name, "conditions": body}
+            elif name == "Not":
+                cond = {"type": name, "condition": body}
+            elif name == "ModeIs":
+                cond = {"type": name, "mode": body}
+            elif name in ("AppRunning", "AppFrontmost"):
+                cond = {"type": name, "app": body}
+            elif name == "DayOfWeek":
+                cond = {"type": name, "days": body if isinstance(body, list) else [body]}
+        else:
+            cond = dict(cond)
+        if isinstance(cond.get("conditions"), list):
+            cond["conditions"] = [normalize_condition(c) for c in cond["conditions"]]
+        if "condition" in cond:
+            cond["condition"] = normalize_condition(cond["condition"])
+    return cond
+
+
+def _action(action: Any, path: tuple, mode_names: list[str], out: list[Rewrite]) -> None:
+    if not isinstance(action, dict):
+        return
+    kind = action.get("type")
+    _rename(action, ACTION_RENAMES.get(kind, {}), path, out)
+    if kind == "ModeChange" and isinstance(action.get("mode"), int) and not isinstance(action.get("mode"), bool):
+        index = action["mode"]
+        if 0 <= index < len(mode_names):
+            action["mode"] = mode_names[index]
+            out.append(Rewrite(path + ("mode",), f"a mode number is deprecated; write mode = {mode_names[index]!r} (mode {index})", "value", new_value=mode_names[index]))
+    if kind == "Keystroke" and isinstance(action.get("modifiers"), list):
+        for i, m in enumerate(action["modifiers"]):
+            if isinstance(m, str) and m.lower() in MODIFIER_RENAMES:
+                new = MODIFIER_RENAMES[m.lower()]
+                action["modifiers"][i] = new
+                out.append(Rewrite(path + ("modifiers", i), f"modifier '{m}' is deprecated; write '{new}'", "value", new_value=new))
+    if kind == "Conditional":
+        if "condition" in action:
+            action["condition"] = normalize_condition(action["condition"])
+        elif "conditions" in action and isinstance(action["conditions"], list):
+            action["condition"] = {"type": "And", "conditions": [normalize_condition(c) for c in action.pop("conditions")]}
+    for key in ("action", "then_action", "else_action"):
+        _action(action.get(key), path + (key,), mode_names, out)
+    if isinstance(action.get("actions"), list):
+        for i, sub in enumerate(action["actions"]):
+            _action(sub, path + ("actions", i), mode_names, out)
+
+
+def _mapping(mapping: Any, path: tuple, mode_names: list[str], out: list[Rewrite]) -> None:
+    if not isinstance(mapping, dict):
+        return
+    trigger = mapping.get("trigger")
+    if isinstance(trigger, dict):
+        _rename(trigger, TRIGGER_RENAMES.get(trigger.get("type"), {}), path + ("trigger",), out)
+    _action(mapping.get("action"), path + ("action",), mode_names, out)
+
+
+def rewrite(raw: dict) -> list[Rewrite]:
+    """Rewrite ``raw`` (a parsed TOML document) in place; return what was rewritten."""
+    out: list[Rewrite] = []
+    modes = raw.get("modes") if isinstance(raw.get("modes"), list) else []
+    mode_names = [m.get("name") for m in modes if isinstance(m, dict)]
+    for i, mode in enumerate(modes):
+        if isinstance(mode, dict) and isinstance(mode.get("mappings"), list):
+            for j, mapping in enumerate(mode["mappings"]):
+                _mapping(mapping, ("modes", i, "mappings", j), mode_names, out)
+    if isinstance(raw.get("global_mappings"), list):
+        for j, mapping in enumerate(raw["global_mappings"]):
+            _mapping(mapping, ("global_mappings", j), mode_names, out)
+    return out
