@@ -17,6 +17,9 @@ class DesktopBackend(Protocol):
     def problem(self) -> str | None:
         """None when the back end can work, else one line saying what is missing."""
 
+    def notes(self) -> list[str]:
+        """Limits worth showing in `midimon status` even when it works (e.g. Wayland)."""
+
     def keystroke(self, keys: str, modifiers: Sequence[str], hold_ms: int = 0) -> None:
         """Press ``keys`` (one key, a combo "ctrl+k", or a sequence "ctrl+k ctrl+c")."""
 
@@ -41,6 +44,9 @@ class Unavailable:
     def problem(self) -> str | None:
         return self.reason
 
+    def notes(self) -> list[str]:
+        return []
+
     def _fail(self, *_a, **_k):
         raise BackendUnavailable(self.reason)
 
@@ -57,6 +63,9 @@ class Recording:
 
     def problem(self) -> str | None:
         return None
+
+    def notes(self) -> list[str]:
+        return []
 
     def keystroke(self, keys, modifiers, hold_ms=0):
         self.calls.append(("keystroke", keys, tuple(modifiers), hold_ms))
