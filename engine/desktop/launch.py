@@ -134,15 +134,21 @@ class Launcher:
         self._env = env
 
     def problem(self) -> str | None:
-        if self._platform == "linux" and not shutil.which("xdg-open"):
+        path = (self._env if self._env is not None else os.environ).get("PATH", os.defpath)
+        if self._platform == "linux" and not shutil.which("xdg-open", path=path):
             return _HOW_TO_GET["xdg-open"]
-        if self._platform == "darwin" and not shutil.which("open"):
+        if self._platform == "darwin" and not shutil.which("open", path=path):
             return _HOW_TO_GET["open"]
         return None
 
     def launch(self, app: str) -> None:
         env = self._env if self._env is not None else os.environ
-        plan = plan_launch(app, self._platform, desktop_id=lambda n: find_desktop_id(n, desktop_dirs(env)))
+        plan = plan_launch(
+            app,
+            self._platform,
+            which=lambda name: shutil.which(name, path=env.get("PATH", os.defpath)),
+            desktop_id=lambda name: find_desktop_id(name, desktop_dirs(env)),
+        )
         if plan.startfile is not None:
             _startfile(plan.startfile)
             return

@@ -1,0 +1,131 @@
+"""Run an action model: the composite actions here, the rest through their back ends."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from midimon.engine import conditions
+from midimon.engine.actions.shell import run_shell
+from midimon.engine.errors import ActionError, MidimonError
+from midimon.engine.events import to_mido_kwargs
+
+log = logging.getLogger("midimon.actions")
+
+
+class ActionRunner:
+    """``engine`` gives the mode; ``midi_out`` sends MIDI; ``desktop`` does keystrokes and the
+    rest; ``plugins`` (optional) runs Plugin actions: ``plugins(name, params, ctx)``."""
+
+    def __init__(self, engine=None, *, midi_out=None, desktop=None,
+                 plugins: Callable[[str, dict, dict], Any] | None = None,
+                 condition_context: conditions.ConditionContext | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.engine = engine
+        self.midi_out = midi_out
+        self.desktop = desktop
+        self.plugins = plugins
+        self.sleep = sleep
+        self.conditions = condition_context or conditions.ConditionContext(
+            mode=lambda: self.engine.mode if self.engine else "", warn=log.warning)
+        self._handlers = {
+            "Keystroke": self._keystroke, "Text": self._text, "Launch": self._launch,
+            "Shell": lambda a, c: run_shell(a, c), "VolumeControl": self._volume, "ModeChange": self._mode,
+            "Sequence": self._sequence, "Delay": lambda a, c: self.sleep(a.ms / 1000),
+            "MouseClick": self._mouse, "Repeat": self._repeat, "Conditional": self._conditional,
+            "SendMidi": self._send_midi, "Plugin": self._plugin,
+        }
+
+    def run(self, action, ctx: dict) -> None:
+        self._handlers[action.type](action, ctx)
+
+    def run_logged(self, action, ctx: dict) -> bool:
+        """Run and never raise: failures are logged with the mapping and counted."""
+        try:
+            self.run(action, ctx)
+            return True
+        except MidimonError as exc:
+            message = f"{ctx.get('description', action.type)}: {action.type} failed: {exc}"
+        except Exception as exc:  # a bug in an action must not take the daemon down
+            log.debug("action crashed", exc_info=True)
+            message = f"{ctx.get('description', action.type)}: {action.type} failed: {type(exc).__name__}: {exc}"
+        log.warning(message)
+        if self.engine is not None:
+            self.engine.stats.failed(message)
+        return False
+
+    # -- composites -----------------------------------------------------------------------
+    def _sequence(self, action, ctx):
+        for sub in action.actions:  # in order; a failure stops the rest, like a script
+            self.run(sub, ctx)
+
+    def _repeat(self, action, ctx):
+        for i in range(action.count):
+            if i and action.delay_ms:
+                self.sleep(action.delay_ms / 1000)
+            self.run(action.action, dict(ctx, repeat_index=i))
+
+    def _conditional(self, action, ctx):
+        branch = action.then_action if conditions.evaluate(action.condition, self.conditions) else action.else_action
+        if branch is not None:
+            self.run(branch, ctx)
+
+    def _mode(self, action, ctx):
+        if self.engine is None:
+            raise ActionError("no engine to change mode on")
+        engine = self.engine
+        if engine.on_loop():
+            engine.set_mode_bounded(action.mode, action.wrap)
+        else:
+            engine.call_soon(lambda: engine.set_mode_bounded(action.mode, action.wrap))
+
+    # -- MIDI -----------------------------------------------------------------------------
+    def _send_midi(self, action, ctx):
+        if self.midi_out is None:
+            raise ActionError("MIDI output is not available")
+        fields = {"channel": action.channel, "note": action.note, "controller": action.controller,
+                  "program": action.program, "pitch": action.pitch, "data": action.data}
+        # left-out dynamics take the incoming event's value through the mapping's curve
+        fields["velocity"] = action.velocity if action.velocity is not None else _clamp(ctx.get("velocity_out", 100))
+        fields["value"] = action.value if action.value is not None else _clamp(ctx.get("value", 0))
+        fields["pressure"] = action.pressure if action.pressure is not None else _clamp(ctx.get("velocity_out") or ctx.get("value", 0))
+        mtype, kwargs = to_mido_kwargs(action.message_type, fields)
+        self.midi_out.send(action.port, mtype, **kwargs)
+
+    # -- desktop --------------------------------------------------------------------------
+    def _desk(self):
+        if self.desktop is None:
+            from midimon.engine.errors import BackendUnavailable
+
+            raise BackendUnavailable("no desktop back end is configured")
+        return self.desktop
+
+    def _keystroke(self, action, ctx):
+        self._desk().keystroke(action.keys, list(action.modifiers), action.hold_ms)
+
+    def _text(self, action, ctx):
+        self._desk().text(action.text)
+
+    def _mouse(self, action, ctx):
+        self._desk().mouse_click(action.button, action.x, action.y, action.clicks)
+
+    def _launch(self, action, ctx):
+        self._desk().launch(action.app)
+
+    def _volume(self, action, ctx):
+        # an accelerated encoder turn of n steps moves the volume n times as far
+        step = action.step * max(1, int(ctx.get("steps", 1) or 1))
+        self._desk().volume(action.operation, action.value, min(step, 100))
+
+    # -- plugins --------------------------------------------------------------------------
+    def _plugin(self, action, ctx):
+        if self.plugins is None:
+            raise ActionError(f"plugin {action.plugin!r}: plugins are not available in this process")
+        self.plugins(action.plugin, dict(action.params), ctx)
+
+
+def _clamp(v: Any) -> int:
+    try:
+        return max(0, min(127, int(v)))
+    except (TypeError, ValueError):
+        return 0

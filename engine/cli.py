@@ -1,3 +1,0 @@
-def main(argv=None):
-    print("midimon")
-    return 0

@@ -1,0 +1,63 @@
+"""Resource limits for one plugin's worker, and how the worker applies them to itself."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import resource
+from typing import Any
+
+MiB = 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one plugin may consume. Every field has a default a plugin author never needs to touch."""
+
+    #: Address space of the worker (RLIMIT_AS). A memory bomb gets MemoryError, not the host's RAM.
+    memory_bytes: int = 256 * MiB
+    #: Wall deadline of one call; past it the worker is SIGKILLed and restarted.
+    call_timeout: float = 5.0
+    #: Wall deadline for compiling and running the module's top level.
+    load_timeout: float = 10.0
+    #: CPU seconds per call (RLIMIT_CPU soft limit, re-armed before each call). A backstop in case
+    #: the host cannot kill in time; the wall deadline normally fires first.
+    cpu_seconds_per_call: float = 10.0
+    #: Failures (errors, timeouts, crashes) in a row before the plugin is suspended.
+    max_failures: int = 5
+    #: Largest JSON message either side accepts; a bigger one is a protocol violation.
+    max_message_bytes: int = 1 * MiB
+    #: Largest plugin source accepted.
+    max_source_bytes: int = 512 * 1024
+    #: Text a plugin may print or log per call; the rest is dropped with a note.
+    max_log_bytes_per_call: int = 64 * 1024
+    #: Python recursion limit inside the worker.
+    recursion_limit: int = 400
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Limits":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def apply_process_limits(limits: Limits) -> None:
+    """Called by the worker on itself, before any plugin code exists in the process."""
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    # No core files: a crashing worker must not leave plugin memory on disk.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # RLIMIT_NPROC is not lowered: it counts every process of the user, so it would break the
+    # daemon's other children. Threads and fork are unreachable from plugin code instead.
+
+
+def arm_cpu_limit(seconds: float) -> None:
+    """Re-arm the soft CPU limit relative to CPU already used, so a long-lived worker is not
+    killed for work it did in earlier calls. SIGXCPU's default action ends the process."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = usage.ru_utime + usage.ru_stime
+    soft = int(math.ceil(used + seconds))
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
