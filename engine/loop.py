@@ -182,7 +182,8 @@ class Engine:
             self._pool.submit(self.runner.run_logged, b.action, ctx)
 
     def context(self, b: Bound, ev: E.Event, extra: dict) -> dict:
-        velocity = ev.velocity if ev.kind in (E.NOTE_ON, E.NOTE_OFF) else ev.value
+        is_note = ev.kind in (E.NOTE_ON, E.NOTE_OFF)
+        velocity = ev.velocity if is_note else ev.value
         ctx = {
             "trigger": b.trigger.type,
             "description": b.description,
@@ -191,10 +192,10 @@ class Engine:
             "device": ev.device,
             "channel": ev.channel,
             "note": ev.note if ev.note >= 0 else None,
-            "velocity": ev.velocity,
+            "velocity": ev.velocity if is_note else None,
             "velocity_out": b.curve(velocity) if velocity > 0 else velocity,
             "cc": ev.control if ev.control >= 0 else None,
-            "value": ev.value,
+            "value": None if is_note else ev.value,
             "timestamp": time.time(),
             "event_time": ev.time,
         }

@@ -87,7 +87,7 @@ class ActionRunner:
                   "program": action.program, "pitch": action.pitch, "data": action.data}
         # left-out dynamics take the incoming event's value through the mapping's curve
         fields["velocity"] = action.velocity if action.velocity is not None else _clamp(ctx.get("velocity_out", 100))
-        fields["value"] = action.value if action.value is not None else _clamp(ctx.get("value", 0))
+        fields["value"] = action.value if action.value is not None else _clamp(ctx.get("value") or 0)
         fields["pressure"] = action.pressure if action.pressure is not None else _clamp(ctx.get("velocity_out") or ctx.get("value", 0))
         mtype, kwargs = to_mido_kwargs(action.message_type, fields)
         self.midi_out.send(action.port, mtype, **kwargs)

@@ -1,0 +1,88 @@
+"""Host side of the capabilities, and the broker that routes a worker's requests to them.
+
+The broker is the one door: it maps an object name from the worker to its handler, checks the
+grant, normalises the arguments to plain data, runs the handler and returns plain data or a
+plain error message. Nothing the handler raises reaches the worker except as a sentence.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..audit import AuditLog
+from ..errors import CapabilityDenied, CapabilityFailed
+from ..grants import Grants, grant_command
+from ..services import HostServices
+from .audio import AudioCapability
+from .base import Capability, CapabilityContext, plain
+from .fs import FsCapability
+from .http import HttpCapability
+from .midi import MidiCapability
+from .mqtt import MqttCapability
+from .shell import ShellCapability
+from .store import StoreCapability
+from .system import SystemCapability
+
+HANDLERS: tuple[type[Capability], ...] = (HttpCapability, MqttCapability, FsCapability,
+                                          MidiCapability, ShellCapability, SystemCapability,
+                                          AudioCapability, StoreCapability)
+log = logging.getLogger("midimon.sandbox.capabilities")
+
+__all__ = ["CapabilityBroker", "CapabilityContext", "Capability", "HANDLERS"]
+
+
+class CapabilityBroker:
+    """Serves one plugin's capability requests. Thread-compatible: its host serialises calls."""
+
+    def __init__(self, plugin: str, grants: Grants, services: HostServices, data_dir: Path,
+                 audit: AuditLog) -> None:
+        self.ctx = CapabilityContext(plugin, grants, services, data_dir, audit)
+        self._handlers: dict[str, Capability] = {}
+
+    def _handler(self, obj: str) -> Capability | None:
+        handler = self._handlers.get(obj)
+        if handler is None:
+            for cls in HANDLERS:
+                if cls.obj_name == obj:
+                    handler = self._handlers[obj] = cls(self.ctx)
+        return handler
+
+    def handle(self, obj: Any, method: Any, args: Any, kwargs: Any,
+               deadline: float) -> tuple[bool, Any]:
+        """(True, plain result) or (False, message for the plugin)."""
+        self.ctx.deadline = deadline
+        plugin = self.ctx.plugin
+        handler = self._handler(obj) if isinstance(obj, str) else None
+        if handler is None or not isinstance(method, str) or method not in handler.methods:
+            return False, f"{obj}.{method}() does not exist"
+        cap = handler.capability
+        if cap is not None and not self.ctx.grants.has(cap):
+            refused = cap in self.ctx.grants.denied_capabilities
+            handler.audit(method, "denied", "", "capability denied" if refused else "not granted")
+            if refused:
+                return False, (f"plugin {plugin!r} is denied the {cap!r} capability "
+                               f"({obj}.{method}); the user set this deny")
+            return False, (f"plugin {plugin!r} was not granted the {cap!r} capability needed "
+                           f"for {obj}.{method}(); grant it with: {grant_command(plugin, cap)}")
+        try:
+            args = plain(args if isinstance(args, list) else [])
+            kwargs = plain(kwargs if isinstance(kwargs, dict) else {})
+            return True, plain(getattr(handler, method)(*args, **kwargs))
+        except (CapabilityDenied, CapabilityFailed) as exc:
+            return False, str(exc)
+        except (TypeError, ValueError, LookupError, OSError) as exc:
+            return False, f"{obj}.{method}(): {exc}"
+        except Exception as exc:  # a bug in a handler must not reach the plugin or crash us
+            log.warning("capability %s.%s failed for plugin %s: %s: %s", obj, method, plugin,
+                        type(exc).__name__, exc)
+            log.debug("details", exc_info=True)
+            return False, f"{obj}.{method}() failed inside midimon ({type(exc).__name__})"
+
+    def close(self) -> None:
+        for handler in self._handlers.values():
+            try:
+                handler.close()
+            except Exception:
+                log.debug("closing %s", handler.obj_name, exc_info=True)
+        self._handlers.clear()

@@ -1,0 +1,105 @@
+"""What every host-side capability shares: the plugin's context, grant checks, audit, plain data."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..audit import AuditLog
+from ..errors import CapabilityDenied
+from ..grants import Grants, grant_command
+from ..services import HostServices
+
+
+@dataclasses.dataclass
+class CapabilityContext:
+    plugin: str
+    grants: Grants
+    services: HostServices
+    data_dir: Path
+    audit: AuditLog
+    #: ``time.monotonic()`` deadline of the plugin call being served; set by the host per call.
+    deadline: float = 0.0
+
+    def remaining(self, wanted: float | None, default: float, ceiling: float = 30.0) -> float:
+        """Timeout for blocking work: what the plugin asked, never past the call's deadline."""
+        budget = default if wanted is None else float(wanted)
+        budget = max(0.05, min(budget, ceiling))
+        if self.deadline:
+            left = self.deadline - time.monotonic()
+            budget = min(budget, max(0.05, left))
+        return budget
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """Rebuild ``value`` out of exact built-in types.
+
+    Data from a worker is already exact (it came out of json.loads), but this is the rule every
+    scope check relies on, so it is enforced here rather than assumed: a ``str`` subclass with a
+    lying ``__eq__`` or ``startswith`` never reaches a comparison.
+    """
+    if depth > 64:
+        raise ValueError("data is nested too deeply")
+    if value is None or type(value) is bool:
+        return value
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str.__str__(value) if type(value) is not str else value
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, (list, tuple)):
+        return [plain(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError("dictionary keys must be strings")
+            out[plain(k, depth + 1)] = plain(v, depth + 1)
+        return out
+    raise TypeError(f"{type(value).__name__} is not plain data")
+
+
+def require_str(value: Any, what: str, max_len: int = 4096) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string")
+    value = plain(value)
+    if len(value) > max_len:
+        raise ValueError(f"{what} is longer than {max_len} characters")
+    if "\x00" in value:
+        raise ValueError(f"{what} contains a NUL character")
+    return value
+
+
+class Capability:
+    """Base class of host-side capability handlers. Public methods listed in ``methods`` are the
+    whole surface a plugin can reach; each gets plain arguments and returns plain data."""
+
+    obj_name: ClassVar[str] = ""
+    #: The grant that unlocks this object; None for always-present objects (store).
+    capability: ClassVar[str | None] = None
+    methods: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, ctx: CapabilityContext) -> None:
+        self.ctx = ctx
+
+    def audit(self, action: str, outcome: str, target: str = "", detail: str = "") -> None:
+        self.ctx.audit.record(self.ctx.plugin, self.capability or self.obj_name,
+                              f"{self.obj_name}.{action}", outcome, target, detail)
+
+    def deny(self, action: str, target: str, why: str) -> CapabilityDenied:
+        """Audit a denial and build the error that tells the plugin author why."""
+        self.audit(action, "denied", target, why)
+        return CapabilityDenied(f"plugin {self.ctx.plugin!r}: {self.obj_name}.{action}"
+                                f"({target!r}) denied: {why}")
+
+    def scope_hint(self, scope: str) -> str:
+        return (f"not in the plugin's granted {scope}; the user grants it with: "
+                f"{grant_command(self.ctx.plugin, self.capability or self.obj_name)} "
+                f"--{scope.replace('_', '-')} ...")
+
+    def close(self) -> None:
+        """Release clients and connections (host shutdown or plugin stop)."""

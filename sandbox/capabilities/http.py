@@ -1,0 +1,121 @@
+"""``http``: requests to granted origins (scheme, host, port), with redirects checked per hop."""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import httpx
+
+from ..errors import CapabilityFailed
+from .base import Capability, CapabilityContext, plain, require_str
+from .scopes import ScopeError, origin_allowed, parse_url
+
+MAX_REDIRECTS = 5
+MAX_RESPONSE_BYTES = 1024 * 1024
+DEFAULT_TIMEOUT = 10.0
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
+
+
+class HttpCapability(Capability):
+    obj_name = "http"
+    capability = "network"
+    methods: ClassVar[frozenset[str]] = frozenset({"get", "post", "put", "delete", "request"})
+
+    def __init__(self, ctx: CapabilityContext, *, max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
+        super().__init__(ctx)
+        self.max_response_bytes = max_response_bytes
+        self._client: httpx.Client | None = None
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            # trust_env=False: HTTP(S)_PROXY and .netrc of the daemon's environment must not
+            # route or authenticate a plugin's requests. Redirects are followed by hand below.
+            self._client = httpx.Client(trust_env=False, follow_redirects=False)
+        return self._client
+
+    def get(self, url: Any, headers: Any = None, params: Any = None, timeout: Any = None) -> dict[str, Any]:
+        return self.request("GET", url, headers=headers, params=params, timeout=timeout)
+
+    def post(self, url: Any, json: Any = None, data: Any = None, headers: Any = None,
+             timeout: Any = None) -> dict[str, Any]:
+        return self.request("POST", url, headers=headers, json=json, data=data, timeout=timeout)
+
+    def put(self, url: Any, json: Any = None, data: Any = None, headers: Any = None,
+            timeout: Any = None) -> dict[str, Any]:
+        return self.request("PUT", url, headers=headers, json=json, data=data, timeout=timeout)
+
+    def delete(self, url: Any, headers: Any = None, timeout: Any = None) -> dict[str, Any]:
+        return self.request("DELETE", url, headers=headers, timeout=timeout)
+
+    def _check(self, action: str, url: Any) -> httpx.URL:
+        text = require_str(url, "url", 8192)
+        try:
+            parsed, origin = parse_url(text)
+        except ScopeError as exc:
+            raise self.deny(action, text, str(exc)) from None
+        allow, deny = self.ctx.grants.allow.hosts, self.ctx.grants.deny.hosts
+        if not origin_allowed(origin, allow, deny):
+            why = (f"{origin} is explicitly denied" if origin_allowed(origin, deny, ())
+                   else f"{origin} is {self.scope_hint('hosts')}")
+            raise self.deny(action, text, why)
+        return parsed
+
+    def request(self, method: Any, url: Any, headers: Any = None, params: Any = None,
+                json: Any = None, data: Any = None, timeout: Any = None) -> dict[str, Any]:
+        verb = require_str(method, "method", 16).upper()
+        action = verb.lower()
+        if verb not in _METHODS:
+            raise self.deny(action, str(url), f"HTTP method {verb} is not supported")
+        target = self._check(action, url)
+        headers = plain(headers) if headers is not None else {}
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise TypeError("headers must be a dict of strings")
+        if data is not None:
+            data = require_str(data, "data", self.max_response_bytes).encode("utf-8")
+        budget = self.ctx.remaining(timeout, DEFAULT_TIMEOUT)
+        client = self._http()
+        try:
+            request = client.build_request(verb, target, headers=headers,
+                                           params=plain(params) if params else None,
+                                           json=plain(json) if json is not None else None,
+                                           content=data, timeout=httpx.Timeout(budget))
+            for _hop in range(MAX_REDIRECTS + 1):
+                response = client.send(request, stream=True)
+                try:
+                    if response.is_redirect and response.next_request is not None:
+                        nxt = response.next_request
+                        self._check(action, str(nxt.url))  # raises (and audits) out of scope
+                        self.audit(action, "allowed", str(request.url),
+                                   f"redirect {response.status_code} -> {nxt.url}")
+                        request = nxt
+                        continue
+                    body = self._read_capped(response)
+                finally:
+                    response.close()
+                self.audit(action, "allowed", str(request.url), f"status {response.status_code}")
+                return {"status": response.status_code, "url": str(request.url),
+                        "headers": {k.lower(): v for k, v in response.headers.items()},
+                        "text": body.decode(response.encoding or "utf-8", "replace")}
+            raise self.deny(action, str(url), f"more than {MAX_REDIRECTS} redirects")
+        except httpx.HTTPError as exc:
+            self.audit(action, "error", str(url), type(exc).__name__)
+            raise CapabilityFailed(f"http.{action}({str(url)!r}) failed: "
+                                   f"{type(exc).__name__}: {exc}") from None
+
+    def _read_capped(self, response: httpx.Response) -> bytes:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
+            raise CapabilityFailed(f"response is {declared} bytes; the limit is "
+                                   f"{self.max_response_bytes}")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise CapabilityFailed(f"response is larger than {self.max_response_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

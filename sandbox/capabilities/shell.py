@@ -1,0 +1,118 @@
+"""``shell``: run a declared executable with an argv list; no shell, timeout, capped output."""
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import time
+from typing import Any, ClassVar
+
+from ..errors import CapabilityFailed
+from .base import Capability, CapabilityContext, require_str
+
+MAX_OUTPUT = 64 * 1024
+DEFAULT_TIMEOUT = 10.0
+SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def resolve_executable(name: str) -> str | None:
+    """Absolute real path of an executable, resolving symlinks, or None."""
+    if "/" in name:
+        path = name if os.path.isabs(name) else None
+    else:
+        path = shutil.which(name, path=os.environ.get("PATH") or SAFE_PATH)
+    if not path:
+        return None
+    real = os.path.realpath(path)
+    return real if os.path.isfile(real) and os.access(real, os.X_OK) else None
+
+
+class ShellCapability(Capability):
+    obj_name = "shell"
+    capability = "subprocess"
+    methods: ClassVar[frozenset[str]] = frozenset({"run"})
+
+    def _allowed_executable(self, argv0: str) -> str:
+        wanted = resolve_executable(argv0)
+        if wanted is None:
+            raise self.deny("run", argv0, "no such executable")
+        denied = {resolve_executable(c) for c in self.ctx.grants.deny.commands}
+        if wanted in denied:
+            raise self.deny("run", argv0, "command is explicitly denied")
+        allowed = {resolve_executable(c) for c in self.ctx.grants.allow.commands}
+        if wanted not in allowed:
+            raise self.deny("run", argv0, f"command is {self.scope_hint('commands')}")
+        return wanted
+
+    def run(self, argv: Any, timeout: Any = None, input: Any = None) -> dict[str, Any]:
+        if not isinstance(argv, list) or not argv:
+            raise TypeError("shell.run() takes a non-empty list of strings (no shell command "
+                            "lines: pass ['git', 'status'], not 'git status')")
+        args = [require_str(a, "argument", 32768) for a in argv]
+        executable = self._allowed_executable(args[0])
+        stdin = require_str(input, "input", MAX_OUTPUT).encode("utf-8") if input is not None else None
+        budget = self.ctx.remaining(timeout, DEFAULT_TIMEOUT)
+        home = str(self.ctx.data_dir / "files")
+        os.makedirs(home, exist_ok=True)
+        env = {"PATH": SAFE_PATH, "LANG": "C.UTF-8", "HOME": home}
+        try:
+            proc = subprocess.Popen(args, executable=executable, cwd=home, env=env,
+                                    stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True, close_fds=True)
+        except OSError as exc:
+            raise CapabilityFailed(f"shell.run: cannot start {args[0]!r}: {exc.strerror}") from None
+        out, err, timed_out, truncated = self._collect(proc, stdin, budget)
+        self.audit("run", "allowed", " ".join(args)[:300],
+                   f"rc={proc.returncode} timed_out={timed_out}")
+        return {"returncode": proc.returncode, "stdout": out.decode("utf-8", "replace"),
+                "stderr": err.decode("utf-8", "replace"), "timed_out": timed_out,
+                "truncated": truncated}
+
+    def _collect(self, proc: subprocess.Popen[bytes], stdin: bytes | None,
+                 budget: float) -> tuple[bytes, bytes, bool, bool]:
+        if stdin is not None and proc.stdin is not None:
+            try:
+                proc.stdin.write(stdin)
+                proc.stdin.close()
+            except OSError:
+                pass
+        deadline = time.monotonic() + budget
+        buffers = {proc.stdout: bytearray(), proc.stderr: bytearray()}
+        timed_out = truncated = False
+        with selectors.DefaultSelector() as sel:
+            for stream in buffers:
+                sel.register(stream, selectors.EVENT_READ)
+            while sel.get_map():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
+                for key, _ in sel.select(left):
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk:
+                        sel.unregister(key.fileobj)
+                        continue
+                    buf = buffers[key.fileobj]  # type: ignore[index]
+                    buf += chunk[: max(0, MAX_OUTPUT - len(buf))]
+                    if len(buf) >= MAX_OUTPUT:
+                        truncated = True
+                if truncated:
+                    break
+        if not (timed_out or truncated):
+            try:
+                proc.wait(timeout=max(0.05, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+        if timed_out or truncated:
+            # The whole process group: a child the command started must not outlive it.
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        proc.wait()
+        for stream in buffers:
+            stream.close()  # type: ignore[union-attr]
+        return bytes(buffers[proc.stdout]), bytes(buffers[proc.stderr]), timed_out, truncated

@@ -1,0 +1,266 @@
+"""``PluginHost``: one plugin, one persistent worker process, seen from the daemon.
+
+The host owns the worker's life: start, calls with a wall deadline, SIGKILL and lazy restart on
+timeout or crash, suspension after repeated failures. While a call runs it also serves the
+worker's capability requests through the broker. Every failure surfaces as one of the
+``SandboxError`` classes with plain fields; nothing here lets a traceback reach a user.
+
+Plugin lifecycle (initialize/execute/poll_events/shutdown, hot reload) is meant to be built on
+top: call functions by name with ``call()``, learn what the plugin defines from ``info()``, get
+told about fresh workers through ``on_restart``, and reload by building a new host and
+swapping references (the store lives in ``data_dir`` and is shared by both).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable
+
+from .audit import AuditLog
+from .capabilities import CapabilityBroker
+from .channel import ChannelClosed, ChannelTimeout, ProtocolError, encode_message
+from .errors import (PluginCallError, PluginCompileError, PluginCrashed, PluginLoadError,
+                     PluginSuspended, PluginTimeout, SandboxError)
+from .grants import Grants
+from .limits import Limits
+from .services import HostServices
+from .spawner import WorkerProcess
+
+log = logging.getLogger("midimon.sandbox")
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "error": logging.ERROR, "print": logging.INFO}
+
+
+class PluginHost:
+    def __init__(self, name: str, source: bytes | str, filename: str, grants: Grants | None = None,
+                 limits: Limits | None = None, services: HostServices | None = None,
+                 data_dir: Path | str | None = None, audit: AuditLog | None = None,
+                 on_restart: Callable[["PluginHost"], None] | None = None) -> None:
+        self.name = name
+        self.filename = filename
+        self.grants = grants or Grants()
+        self.limits = limits or Limits()
+        self.audit = audit or AuditLog()
+        self.data_dir = Path(data_dir) if data_dir is not None else \
+            self.audit.path.parent.parent / "plugins-data" / name
+        if isinstance(source, (bytes, bytearray)):
+            try:
+                self._source = bytes(source).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise PluginCompileError(filename, 1, 1, "the plugin is not valid UTF-8 text "
+                                         f"(byte {exc.start})") from None
+        else:
+            self._source = source
+        self._broker = CapabilityBroker(name, self.grants, services or HostServices(),
+                                        self.data_dir, self.audit)
+        self.on_restart = on_restart
+        self.logger = logging.getLogger(f"midimon.plugin.{name}")
+        #: Recent plugin output for a UI: (level, text) pairs.
+        self.recent_logs: deque[tuple[str, str]] = deque(maxlen=200)
+        self._lock = threading.RLock()
+        self._worker: WorkerProcess | None = None
+        self._info: dict[str, Any] | None = None
+        self._status = "new"
+        self._suspended = False
+        self._broken: SandboxError | None = None
+        self._counts = {"calls": 0, "failures": 0, "consecutive_failures": 0, "timeouts": 0,
+                        "crashes": 0, "restarts": 0, "starts": 0}
+        self._last_error = ""
+
+    # -- life ----------------------------------------------------------------------------------
+    def start(self) -> dict[str, Any]:
+        """Start the worker, compile and run the module top level there. Returns ``info()``."""
+        with self._lock:
+            if self._worker is not None:
+                return dict(self._info or {})
+            self.audit.record(self.name, "*", "start", "granted", "",
+                              "capabilities: " + (", ".join(sorted(self.grants.capabilities))
+                                                  or "none"))
+            self._spawn_and_load()
+            return dict(self._info or {})
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Kill the worker and release the plugin's clients. Runs no plugin code."""
+        with self._lock:
+            if self._worker is not None:
+                self._worker.kill(wait=timeout)
+                self._worker = None
+            self._broker.close()
+            self._status = "stopped"
+
+    def resume(self) -> None:
+        """Lift a suspension; the next call starts a fresh worker."""
+        with self._lock:
+            self._suspended = False
+            self._counts["consecutive_failures"] = 0
+            if self._status == "suspended":
+                self._status = "stopped"
+
+    def info(self) -> dict[str, Any]:
+        with self._lock:
+            if self._info is None:
+                raise PluginLoadError(f"plugin {self.name!r} has not been started")
+            return dict(self._info)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            status = "suspended" if self._suspended else self._status
+            return {"name": self.name, "status": status,
+                    "pid": self._worker.pid if self._worker is not None else None,
+                    "last_error": self._last_error, **self._counts}
+
+    # -- calls ---------------------------------------------------------------------------------
+    def call(self, func_name: str, *args: Any, timeout: float | None = None) -> Any:
+        """Call a function the plugin defines. Arguments and result are plain data."""
+        with self._lock:
+            if self._broken is not None:
+                raise self._broken
+            if self._suspended:
+                raise PluginSuspended(self.name, self._counts["consecutive_failures"],
+                                      self._last_error)
+            if self._worker is None:
+                if self._status == "new":
+                    raise PluginLoadError(f"plugin {self.name!r} has not been started")
+                self._restart()
+            budget = self.limits.call_timeout if timeout is None else float(timeout)
+            try:
+                frame = encode_message({"op": "call", "func": str(func_name), "args": list(args)},
+                                       self.limits.max_message_bytes)
+            except ValueError as exc:
+                raise TypeError(f"arguments to plugin {self.name!r}: {exc}") from None
+            self._counts["calls"] += 1
+            reply = self._exchange(frame, time.monotonic() + budget, func_name, budget)
+            if reply.get("op") == "return":
+                self._counts["consecutive_failures"] = 0
+                return reply.get("value")
+            error = PluginCallError(str(reply.get("type", "Error")), str(reply.get("message", "")),
+                                    str(reply.get("file", self.filename)), int(reply.get("line") or 0))
+            if error.type_name == "MemoryError":
+                # The worker survived, but a process that ran out of memory is not trusted
+                # to be in good shape: start fresh on the next call.
+                self._discard_worker()
+            self._failed(str(error))
+            raise error
+
+    def _exchange(self, frame: bytes, deadline: float, func: str, budget: float) -> dict[str, Any]:
+        """Send a request and serve capability requests until the reply, the deadline or death."""
+        worker = self._worker
+        assert worker is not None
+        chan = worker.channel
+        try:
+            chan.send_raw(frame)
+            while True:
+                msg = chan.recv(deadline)
+                if not isinstance(msg, dict):
+                    raise ProtocolError("message is not an object")
+                if msg.get("op") == "cap":
+                    ok, value = self._broker.handle(msg.get("obj"), msg.get("method"),
+                                                    msg.get("args"), msg.get("kwargs"), deadline)
+                    try:
+                        chan.send({"op": "cap_ok", "value": value} if ok
+                                  else {"op": "cap_err", "message": value})
+                    except ValueError as exc:
+                        chan.send({"op": "cap_err", "message": f"result too large: {exc}"})
+                    continue
+                self._forward_logs(msg.get("logs"))
+                return msg
+        except ChannelTimeout:
+            self._discard_worker()
+            self._counts["timeouts"] += 1
+            error: SandboxError = PluginTimeout(self.name, func, budget)
+        except (ChannelClosed, ProtocolError) as exc:
+            detail = worker.exit_description() if isinstance(exc, ChannelClosed) else str(exc)
+            self._discard_worker()
+            self._counts["crashes"] += 1
+            error = PluginCrashed(self.name, detail)
+        self._failed(str(error))
+        raise error
+
+    # -- internals -----------------------------------------------------------------------------
+    def _spawn_and_load(self) -> None:
+        self._status = "starting"
+        try:
+            self._worker = WorkerProcess(self.limits.to_dict(), self.limits.max_message_bytes)
+        except OSError as exc:
+            self._status = "crashed"
+            raise PluginLoadError(f"cannot start a worker for plugin {self.name!r}: {exc}") from None
+        self._counts["starts"] += 1
+        frame = encode_message({"op": "load", "source": self._source, "filename": self.filename},
+                               max(self.limits.max_message_bytes, 4 * len(self._source) + 1024))
+        try:
+            reply = self._exchange(frame, time.monotonic() + self.limits.load_timeout,
+                                   "<module>", self.limits.load_timeout)
+        except SandboxError as exc:
+            self._status = "crashed"
+            raise PluginLoadError(str(exc), type(exc).__name__, self.filename) from None
+        op = reply.get("op")
+        if op == "loaded":
+            self._info = reply.get("info") or {}
+            self._status = "running"
+            return
+        self._discard_worker()
+        if op == "compile_error":
+            error: SandboxError = PluginCompileError(
+                self.filename, int(reply.get("lineno") or 0), int(reply.get("col") or 0),
+                str(reply.get("message", "")),
+                tuple((int(a), int(b), str(c)) for a, b, c in reply.get("problems") or []))
+            self._broken = error
+            self._status = "broken"
+        else:
+            error = PluginLoadError(str(reply.get("message", "")), str(reply.get("type", "")),
+                                    str(reply.get("file", self.filename)), int(reply.get("line") or 0))
+            self._status = "crashed"
+        self._last_error = str(error)
+        raise error
+
+    def _restart(self) -> None:
+        self._counts["restarts"] += 1
+        try:
+            self._spawn_and_load()
+        except SandboxError as exc:
+            self._failed(str(exc))
+            raise
+        log.info("plugin %s: worker restarted (pid %s)", self.name,
+                 self._worker.pid if self._worker else "?")
+        if self.on_restart is not None:
+            self.on_restart(self)
+
+    def _discard_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.kill()
+            self._worker = None
+        if self._status == "running":
+            self._status = "restarting"
+
+    def _failed(self, message: str) -> None:
+        self._counts["failures"] += 1
+        self._counts["consecutive_failures"] += 1
+        self._last_error = message
+        log.warning("plugin %s: %s", self.name, message)
+        if self._counts["consecutive_failures"] >= self.limits.max_failures and not self._suspended:
+            self._suspended = True
+            self._discard_worker()
+            self._status = "suspended"
+            log.error("plugin %s suspended after %d failures in a row", self.name,
+                      self._counts["consecutive_failures"])
+
+    def _forward_logs(self, lines: Any) -> None:
+        if not isinstance(lines, list):
+            return
+        for item in lines:
+            if isinstance(item, list) and len(item) == 2:
+                level, text = str(item[0]), str(item[1])
+                self.recent_logs.append((level, text))
+                self.logger.log(_LEVELS.get(level, logging.INFO), "%s: %s", self.filename,
+                                text.rstrip("\n"))
+
+    def __enter__(self) -> "PluginHost":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

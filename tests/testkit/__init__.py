@@ -1,0 +1,1 @@
+"""Test harnesses for the real parts (JACK, the daemon as a process)."""
