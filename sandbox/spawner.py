@@ -1,85 +1,166 @@
-"""Start worker processes without forking the (threaded) daemon.
+"""Start worker processes without forking the (threaded) daemon: through the zygote.
 
-Workers come from multiprocessing's *forkserver*: a small single-threaded server process,
-started once by fork+exec (safe in a threaded parent), that imports the sandbox up front and
-then forks one child per worker on request. Forking a threaded daemon directly can deadlock the
-child on a lock another thread held; spawn is safe but pays a full interpreter start and import
-per worker. Measured in benchmarks/bench_sandbox.py and docs/performance.md ("Sandbox").
+Options measured (benchmarks/bench_sandbox.py, docs/performance.md "Sandbox"):
+- forking the daemon directly: fastest, but a fork of a threaded process can deadlock the child
+  on a lock another thread held (logging, allocator, import lock). Not used.
+- multiprocessing "spawn": safe, but a fresh interpreter and all imports per worker.
+- multiprocessing "forkserver": safe and fast, but it re-imports the daemon's ``__main__``
+  module in every child and speaks pickle; a worker must run none of the daemon's code.
+- our zygote (``zygote.py``): a single-threaded process started by fork+exec that preloads the
+  worker code and forks on request. Chosen: fork speed, nothing of the daemon in the child,
+  a JSON control protocol, and pids that stay valid until the host reaps them.
 """
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.forkserver
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from typing import Any
 
 from .channel import Channel
 
-_PRELOAD = ["midimon.sandbox.worker_main"]
-_lock = threading.Lock()
-_context: Any = None
+_BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
+         "from midimon.sandbox.zygote import main; main(sys.argv[2:])")
 
 
-def prepare(method: str = "forkserver") -> None:
-    """Start the forkserver now. The daemon calls this early, before it starts threads of its
-    own, so the first plugin does not pay for it; calling it later is still safe."""
-    global _context
-    with _lock:
-        if _context is not None:
-            return
-        ctx = multiprocessing.get_context(method)
-        if method == "forkserver":
-            ctx.set_forkserver_preload(_PRELOAD)
-            multiprocessing.forkserver.ensure_running()
-        _context = ctx
+class ZygoteError(OSError):
+    """The zygote could not be started or stopped answering."""
+
+
+class Zygote:
+    """Host-side handle of the zygote process. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ctrl: socket.socket | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _ensure(self) -> socket.socket:
+        if self._ctrl is not None and self._proc is not None and self._proc.poll() is None:
+            return self._ctrl
+        self._close()
+        host_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, json.dumps(sys.path), str(zygote_end.fileno())],
+                pass_fds=(zygote_end.fileno(),), stdin=subprocess.DEVNULL, close_fds=True)
+        except OSError as exc:
+            host_end.close()
+            raise ZygoteError(f"cannot start the plugin zygote: {exc}") from None
+        finally:
+            zygote_end.close()
+        self._ctrl = host_end
+        self._request_locked({"op": "ping"})  # wait until it has imported everything
+        return host_end
+
+    def _request_locked(self, request: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
+        ctrl = self._ctrl
+        assert ctrl is not None
+        try:
+            socket.send_fds(ctrl, [json.dumps(request).encode()], fds or [])
+            data = ctrl.recv(65536)
+        except OSError as exc:
+            self._close()
+            raise ZygoteError(f"plugin zygote stopped answering: {exc}") from None
+        if not data:
+            self._close()
+            raise ZygoteError("plugin zygote exited")
+        return json.loads(data)
+
+    def request(self, request: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
+        with self._lock:
+            self._ensure()
+            return self._request_locked(request, fds)
+
+    def start(self) -> None:
+        with self._lock:
+            self._ensure()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def _close(self) -> None:
+        if self._ctrl is not None:
+            self._ctrl.close()  # EOF makes the zygote kill its workers and exit
+            self._ctrl = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+
+_zygote = Zygote()
+
+
+def prepare() -> None:
+    """Start the zygote now. The daemon calls this early, so the first plugin does not wait for
+    it; calling it later (or never) is still correct."""
+    _zygote.start()
+
+
+def shutdown() -> None:
+    """Stop the zygote and every worker it started."""
+    _zygote.close()
 
 
 class WorkerProcess:
-    """One live worker: its process and the host's end of its socket."""
+    """One live worker: its pid and the host's end of its socket."""
 
     def __init__(self, limits_data: dict[str, Any], max_message_bytes: int) -> None:
-        prepare()
         host_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        from . import worker_main  # noqa: F401  (importable target for the forkserver)
-        self.process = _context.Process(target=worker_main.run, args=(child_sock, limits_data),
-                                        name="midimon-plugin-worker", daemon=True)
         try:
-            self.process.start()
+            reply = _zygote.request({"op": "spawn", "limits": limits_data}, [child_sock.fileno()])
+        except ZygoteError:
+            host_sock.close()
+            raise
         finally:
             child_sock.close()
-        self.pid: int = int(self.process.pid or 0)
+        self.pid: int = int(reply["pid"])
         self.channel = Channel(host_sock, max_message_bytes)
+        self.exitcode: int | None = None
+        self._reaped = False
 
-    def alive(self) -> bool:
-        return self.process.is_alive()
+    def kill(self, wait: float = 1.0) -> None:
+        """SIGKILL and reap: a plugin stuck in C code or in ``finally:`` cannot delay it."""
+        self.channel.close()
+        if self._reaped:
+            return
+        try:
+            reply = _zygote.request({"op": "kill", "pid": self.pid})
+            self.exitcode = reply.get("exitcode")
+        except ZygoteError:
+            # The zygote is gone, so the worker was re-parented and cannot be reaped by us;
+            # signal it directly (its pid cannot have been reused while it is alive).
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._reaped = True
 
     def exit_description(self) -> str:
-        self.process.join(timeout=1.0)
-        code = self.process.exitcode
+        """Reap a worker that died by itself and say why, in words."""
+        self.kill()
+        code = self.exitcode
         if code is None:
-            return "still running"
+            return "exit status unknown"
         if code < 0:
-            import signal
             try:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            hint = {"SIGKILL": "killed (out of memory, or stopped by the host)",
+            hint = {"SIGKILL": "killed, most likely out of memory",
                     "SIGXCPU": "CPU time limit reached", "SIGSEGV": "crashed"}.get(name, name)
             return f"{name}: {hint}"
         return f"exit code {code}"
-
-    def kill(self, wait: float = 1.0) -> None:
-        """SIGKILL: a plugin stuck in C code or in ``finally:`` cannot delay it."""
-        try:
-            if self.process.is_alive():
-                self.process.kill()
-            self.process.join(timeout=wait)
-        except (OSError, ValueError, AssertionError):
-            pass
-        self.channel.close()
-        try:
-            self.process.close()
-        except ValueError:
-            pass  # still running after wait: the forkserver reaps it when it dies

@@ -1,0 +1,84 @@
+"""The zygote: a single-threaded process that forks plugin workers on the host's request.
+
+Started once by fork+exec (``subprocess``, safe from a threaded daemon), it imports everything a
+worker needs, then waits on its control socket. For each request it forks: the child becomes a
+worker on the socket the host passed along (SCM_RIGHTS); the zygote answers with the pid.
+
+The zygote never reaps a worker on its own: a dead worker stays a zombie until the host asks for
+``kill`` (SIGKILL, then waitpid). So the pid the host holds can never be recycled under it, and
+the host can never make the zygote signal a process that is not one of its workers. When the
+host goes away (control socket EOF) the zygote kills its workers and exits.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import sys
+
+MAX_CONTROL_MESSAGE = 65536
+
+
+def _serve(ctrl: socket.socket) -> None:
+    from . import worker_main  # preload: every worker starts with this already imported
+
+    children: set[int] = set()
+    try:
+        while True:
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(ctrl, MAX_CONTROL_MESSAGE, 4)
+            except InterruptedError:
+                continue
+            if not data:
+                break
+            request = json.loads(data)
+            op = request.get("op")
+            if op == "spawn" and len(fds) == 1:
+                pid = os.fork()
+                if pid == 0:  # the worker
+                    code = 70
+                    try:
+                        ctrl.close()
+                        os.setsid()  # out of the daemon's terminal process group
+                        random.seed()  # else every worker would share the zygote's sequence
+                        worker_main.run(socket.socket(fileno=fds[0]), request.get("limits", {}))
+                        code = 0
+                    finally:
+                        os._exit(code)
+                os.close(fds[0])
+                children.add(pid)
+                reply = {"pid": pid}
+            elif op == "kill":
+                pid = int(request.get("pid", 0))
+                reply = {"pid": pid, "exitcode": None}
+                if pid in children:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    _, status = os.waitpid(pid, 0)
+                    children.discard(pid)
+                    reply["exitcode"] = os.waitstatus_to_exitcode(status)
+            elif op == "ping":
+                reply = {"pid": os.getpid(), "workers": len(children)}
+            else:
+                for fd in fds:
+                    os.close(fd)
+                reply = {"error": f"bad request {op!r}"}
+            ctrl.send(json.dumps(reply).encode())
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+
+
+def main(argv: list[str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ctrl = socket.socket(fileno=int(argv[0]))
+    _serve(ctrl)
+    sys.exit(0)
