@@ -86,7 +86,10 @@ class ActionRunner:
         fields = {"channel": action.channel, "note": action.note, "controller": action.controller,
                   "program": action.program, "pitch": action.pitch, "data": action.data}
         # left-out dynamics take the incoming event's value through the mapping's curve
-        fields["velocity"] = action.velocity if action.velocity is not None else _clamp(ctx.get("velocity_out", 100))
+        if action.velocity is not None:
+            fields["velocity"] = action.velocity
+        else:  # a NoteOff's release velocity defaults to 0, like a pad's own note-off
+            fields["velocity"] = 0 if action.message_type == "NoteOff" else _clamp(ctx.get("velocity_out", 100))
         fields["value"] = action.value if action.value is not None else _clamp(ctx.get("value") or 0)
         fields["pressure"] = action.pressure if action.pressure is not None else _clamp(ctx.get("velocity_out") or ctx.get("value", 0))
         mtype, kwargs = to_mido_kwargs(action.message_type, fields)
