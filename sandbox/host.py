@@ -140,6 +140,10 @@ class PluginHost:
             error = PluginCallError(str(reply.get("type", "Error")), str(reply.get("message", "")),
                                     str(reply.get("file", self.filename)), int(reply.get("line") or 0))
             if error.type_name == "MemoryError":
+                if not error.message:
+                    error.message = (f"out of memory (the limit is "
+                                     f"{self.limits.memory_bytes // (1024 * 1024)} MiB)")
+                    error.args = (str(error),)
                 # The worker survived, but a process that ran out of memory is not trusted
                 # to be in good shape: start fresh on the next call.
                 self._discard_worker()
@@ -240,7 +244,7 @@ class PluginHost:
         self._counts["failures"] += 1
         self._counts["consecutive_failures"] += 1
         self._last_error = message
-        log.warning("plugin %s: %s", self.name, message)
+        log.warning("%s", message)
         if self._counts["consecutive_failures"] >= self.limits.max_failures and not self._suspended:
             self._suspended = True
             self._discard_worker()

@@ -97,9 +97,8 @@ class Capability:
                                 f"({target!r}) denied: {why}")
 
     def scope_hint(self, scope: str) -> str:
-        return (f"not in the plugin's granted {scope}; the user grants it with: "
-                f"{grant_command(self.ctx.plugin, self.capability or self.obj_name)} "
-                f"--{scope.replace('_', '-')} ...")
+        return (f"not in the plugin's granted {scope} (scopes come with the grant: "
+                f"{grant_command(self.ctx.plugin, self.capability or self.obj_name)})")
 
     def close(self) -> None:
         """Release clients and connections (host shutdown or plugin stop)."""
