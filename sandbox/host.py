@@ -139,6 +139,8 @@ class PluginHost:
                 return reply.get("value")
             error = PluginCallError(str(reply.get("type", "Error")), str(reply.get("message", "")),
                                     str(reply.get("file", self.filename)), int(reply.get("line") or 0))
+            if reply.get("missing"):
+                raise error  # the caller asked for a name the plugin lacks: not its failure
             if error.type_name == "MemoryError":
                 if not error.message:
                     error.message = (f"out of memory (the limit is "

@@ -142,7 +142,8 @@ class Worker:
         func = self.namespace.get(name)
         if name.startswith("_") or not self._is_plugin_function(func):
             return {"op": "raise", "type": "LookupError", "file": self.filename, "line": 0,
-                    "message": f"the plugin defines no function {name!r}", "logs": []}
+                    "message": f"the plugin defines no function {name!r}", "logs": [],
+                    "missing": True}
         arm_cpu_limit(self.limits.cpu_seconds_per_call)
         try:
             value = func(*args)  # type: ignore[misc]
