@@ -14,6 +14,7 @@ from typing import Any
 from midimon.config import ConfigError, LoadResult, load_config, paths
 from midimon.engine.actions import ActionRunner
 from midimon.engine.devices import DeviceManager
+from midimon.engine.feedback import Feedback
 from midimon.engine.loop import Engine
 from midimon.engine.midi_out import MidiOut
 from midimon.engine.table import Table, compile_table
@@ -62,6 +63,7 @@ class Daemon:
         self.devices: DeviceManager | None = None
         self.midi_out: MidiOut | None = None
         self.runner: ActionRunner | None = None
+        self.feedback: Feedback | None = None
         self.last_reload: dict[str, Any] = {}
         self.warnings: list[str] = []
         self._reload_lock = threading.Lock()
@@ -70,6 +72,7 @@ class Daemon:
 
     # ------------------------------------------------------------------ start / stop
     def start(self, mode: str | None = None) -> None:
+        mode = mode or self.extensions.get("saved_mode")   # the mode saved in state.json (engine.live)
         table, result = build_table(self.config_path)
         self._apply_logging(result.config)
         for w in result.warnings:
@@ -98,12 +101,23 @@ class Daemon:
         self.devices = DeviceManager(
             backend, self.engine.submit, name=dev.name, port=dev.port, auto_connect=dev.auto_connect,
             auto_reconnect=dev.auto_reconnect, ignore=lambda n: any(o and o in n for o in own) or "midimon" in n.split(":")[0].lower() and False)
+        self.feedback = Feedback(backend, self.engine, self._feedback_output(dev))
+        self.engine.mode_listeners.append(self.feedback.on_mode)
+        self.engine.event_listeners.append(self.feedback.on_event)
+        self.devices.on_connect.append(lambda _port: self.feedback.resend(reopen=True))
         self.devices.start()
+        self.feedback.resend()
         waiting = self.devices.waiting_message()
         if waiting:
             log.warning("%s", waiting)
         self.last_reload = {"ok": True, "time": time.time(), "sha256": table.sha256, "phase_ms": {}, "error": None}
         log.info("midimon is running: %s (%d mappings, mode %r)", self.config_path, table.mapping_count, self.engine.mode)
+        for hook in self.extensions.get("start_hooks", []):   # control socket, watcher, state (engine.live)
+            hook(self)
+
+    @staticmethod
+    def _feedback_output(dev) -> str | None:
+        return dev.feedback_output or dev.port or dev.name
 
     def _desktop_backend(self):
         if self._desktop is not None:
@@ -139,6 +153,8 @@ class Daemon:
                     close()
                 except Exception:
                     log.exception("closing %r failed", ext)
+        if self.feedback:
+            self.feedback.close()
         if self.devices:
             self.devices.close()   # close the ports: a JACK client killed with open ports stalls jackd
         if self.midi_out:
@@ -172,6 +188,8 @@ class Daemon:
                     log.warning("%s", w)
                 if old_device is not None and old_device != result.config.device:
                     self._device_changed(result.config.device)
+                elif self.feedback is not None:
+                    self.feedback.resend()   # the new config may light things differently
                 outcome = {"ok": True, "time": time.time(), "source": source, "sha256": table.sha256,
                            "mappings": table.mapping_count, "mode": mode, "phase_ms": phases,
                            "warnings": self.warnings, "error": None}
@@ -187,6 +205,16 @@ class Daemon:
                 log.exception("config reload crashed")
                 outcome = {"ok": False, "time": time.time(), "source": source, "phase_ms": phases,
                            "error": f"internal error: {type(exc).__name__}: {exc}"}
+            if source != "file change":   # explicit reloads also rescan plugins (plugin manager's hooks)
+                t2 = time.perf_counter()
+                for hook in self.extensions.get("reload_hooks", []):
+                    try:
+                        hook()
+                    except Exception as exc:
+                        log.exception("reload hook %r failed", hook)
+                        outcome.setdefault("hook_errors", []).append(f"{type(exc).__name__}: {exc}")
+                if self.extensions.get("reload_hooks"):
+                    phases["hooks_ms"] = (time.perf_counter() - t2) * 1000
             self.last_reload = outcome
             for cb in self.extensions.get("reload_listeners", []):
                 try:
@@ -202,6 +230,8 @@ class Daemon:
             old.close()
         self.devices = DeviceManager(self.backend, self.engine.submit, name=dev.name, port=dev.port,
                                      auto_connect=dev.auto_connect, auto_reconnect=dev.auto_reconnect)
+        self.feedback.wanted = self._feedback_output(dev)
+        self.devices.on_connect.append(lambda _port: self.feedback.resend(reopen=True))
         self.devices.start()
         if dev.virtual_output != (self.midi_out.virtual_name if self.midi_out else None):
             if self.midi_out:
@@ -227,5 +257,6 @@ class Daemon:
             "outputs": self.midi_out.names() if self.midi_out else [],
             "desktop_problem": self.runner.desktop.problem() if self.runner and self.runner.desktop else None,
             "stats": eng.stats.to_json() if eng else {},
+            "feedback": self.feedback.to_json() if self.feedback else None,
             "warnings": self.warnings,
         }
