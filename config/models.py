@@ -392,17 +392,53 @@ VelocityCurve = Annotated[
 # --------------------------------------------------------------------------- structure
 
 
+class MappingFeedback(Model):
+    """Light the control while it is pressed.
+
+    ``press`` / ``release`` are the velocity (notes) or value (CCs) sent back to the
+    controller; ``release`` left out restores what the mode's ``leds`` say (or 0). ``note`` or
+    ``cc`` left out means the trigger's own note or CC.
+    """
+
+    press: Byte7 = 127
+    release: Byte7 | None = None
+    note: Note | None = None
+    cc: Byte7 | None = None
+    channel: Channel | None = None
+
+
+class LedState(Model):
+    """What the controller's lights show while a mode is active: note or CC number -> value.
+
+    On entering a mode every light any mode mentions is sent: the new mode's value, or 0.
+    """
+
+    channel: Channel = 0
+    notes: dict[int, Byte7] = Field(default_factory=dict)
+    ccs: dict[int, Byte7] = Field(default_factory=dict)
+
+    @field_validator("notes", "ccs")
+    @classmethod
+    def _numbers(cls, v: dict) -> dict:
+        for k in v:
+            if not 0 <= k <= 127:
+                raise ValueError(f"{k} is not a note or CC number (0-127)")
+        return v
+
+
 class Mapping(Model):
     description: str = ""
     trigger: Trigger
     action: Action
     velocity_curve: VelocityCurve | None = None
+    feedback: MappingFeedback | None = None
     enabled: bool = True
 
 
 class Mode(Model):
     name: Annotated[str, Field(min_length=1)]
     color: str | None = None
+    leds: LedState | None = None
     mappings: list[Mapping] = Field(default_factory=list)
 
 
@@ -412,6 +448,8 @@ class DeviceSettings(Model):
     auto_connect: bool = True
     auto_reconnect: bool = True
     virtual_output: str | None = Field(None, description="Create a virtual MIDI output with this name")
+    feedback_output: str | None = Field(
+        None, description="Output for LED feedback to the controller; default: the output named like the input")
 
 
 class AdvancedSettings(Model):

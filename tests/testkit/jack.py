@@ -81,7 +81,9 @@ class Harness:
     def __init__(self, tag: str) -> None:
         import mido
 
-        self.mido = mido
+        # an explicit back end: mido reads MIDO_BACKEND once, at import, maybe before JACK was chosen
+        self.mido = mido.Backend(JACK_ENV["MIDO_BACKEND"], load=True)
+        self.Message = mido.Message
         self.tag = tag
         self.out_name = f"{tag}-pads"
         self.out = mido.open_output(self.out_name, virtual=True, client_name=f"{tag}-harness")
@@ -107,7 +109,7 @@ class Harness:
         return name
 
     def send(self, kind: str, **fields) -> None:
-        self.out.send(self.mido.Message(kind, **fields))
+        self.out.send(self.Message(kind, **fields))
 
     def close(self) -> None:
         for p in self.inputs:
