@@ -1,12 +1,11 @@
-"""Keystroke, Text and MouseClick through pynput (X11, macOS, Windows).
+"""Keystroke, Text and MouseClick: pynput on macOS and Windows; XTest plus pynput on X11.
 
-pynput is imported on the first press, never at import of this module: with no X server its
-import raises, and with a dead one it can block, and `midimon status` must still answer.
+Nothing heavy is imported at import of this module: pynput's import raises with no X server
+and can block with a dead one, and `midimon status` must still answer.
 
-On X11 pynput sends modifiers and named keys through XTest (like a real keyboard) and
-character keys with XSendEvent to the focused window, borrowing a spare keycode for
-characters the keymap lacks; that is how "é" and "✓" get typed on a US keymap. A few programs
-ignore XSendEvent input (xterm unless allowSendEvents is on); see docs/platforms.md.
+On X11, Keystroke and Text go through XTest (x11_keys.py): pynput sends characters with
+XSendEvent, which global hotkeys, Super combos and xterm ignore, and it garbled some borrowed
+non-ASCII characters. pynput still moves and clicks the mouse there (through XTest too).
 """
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Sequence
 
 from midimon.engine.errors import ActionError, BackendUnavailable
@@ -22,9 +21,11 @@ from midimon.engine.errors import ActionError, BackendUnavailable
 from . import session
 from .keys import Chord, parse_keys, physical_key, physical_modifiers
 
-# Media "stop" has no pynput Key member; these are the platform codes pynput accepts as vk
-# (an X keysym on X11, a virtual-key code on Windows). macOS has no public code for it.
-_MEDIA_STOP_VK = {"linux": 0x1008FF15, "win32": 0xB2}
+Release = Callable[[], None]
+
+# Media "stop" has no pynput Key member: Windows' virtual-key code for it. macOS has no public
+# code for it. (X11 keys go through x11_keys.py.)
+_MEDIA_STOP_VK = {"win32": 0xB2}
 
 _BUTTONS = ("left", "right", "middle")
 
@@ -41,10 +42,12 @@ class PynputInput:
     def __init__(self, env: Mapping[str, str] | None = None, platform: str | None = None) -> None:
         self._env = env if env is not None else os.environ
         self._platform = platform or sys.platform
-        self._lock = threading.Lock()  # one X connection per controller; calls come from worker threads
+        # Display connections are not thread-safe and actions run on worker threads.
+        self._lock = threading.Lock()
+        self._modules: Any = None
         self._keyboard: Any = None
         self._mouse: Any = None
-        self._modules: Any = None
+        self._presser: Any = None
 
     # -- status -----------------------------------------------------------------------------
 
@@ -67,18 +70,22 @@ class PynputInput:
         if hold_ms < 0:
             raise ActionError(f"Keystroke: hold_ms must be 0 or more, not {hold_ms}")
         with self._lock:
-            keyboard, modules = self._keyboard_controller()
+            presser = self._key_presser()
             for index, chord in enumerate(plan.chords):
                 if index:
                     time.sleep(_SEQUENCE_GAP_S)
-                self._run("Keystroke", str(plan), lambda c=chord: self._press_chord(keyboard, modules, c, hold_ms))
+                self._run("Keystroke", str(plan), lambda c=chord: self._press_chord(presser, c, hold_ms))
 
     def text(self, text: str) -> None:
         if not text:
             return
         with self._lock:
-            keyboard, _ = self._keyboard_controller()
-            self._run("Text", repr(_preview(text)), lambda: keyboard.type(text))
+            if self._platform == "linux":
+                presser = self._key_presser()
+                self._run("Text", repr(_preview(text)), lambda: presser.type(text))
+            else:
+                keyboard = self._keyboard_controller()
+                self._run("Text", repr(_preview(text)), lambda: keyboard.type(text))
 
     def mouse_click(self, button: str, x: int | None, y: int | None, clicks: int = 1) -> None:
         name = str(button).lower()
@@ -89,71 +96,59 @@ class PynputInput:
         if clicks < 1:
             raise ActionError(f"MouseClick: clicks must be 1 or more, not {clicks}")
         with self._lock:
-            mouse, modules = self._mouse_controller()
-            target = getattr(modules.mouse.Button, name)
+            mouse = self._mouse_controller()
+            target = getattr(self._import().mouse.Button, name)
 
             def click() -> None:
                 if x is not None and y is not None:
                     mouse.position = (int(x), int(y))
                 mouse.click(target, clicks)
 
-            self._run("MouseClick", f"{name} at {(x, y) if x is not None else 'pointer'}", click)
+            self._run("MouseClick", f"{name} at {(x, y) if x is not None else 'the pointer'}", click)
+
+    def close(self) -> None:
+        """Drop the display connections (tests call this before stopping their X server)."""
+        with self._lock:
+            self._drop()
 
     # -- internals --------------------------------------------------------------------------
 
-    def _press_chord(self, keyboard: Any, modules: Any, chord: Chord, hold_ms: int) -> None:
-        held: list[Any] = []
+    def _press_chord(self, presser: Any, chord: Chord, hold_ms: int) -> None:
+        releases: list[Release] = []
         failed = True
         try:
-            for name in physical_modifiers(chord.modifiers, self._platform):
-                key = getattr(modules.keyboard.Key, name)
-                keyboard.press(key)
-                held.append(key)
-            key = self._resolve(modules, physical_key(chord.key, self._platform))
-            keyboard.press(key)
-            held.append(key)
+            held = physical_modifiers(chord.modifiers, self._platform)
+            for name in held:
+                releases.append(presser.press(name, shift_held=False))
+            key = physical_key(chord.key, self._platform)
+            releases.append(presser.press(key, shift_held="shift" in held))
             if hold_ms:
                 time.sleep(hold_ms / 1000)
             failed = False
         finally:
             # Release in reverse even after an error: a stuck Ctrl would break the user's desktop.
             errors = []
-            for key in reversed(held):
+            for release in reversed(releases):
                 try:
-                    keyboard.release(key)
+                    release()
                 except Exception as exc:  # noqa: BLE001 - keep releasing the others
                     errors.append(exc)
             if errors and not failed:
                 raise errors[0]
 
-    def _resolve(self, modules: Any, key: str) -> Any:
-        kb = modules.keyboard
-        if len(key) == 1:
-            return kb.KeyCode.from_char(key)
-        if key == "media_stop":
-            vk = _MEDIA_STOP_VK.get(self._platform)
-            if vk is None:
-                raise ActionError("the media key 'stop' cannot be sent on macOS")
-            return kb.KeyCode.from_vk(vk)
-        member = getattr(kb.Key, key, None)
-        if member is None:
-            raise ActionError(f"the key '{key}' cannot be sent on this platform")
-        return member
-
-    def _run(self, action: str, what: str, work: Any) -> None:
+    def _run(self, action: str, what: str, work: Callable[[], Any]) -> None:
         try:
             work()
         except ActionError:
             raise
         except Exception as exc:  # noqa: BLE001 - pynput and Xlib raise many unrelated types
-            # A dead X connection never recovers: drop the controllers so the next press
+            # A dead X connection never recovers: drop the connections so the next press
             # reconnects, and say "unavailable" when the display itself is gone.
-            self._keyboard = self._mouse = None
+            self._drop()
             gone = self.problem()
             if gone:
                 raise BackendUnavailable(gone) from None
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ActionError(f"{action} {what} failed: {detail}") from None
+            raise ActionError(f"{action} {what} failed: {_first_line(exc)}") from None
 
     def _import(self) -> Any:
         if self._modules is not None:
@@ -165,29 +160,79 @@ class PynputInput:
             import pynput.keyboard
             import pynput.mouse
         except Exception as exc:  # noqa: BLE001 - ImportError, Xlib errors...
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BackendUnavailable(f"pynput cannot start: {first}") from None
+            raise BackendUnavailable(f"pynput cannot start: {_first_line(exc)}") from None
         self._modules = pynput
         return pynput
 
-    def _keyboard_controller(self) -> tuple[Any, Any]:
+    def _key_presser(self) -> Any:
+        if self._presser is None:
+            modules = self._import()  # the same display checks and messages on every platform
+            if self._platform == "linux":
+                from .x11_keys import XTestKeyboard
+
+                self._presser = self._connect(XTestKeyboard)
+            else:
+                self._presser = _PynputKeys(self._keyboard_controller(), modules, self._platform)
+        return self._presser
+
+    def _keyboard_controller(self) -> Any:
         modules = self._import()
         if self._keyboard is None:
             self._keyboard = self._connect(modules.keyboard.Controller)
-        return self._keyboard, modules
+        return self._keyboard
 
-    def _mouse_controller(self) -> tuple[Any, Any]:
+    def _mouse_controller(self) -> Any:
         modules = self._import()
         if self._mouse is None:
             self._mouse = self._connect(modules.mouse.Controller)
-        return self._mouse, modules
+        return self._mouse
 
-    def _connect(self, controller: Any) -> Any:
+    def _connect(self, factory: Callable[[], Any]) -> Any:
         try:
-            return controller()
+            return factory()
         except Exception as exc:  # noqa: BLE001
-            gone = self.problem()
-            raise BackendUnavailable(gone or f"cannot open the display: {exc}") from None
+            raise BackendUnavailable(self.problem() or f"cannot open the display: {_first_line(exc)}") from None
+
+    def _drop(self) -> None:
+        presser, self._presser = self._presser, None
+        if presser is not None and hasattr(presser, "close"):
+            try:
+                presser.close()
+            except Exception:  # noqa: BLE001 - the server may be gone already
+                pass
+        self._keyboard = self._mouse = None
+
+
+class _PynputKeys:
+    """Key presses through pynput (macOS, Windows), with the interface of XTestKeyboard."""
+
+    def __init__(self, keyboard: Any, modules: Any, platform: str) -> None:
+        self._keyboard = keyboard
+        self._kb = modules.keyboard
+        self._platform = platform
+
+    def press(self, key: str, shift_held: bool) -> Release:
+        target = self._resolve(key)
+        self._keyboard.press(target)
+        return lambda: self._keyboard.release(target)
+
+    def _resolve(self, key: str) -> Any:
+        if len(key) == 1:
+            return self._kb.KeyCode.from_char(key)
+        if key == "media_stop":
+            vk = _MEDIA_STOP_VK.get(self._platform)
+            if vk is None:
+                raise ActionError("the media key 'stop' cannot be sent on macOS")
+            return self._kb.KeyCode.from_vk(vk)
+        member = getattr(self._kb.Key, key, None)
+        if member is None:
+            raise ActionError(f"the key '{key}' cannot be sent on this platform")
+        return member
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _preview(text: str, limit: int = 20) -> str:
