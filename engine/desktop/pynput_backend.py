@@ -29,6 +29,10 @@ _MEDIA_STOP_VK = {"win32": 0xB2}
 
 _BUTTONS = ("left", "right", "middle")
 
+# X11 keycodes borrowed for keys the keymap lacks are given back once the keyboard has been
+# idle this long: by then every client has looked up the events that used them.
+_RESTORE_KEYMAP_AFTER_S = 3.0
+
 # Between the combinations of a sequence: some toolkits drop a press that lands in the same
 # event batch as the previous release.
 _SEQUENCE_GAP_S = 0.01
@@ -165,6 +169,10 @@ class PynputInput:
         return pynput
 
     def _key_presser(self) -> Any:
+        presser = self._presser
+        if presser is not None and hasattr(presser, "restore"):
+            if time.monotonic() - presser.last_used > _RESTORE_KEYMAP_AFTER_S:
+                presser.restore()
         if self._presser is None:
             modules = self._import()  # the same display checks and messages on every platform
             if self._platform == "linux":

@@ -5,13 +5,15 @@ Shift/Ctrl/Alt state it tracks itself. Such events never trigger passive grabs, 
 hotkeys (OBS, the window manager, ctrl+alt+t) ignore them, and super+e arrives as a bare "e".
 pynput's type() also mixed up characters it had to borrow keycodes for ("Ünï" arrived as
 "ÜnÜ" in tests). XTest events are indistinguishable from real ones. Like xdotool, a keysym that the keymap
-lacks (F13..F20 on most layouts, "é" on a US one) is put on an unused keycode for the length
-of the press and removed on release.
+lacks (F13..F20 on most layouts, "é" on a US one) is put on an unused keycode; it is given
+back when the keyboard has been idle a few seconds, or at close.
 
 python-xlib comes with pynput on Linux; it is imported on first use only.
 """
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -60,22 +62,40 @@ class XTestKeyboard:
         from Xlib import display
 
         self._display: Any = display.Display()
+        # keysym -> (keycode, width) of keycodes we mapped. They stay mapped until restore():
+        # X clients re-read the keymap lazily, when they look up an event, so a mapping taken
+        # back right after the release can turn a typed "é" into nothing.
+        self._borrowed: OrderedDict[int, tuple[int, int]] = OrderedDict()
+        self.last_used = time.monotonic()
 
     def close(self) -> None:
-        self._display.close()
+        try:
+            self.restore()
+        finally:
+            self._display.close()
+
+    def restore(self) -> None:
+        """Give back every borrowed keycode (called when idle and at close)."""
+        while self._borrowed:
+            _, (keycode, width) = self._borrowed.popitem(last=False)
+            self._display.change_keyboard_mapping(keycode, [[0] * width])
+        self._display.sync()
 
     def press(self, key: str, shift_held: bool) -> Release:
         """Press ``key`` now; return the function that releases it (and anything added)."""
+        self.last_used = time.monotonic()
         keysym = keysym_for(key)
+        if keysym in self._borrowed:
+            self._borrowed.move_to_end(keysym)
         found = self._locate(keysym)
         if found is None:
-            return self._press_borrowed(keysym)
+            found = (self._borrow(keysym), 0)
         keycode, level = found
         if level == 1 and not shift_held:
             # "!" lives on Shift+1: hold Shift for it, as a typist would.
             shift = self._locate(keysym_for("shift"))
             if shift is None:
-                return self._press_borrowed(keysym)
+                raise LookupError("the X keymap has no Shift key")
             self._fake(True, shift[0])
             self._fake(True, keycode)
 
@@ -96,8 +116,8 @@ class XTestKeyboard:
             self.press(key, shift_held=False)()
 
     def _mapping(self) -> tuple[int, list[list[int]]]:
-        # Read the keymap fresh each time: the user may switch layouts, and pynput's Text
-        # borrows keycodes on its own connection, which this connection's cache never sees.
+        # Read the keymap fresh each time: the user may switch layouts, and python-xlib's
+        # cache is only refreshed by events this connection never reads.
         info = self._display.display.info
         first = info.min_keycode
         return first, self._display.get_keyboard_mapping(first, info.max_keycode - first + 1)
@@ -110,26 +130,19 @@ class XTestKeyboard:
                     return first + index, level
         return None
 
-    def _press_borrowed(self, keysym: int) -> Release:
+    def _borrow(self, keysym: int) -> int:
         first, mapping = self._mapping()
         spare = next((first + i for i, syms in enumerate(mapping) if not any(syms)), None)
+        if spare is None and self._borrowed:
+            _, (spare, _) = self._borrowed.popitem(last=False)  # the least recently used
         if spare is None:
             raise LookupError("no unused keycode is left in the X keymap to send this key")
         width = len(mapping[spare - first])
         # The same keysym at every level, so a held Shift cannot turn it into something else.
         self._display.change_keyboard_mapping(spare, [[keysym] * width])
         self._display.sync()
-        self._fake(True, spare)
-
-        def release() -> None:
-            try:
-                self._fake(False, spare)
-            finally:
-                # Give the keycode back; events already queued keep the keysym they had.
-                self._display.change_keyboard_mapping(spare, [[0] * width])
-                self._display.sync()
-
-        return release
+        self._borrowed[keysym] = (spare, width)
+        return spare
 
     def _fake(self, press: bool, keycode: int) -> None:
         from Xlib import X
