@@ -44,9 +44,13 @@ class Live:
         try:
             self.server = ControlServer(d, self.socket_path)
             self.server.bind()
-        except BaseException:
+        except AlreadyRunning:
             self.lock.release()
             raise
+        except OSError as exc:   # e.g. a path too long for AF_UNIX: run on, without the socket
+            log.error("cannot open the control socket %s (%s); `midimon status`, `reload` and `stop` will not "
+                      "reach this daemon (set XDG_RUNTIME_DIR to a short path)", self.socket_path, exc)
+            self.server = None
         self.state = StateStore(d.home / "state.json", d)
         if self.state.saved_mode:
             d.extensions["saved_mode"] = self.state.saved_mode
@@ -71,8 +75,9 @@ class Live:
             except Exception:
                 log.exception("the config watcher cannot start; use `midimon reload` after editing")
         try:
-            install(self.server, daemon, self)
-            self.server.start()
+            if self.server is not None:
+                install(self.server, daemon, self)
+                self.server.start()
         except Exception:
             log.exception("the control socket cannot start")
 

@@ -138,9 +138,12 @@ def _monitor(daemon, c: Connection, rid, args) -> Any:
     def on_mode(old, new):
         put({"mode_change": {"from": old, "to": new}, "time": time.time()})
 
-    def on_fire(b, ev, ctx):
-        put({"fired": {"mapping": b.path, "description": b.description, "trigger": b.trigger.type,
-                       "action": b.action.type}, "time": time.time()})
+    def on_fire(b, ev, ctx):   # the engine does not guard fire listeners: this one never raises
+        try:
+            put({"fired": {"mapping": b.path, "description": b.description, "trigger": b.trigger.type,
+                           "action": b.action.type}, "time": time.time()})
+        except Exception:
+            pass
 
     detach = _listen(daemon, on_event, on_mode, on_fire if args.get("fired", True) else None)
     try:
