@@ -161,6 +161,9 @@ class Daemon:
             self.midi_out.close()
         if self.engine:
             self.engine.stop()
+        close = getattr(getattr(self, "backend", None), "close", None)
+        if callable(close):
+            close()
         log.info("midimon stopped")
 
     def wait(self, timeout: float | None = None) -> bool:

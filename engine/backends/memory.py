@@ -52,6 +52,9 @@ class MemoryBackend:
     def problem(self) -> str | None:
         return None
 
+    def close(self) -> None:
+        pass
+
     def add_device(self, name: str) -> None:
         with self._lock:
             if name not in self._devices:

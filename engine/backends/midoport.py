@@ -73,6 +73,17 @@ class MidoBackend:
                 self._listers[direction] = lister
             return list(dict.fromkeys(lister.get_ports()))
 
+    def close(self) -> None:
+        """Close the port-listing clients: a JACK client that exits without closing stalls jackd."""
+        with self._lock:
+            listers, self._listers = list(self._listers.values()), {}
+        for lister in listers:
+            try:
+                lister.close_port()
+                lister.delete()
+            except Exception:
+                pass
+
     def input_names(self) -> list[str]:
         return self._names("in")
 

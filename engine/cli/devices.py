@@ -14,6 +14,15 @@ def cmd_devices(args) -> int:
     from midimon.engine.backends import auto
 
     backend = auto()
+    try:
+        return _show(args, backend)
+    finally:
+        close = getattr(backend, "close", None)
+        if close:
+            close()
+
+
+def _show(args, backend) -> int:
     problem = backend.problem()
     if problem:
         if args.json:

@@ -31,26 +31,29 @@ def cmd_run(args) -> int:
         logger.info("no config found: wrote a commented starter config to %s", config_path)
     daemon = Daemon(config_path)
     _install_extensions(daemon)
-    try:
-        daemon.start(mode=args.mode)
-    except ConfigError as exc:
-        print(f"midimon: cannot start: {exc}", file=sys.stderr)
-        return 1
+    import threading
+
+    stop_requested = threading.Event()
 
     def on_signal(signum, _frame):
         if signum == getattr(signal, "SIGHUP", None):
-            import threading
-
             threading.Thread(target=daemon.reload, kwargs={"source": "SIGHUP"}, daemon=True).start()
             return
         logger.info("stopping (%s)", signal.Signals(signum).name)
-        daemon.stop()
+        stop_requested.set()   # the main thread stops the daemon; never mid-way through start()
 
+    # before start(): a signal during start-up must still close the ports (JACK stalls otherwise)
     for sig in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", None)):
         if sig is not None:
             signal.signal(sig, on_signal)
     try:
-        while not daemon.wait(0.5):
+        daemon.start(mode=args.mode)
+    except ConfigError as exc:
+        print(f"midimon: cannot start: {exc}", file=sys.stderr)
+        daemon.stop()
+        return 1
+    try:
+        while not stop_requested.wait(0.5) and not daemon.wait(0):
             pass
     finally:
         daemon.stop()
