@@ -1,0 +1,386 @@
+#!/usr/bin/env python3
+"""Config benchmark (issue 2, "Performance"): load + validate + compile from a file on disk.
+
+    .venv/bin/python benchmarks/bench_config.py [--quick]
+
+Generates realistic MIDIMon-style configs (table-style ``[modes.mappings.trigger]`` sections,
+a mix of every trigger and action type, several modes plus global mappings) with 100 and 1,000
+mappings, writes them to a temporary directory, and times what a reload does:
+``midimon.engine.daemon.build_table(path)`` = ``load_config`` (read, TOML, legacy rewrite,
+pydantic validation, cross checks) + ``compile_table``. Each phase is then timed on its own,
+the same way ``config/loader.py`` runs it, so the report says where the time goes. The four
+real configs in ../shared/compat/midimon/ are timed too when present.
+
+Targets: <= 5 ms for 100 mappings, <= 50 ms for 1,000 (median, and we report p99).
+Writes benchmarks/results/config.json.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import gc
+import hashlib
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+from midimon.config import legacy, loader
+from midimon.config.models import Config
+from midimon.engine.daemon import build_table, config_checks
+from midimon.engine.table import compile_table
+
+ROOT = Path(__file__).resolve().parent
+COMPAT = ROOT.parent.parent / "shared" / "compat" / "midimon"
+pc = time.perf_counter
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = Path("/proc/loadavg").read_text().split()[:3]
+    except OSError:
+        load = []
+    return {"nproc": os.cpu_count(), "cpu_model": model or platform.processor(), "python": sys.version.split()[0],
+            "implementation": platform.python_implementation(), "platform": platform.platform(),
+            "loadavg_at_start": load, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))]
+
+
+def ms(values_s: list[float]) -> dict:
+    v = [x * 1000 for x in values_s]
+    return {"n": len(v), "median_ms": round(statistics.median(v), 3), "p99_ms": round(pct(v, 99), 3),
+            "min_ms": round(min(v), 3), "max_ms": round(max(v), 3)}
+
+
+# ---------------------------------------------------------------------------- the configs
+
+TRIGGERS = [  # (weight, kind)
+    (38, "Note"), (8, "VelocityRange"), (8, "LongPress"), (6, "DoubleTap"), (6, "NoteChord"),
+    (12, "EncoderTurn"), (12, "CC"), (5, "Aftertouch"), (5, "PitchBend"),
+]
+ACTIONS = [
+    (32, "Keystroke"), (12, "Shell"), (6, "Launch"), (8, "VolumeControl"), (6, "ModeChange"),
+    (14, "SendMidi"), (4, "Text"), (6, "Sequence"), (6, "Conditional"), (3, "MouseClick"), (3, "Repeat"),
+]
+KEYS = ["space", "a", "b", "c", "f1", "f5", "tab", "return", "left", "right", "up", "down", "z", "s", "escape"]
+MODS = [[], ["cmd"], ["ctrl"], ["ctrl", "shift"], ["alt"], ["cmd", "shift"]]
+
+
+def pick(rng: random.Random, table) -> str:
+    return rng.choices([k for _, k in table], weights=[w for w, _ in table])[0]
+
+
+def trigger_toml(rng: random.Random, kind: str, i: int) -> list[str]:
+    note = i % 128
+    out = [f'type = "{kind}"']
+    if kind == "Note":
+        out.append(f"note = {note}")
+        if rng.random() < 0.3:
+            out.append(f"velocity_min = {rng.randint(1, 60)}")
+    elif kind == "VelocityRange":
+        out += [f"note = {note}", "soft_max = 40", "medium_max = 80", f'level = "{rng.choice(["soft", "medium", "hard"])}"']
+    elif kind == "LongPress":
+        out += [f"note = {note}", f"duration_ms = {rng.choice([500, 1000, 1500])}"]
+    elif kind == "DoubleTap":
+        out += [f"note = {note}", "timeout_ms = 300"]
+    elif kind == "NoteChord":
+        out += [f"notes = [{note}, {(note + 4) % 128}, {(note + 7) % 128}]", "timeout_ms = 80"]
+    elif kind == "EncoderTurn":
+        out += [f"cc = {i % 128}", f'direction = "{rng.choice(["Clockwise", "CounterClockwise"])}"',
+                f'encoding = "{rng.choice(["twos_complement", "sign_magnitude", "binary_offset"])}"']
+    elif kind == "CC":
+        out += [f"cc = {i % 128}", "value_min = 64", "value_max = 127"]
+    elif kind == "Aftertouch":
+        out.append(f"pressure_min = {rng.randint(1, 100)}")
+    elif kind == "PitchBend":
+        out += ["value_min = 8192", "value_max = 16383"]
+    if rng.random() < 0.15:
+        out.append(f"channel = {rng.randint(0, 15)}")
+    return out
+
+
+def action_inline(rng: random.Random, kind: str, modes: list[str]) -> str:
+    """A simple action as an inline table (used inside Sequence / Conditional / Repeat)."""
+    if kind == "Keystroke":
+        return f'{{ type = "Keystroke", keys = "{rng.choice(KEYS)}", modifiers = {json.dumps(rng.choice(MODS))} }}'
+    if kind == "Delay":
+        return f'{{ type = "Delay", ms = {rng.choice([10, 50, 100])} }}'
+    if kind == "SendMidi":
+        return f'{{ type = "SendMidi", message_type = "NoteOn", note = {rng.randint(0, 127)}, velocity = 100 }}'
+    return '{ type = "Text", text = "hello" }'
+
+
+def action_toml(rng: random.Random, kind: str, modes: list[str]) -> list[str]:
+    out = [f'type = "{kind}"']
+    if kind == "Keystroke":
+        out += [f'keys = "{rng.choice(KEYS)}"', f"modifiers = {json.dumps(rng.choice(MODS))}"]
+    elif kind == "Shell":
+        out += [f'command = "notify-send midimon pad-{rng.randint(0, 999)}"', "timeout_ms = 5000"]
+    elif kind == "Launch":
+        out.append(f'app = "{rng.choice(["firefox", "Terminal", "Spotify", "code"])}"')
+    elif kind == "VolumeControl":
+        op = rng.choice(["Up", "Down", "Mute", "Toggle"])
+        out += [f'operation = "{op}"', "step = 5"]
+    elif kind == "ModeChange":
+        out.append(f'mode = "{rng.choice(modes + ["next", "previous"])}"')
+    elif kind == "SendMidi":
+        mt = rng.choice(["NoteOn", "CC", "ProgramChange"])
+        out.append(f'message_type = "{mt}"')
+        out += {"NoteOn": [f"note = {rng.randint(0, 127)}"], "CC": [f"controller = {rng.randint(0, 127)}"],
+                "ProgramChange": [f"program = {rng.randint(0, 127)}"]}[mt]
+        out.append(f"channel = {rng.randint(0, 15)}")
+    elif kind == "Text":
+        out.append('text = "git status\\n"')
+    elif kind == "Sequence":
+        subs = [action_inline(rng, k, modes) for k in ("Keystroke", "Delay", "Keystroke")]
+        out.append("actions = [" + ", ".join(subs) + "]")
+    elif kind == "Conditional":
+        cond = rng.choice(['{ type = "TimeRange", start = "09:00", end = "17:00" }',
+                           f'{{ type = "ModeIs", mode = "{rng.choice(modes)}" }}',
+                           '{ type = "DayOfWeek", days = ["Mon", "Tue", "Wed", "Thu", "Fri"] }'])
+        out += [f"condition = {cond}", f"then_action = {action_inline(rng, 'Keystroke', modes)}",
+                f"else_action = {action_inline(rng, 'Keystroke', modes)}"]
+    elif kind == "MouseClick":
+        out += ['button = "Left"', "clicks = 2"]
+    elif kind == "Repeat":
+        out += ["count = 3", "delay_ms = 20", f"action = {action_inline(rng, 'Keystroke', modes)}"]
+    return out
+
+
+def make_config(n: int, seed: int = 2) -> str:
+    rng = random.Random(seed)
+    n_modes = 4 if n < 500 else 8
+    modes = [f"Mode{i}" for i in range(n_modes)]
+    n_global = max(1, n // 10)
+    per_mode = (n - n_global) // n_modes
+    lines = ["# generated by benchmarks/bench_config.py", "[device]", 'name = "Maschine Mikro MK3"',
+             "auto_connect = true", 'virtual_output = "midimon"', "",
+             "[advanced_settings]", "chord_timeout_ms = 50", "double_tap_timeout_ms = 300",
+             "hold_threshold_ms = 1000", "", "[logging]", 'level = "info"', ""]
+    count = 0
+
+    def mapping(section: str, i: int) -> None:
+        nonlocal count
+        t, a = pick(rng, TRIGGERS), pick(rng, ACTIONS)
+        lines.append(f"# pad {i}: {t} -> {a}")
+        lines.append(f"[[{section}]]")
+        lines.append(f'description = "{t} {i} -> {a}"')
+        lines.append(f"[{section}.trigger]")
+        lines.extend(trigger_toml(rng, t, i))
+        lines.append(f"[{section}.action]")
+        lines.extend(action_toml(rng, a, modes))
+        if a == "SendMidi" and rng.random() < 0.5:
+            lines.append(f"[{section}.velocity_curve]")
+            lines.extend(['type = "Curve"', 'curve = "Exponential"', "intensity = 0.4"])
+        lines.append("")
+        count += 1
+
+    for m, name in enumerate(modes):
+        lines += ["[[modes]]", f'name = "{name}"', f'color = "{rng.choice(["blue", "green", "red", "purple"])}"', ""]
+        for j in range(per_mode):
+            mapping("modes.mappings", m * per_mode + j)
+    while count < n:
+        mapping("global_mappings", count)
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------- timing
+
+
+def time_build(path: Path, runs: int) -> list[float]:
+    for _ in range(3):
+        build_table(path)
+    out = []
+    gc.collect()
+    for _ in range(runs):
+        t0 = pc()
+        build_table(path)
+        out.append(pc() - t0)
+    return out
+
+
+def time_phases(path: Path, runs: int) -> dict:
+    checks = list(config_checks())
+    names = ["read+sha256+decode", "tomllib.loads", "deepcopy", "legacy.rewrite", "pydantic validate",
+             "cross checks", "compile_table"]
+    samples: dict[str, list[float]] = {k: [] for k in names}
+    warnings = 0
+    for r in range(runs + 3):
+        t = [pc()]
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        source = data.decode("utf-8")
+        t.append(pc())
+        raw = tomllib.loads(source)
+        t.append(pc())
+        raw = copy.deepcopy(raw)
+        t.append(pc())
+        rewrites = legacy.rewrite(raw)
+        t.append(pc())
+        config = Config.model_validate(raw)
+        t.append(pc())
+        diags = list(loader._cross_checks(config)) + [d for c in checks for d in c(config)]
+        t.append(pc())
+        compile_table(config, str(path), digest)
+        t.append(pc())
+        warnings = len(rewrites) + len(diags)
+        if r >= 3:
+            for k, name in enumerate(names):
+                samples[name].append(t[k + 1] - t[k])
+    total = sum(statistics.median(v) for v in samples.values())
+    out = {}
+    for name, v in samples.items():
+        med = statistics.median(v)
+        out[name] = {"median_ms": round(med * 1000, 3), "p99_ms": round(pct(v, 99) * 1000, 3),
+                     "share": round(med / total, 3)}
+    out["_warnings_in_file"] = warnings
+    return out
+
+
+# ---------------------------------------------------------------------------- prototypes
+# Fixes recommended for config/loader.py and engine/curves.py, tried here by monkeypatching
+# (the product files are not changed by this benchmark). Each is applied on top of the last.
+
+
+def _fast_walk_actions(action, path):
+    """loader._walk_actions without getattr() on absent fields: on a pydantic model each miss
+    goes through BaseModel.__getattr__ and raises AttributeError internally."""
+    yield action, path
+    kind = action.type
+    if kind == "Repeat":
+        yield from _fast_walk_actions(action.action, path + ("action",))
+    elif kind == "Conditional":
+        for key in ("then_action", "else_action"):
+            sub = getattr(action, key)
+            if sub is not None:
+                yield from _fast_walk_actions(sub, path + (key,))
+    elif kind == "Sequence":
+        for i, sub in enumerate(action.actions):
+            yield from _fast_walk_actions(sub, path + ("actions", i))
+
+
+def prototypes(path: Path, runs: int) -> list[dict]:
+    import functools
+    import types
+
+    from midimon.engine import curves, table as table_mod
+
+    rows = []
+    undo: list = []
+
+    def patch(obj, name, value):
+        undo.append((obj, name, getattr(obj, name)))
+        setattr(obj, name, value)
+
+    def measure(label: str, note: str = "") -> None:
+        t = ms(time_build(path, runs))
+        rows.append({"change": label, "note": note, **t})
+
+    try:
+        measure("as is")
+        try:
+            import tomli  # noqa: F401
+            import tomli._parser as tp
+            compiled = not tp.__file__.endswith(".py")
+        except ImportError:
+            tomli, compiled = None, False
+        if tomli is not None:
+            patch(loader, "tomllib", tomli)
+            measure("+ tomli instead of tomllib", f"tomli {getattr(tomli, '__version__', '?')}, "
+                    f"{'mypyc-compiled' if compiled else 'pure Python (no gain expected)'}")
+        else:
+            rows.append({"change": "+ tomli instead of tomllib", "note": "skipped: tomli is not installed"})
+        patch(loader, "copy", types.SimpleNamespace(deepcopy=lambda x: x))
+        measure("+ no deepcopy of the freshly parsed TOML", "load_config owns raw; validate_raw copies it again")
+        patch(loader, "_walk_actions", _fast_walk_actions)
+        measure("+ _walk_actions dispatching on action.type", "no getattr misses on pydantic models")
+        patch(table_mod.curves, "build", functools.lru_cache(maxsize=256)(curves.build))
+        measure("+ curves.build memoised per curve model", "frozen models are hashable; the 128-entry table is built once")
+    finally:
+        for obj, name, value in reversed(undo):
+            setattr(obj, name, value)
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-prototypes", action="store_true", help="skip timing the recommended fixes")
+    ap.add_argument("--out", default=str(ROOT / "results" / "config.json"))
+    args = ap.parse_args()
+    runs = {100: 60 if args.quick else 300, 1000: 15 if args.quick else 80}
+    info = machine()
+    print(f"machine: {info['nproc']} CPU, {info['cpu_model']}, Python {info['python']}, load {' '.join(info['loadavg_at_start'])}")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="midimon-bench-config-") as tmp:
+        for n, limit in ((100, 5.0), (1000, 50.0)):
+            path = Path(tmp) / f"config-{n}.toml"
+            path.write_text(make_config(n))
+            table, result = build_table(path)
+            assert table.mapping_count == n, (table.mapping_count, n)
+            total = ms(time_build(path, runs[n]))
+            phases = time_phases(path, max(10, runs[n] // 2))
+            proto = prototypes(path, max(10, runs[n] // 2)) if not args.no_prototypes else []
+            results[str(n)] = {"prototypes": proto, "mappings": n, "bytes": path.stat().st_size, "warnings": len(result.warnings),
+                               "build_table": total, "phases": phases, "target_ms": limit,
+                               "met": total["median_ms"] <= limit}
+        compat = {}
+        if COMPAT.is_dir():
+            for f in sorted(COMPAT.glob("*.toml")):
+                table, result = build_table(f)
+                t = ms(time_build(f, 20 if args.quick else 100))
+                compat[f.name] = {"mappings": table.mapping_count, "warnings": len(result.warnings), **t}
+    print(f"\nload + validate + compile (daemon.build_table) from a file on disk")
+    print(f"{'config':34} {'mappings':>8} {'KiB':>6} {'median ms':>10} {'p99 ms':>8} {'target':>7}")
+    for n, r in results.items():
+        b = r["build_table"]
+        print(f"{'generated, ' + n + ' mappings':34} {r['mappings']:>8} {r['bytes'] / 1024:>6.0f} {b['median_ms']:>10} "
+              f"{b['p99_ms']:>8} {'<=' + str(int(r['target_ms'])):>7} {'MET' if r['met'] else 'NOT MET'}")
+    for name, r in compat.items():
+        print(f"{name[:34]:34} {r['mappings']:>8} {'':>6} {r['median_ms']:>10} {r['p99_ms']:>8}   ({r['warnings']} warnings)")
+    print("\nwhere the time goes (median ms, share of the sum)")
+    names = [k for k in results["100"]["phases"] if not k.startswith("_")]
+    print(f"{'phase':22} " + " ".join(f"{n + ' mappings':>20}" for n in results))
+    for k in names:
+        print(f"{k:22} " + " ".join(f"{results[n]['phases'][k]['median_ms']:>11.3f} ({results[n]['phases'][k]['share'] * 100:4.1f}%)"
+                                    for n in results))
+    if any(r["prototypes"] for r in results.values()):
+        print("\nrecommended fixes, prototyped by monkeypatching (cumulative; median / p99 ms of build_table)")
+        print(f"{'change':48} " + " ".join(f"{n + ' mappings':>20}" for n in results))
+        for k, row in enumerate(results["100"]["prototypes"]):
+            cells = []
+            for n in results:
+                r = results[n]["prototypes"][k]
+                cells.append(f"{r['median_ms']:>9.2f} / {r['p99_ms']:<8.2f}" if "median_ms" in r else f"{'skipped':>20}")
+            print(f"{row['change'][:48]:48} " + " ".join(cells))
+    info["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    out = {"benchmark": "config", "quick": args.quick, "machine": info, "generated": results, "compat": compat,
+           "targets": {f"{n}_mappings_median_ms<={int(r['target_ms'])}": {"value": r["build_table"]["median_ms"],
+                                                                       "p99": r["build_table"]["p99_ms"], "met": r["met"]}
+                       for n, r in results.items()}}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
