@@ -26,10 +26,10 @@ def start_daemon(tmp_path, jack_env):
     """start_daemon(config_text) -> a running `midimon run` connected to the harness."""
     procs = []
 
-    def start(config_text: str, **kw) -> DaemonProcess:
+    def start(config_text: str, env_extra: dict | None = None, **kw) -> DaemonProcess:
         home = tmp_path / f"home{len(procs)}"
         home.mkdir()
-        d = DaemonProcess(home, config_text, env=jack_env, **kw)
+        d = DaemonProcess(home, config_text, env={**jack_env, **(env_extra or {})}, **kw)
         procs.append(d)
         return d
 
