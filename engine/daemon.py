@@ -52,6 +52,13 @@ def build_table(path: Path, *, text: bytes | None = None) -> tuple[Table, LoadRe
     return compile_table(result.config, str(path), result.sha256), result
 
 
+def _is_own_port(name: str, own: set[str]) -> bool:
+    """Our virtual output seen as an input ("midimon:out" on JACK, "midimon:out 130:0" on ALSA):
+    listening to it would feed midimon its own output."""
+    client, _, port = name.partition(":")
+    return client.strip().lower().startswith("midimon") and any(o in port for o in own)
+
+
 class Daemon:
     def __init__(self, config_path: Path | None = None, *, backend=None, desktop=None, home: Path | None = None) -> None:
         self.home = home or paths.home()
@@ -100,7 +107,7 @@ class Daemon:
         own = {dev.virtual_output} if dev.virtual_output else set()
         self.devices = DeviceManager(
             backend, self.engine.submit, name=dev.name, port=dev.port, auto_connect=dev.auto_connect,
-            auto_reconnect=dev.auto_reconnect, ignore=lambda n: any(o and o in n for o in own) or "midimon" in n.split(":")[0].lower() and False)
+            auto_reconnect=dev.auto_reconnect, ignore=lambda n: _is_own_port(n, own))
         self.feedback = Feedback(backend, self.engine, self._feedback_output(dev))
         self.engine.mode_listeners.append(self.feedback.on_mode)
         self.engine.event_listeners.append(self.feedback.on_event)
