@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import operator
-import weakref
 from typing import Any, Callable
 
 from RestrictedPython.Guards import (guarded_iter_unpack_sequence, guarded_unpack_sequence,
@@ -60,9 +59,32 @@ def check_attribute_name(obj: Any, name: Any) -> str:
     return name
 
 
+#: Names whose check never depends on the object: once a name passed, later lookups of it skip
+#: straight to getattr. Object-dependent names (format, obj, Formatter methods) never enter.
+_OBJECT_DEPENDENT = frozenset({"format", "format_map", "obj", "vformat", "get_field",
+                               "get_value"})
+_KNOWN_SAFE: set[str] = set()
+_KNOWN_SAFE_MAX = 10_000
+
+
 def guarded_getattr(obj: Any, name: Any, *default: Any) -> Any:
-    """``_getattr_`` and the plugin's ``getattr``: midimon's checks, then safer_getattr's."""
+    """``_getattr_`` and the plugin's ``getattr``: midimon's checks, then safer_getattr's.
+
+    Fast path: for a name already checked, safer_getattr would do nothing but call getattr
+    (its remaining rules only concern the object-dependent names), so it is skipped; this is
+    most of the guard overhead in a typical plugin body (see docs/performance.md).
+    """
+    if type(name) is str and name in _KNOWN_SAFE:
+        try:
+            return getattr(obj, name)
+        except AttributeError:
+            if default:
+                return default[0]
+            raise AttributeError(f"{type(obj).__name__!s} object has no attribute {name!r}") \
+                from None
     check_attribute_name(obj, name)
+    if name not in _OBJECT_DEPENDENT and len(_KNOWN_SAFE) < _KNOWN_SAFE_MAX:
+        _KNOWN_SAFE.add(name)
     try:
         return safer_getattr(obj, name, raise_)
     except AttributeError:
@@ -83,8 +105,9 @@ def guarded_hasattr(obj: Any, name: Any) -> bool:
     return True
 
 
-def guarded_getitem(obj: Any, key: Any) -> Any:
-    return obj[key]
+#: ``_getitem_``: plain subscription. Nothing a plugin can reach defines a dangerous
+#: ``__getitem__``; the C function avoids a Python frame per item access.
+guarded_getitem = operator.getitem
 
 
 def guarded_inplacevar(op: str, target: Any, value: Any) -> Any:
@@ -107,7 +130,9 @@ class PluginGuards:
                  allowed_bases: frozenset[type]) -> None:
         self._print_sink = print_sink
         self._allowed_bases = allowed_bases
-        self.plugin_classes: "weakref.WeakSet[type]" = weakref.WeakSet()
+        # A plain set, not a WeakSet: it is consulted on every attribute write, and a class a
+        # plugin made lives as long as its worker anyway.
+        self.plugin_classes: set[type] = set()
 
     def is_plugin_class(self, cls: Any) -> bool:
         return isinstance(cls, type) and cls in self.plugin_classes
