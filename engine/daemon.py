@@ -185,6 +185,11 @@ class Daemon:
         with self._reload_lock:
             t0 = time.perf_counter()
             phases: dict[str, float] = {}
+            for hook in self.extensions.get("reload_hooks", []):  # e.g. plugins rescan first
+                try:
+                    hook()
+                except Exception:
+                    log.exception("reload hook failed")
             try:
                 table, result = build_table(self.config_path, text=text)
                 phases["load_validate_compile_ms"] = (time.perf_counter() - t0) * 1000
@@ -215,16 +220,6 @@ class Daemon:
                 log.exception("config reload crashed")
                 outcome = {"ok": False, "time": time.time(), "source": source, "phase_ms": phases,
                            "error": f"internal error: {type(exc).__name__}: {exc}"}
-            if source != "file change":   # explicit reloads also rescan plugins (plugin manager's hooks)
-                t2 = time.perf_counter()
-                for hook in self.extensions.get("reload_hooks", []):
-                    try:
-                        hook()
-                    except Exception as exc:
-                        log.exception("reload hook %r failed", hook)
-                        outcome.setdefault("hook_errors", []).append(f"{type(exc).__name__}: {exc}")
-                if self.extensions.get("reload_hooks"):
-                    phases["hooks_ms"] = (time.perf_counter() - t2) * 1000
             self.last_reload = outcome
             for cb in self.extensions.get("reload_listeners", []):
                 try:
@@ -269,4 +264,13 @@ class Daemon:
             "stats": eng.stats.to_json() if eng else {},
             "feedback": self.feedback.to_json() if self.feedback else None,
             "warnings": self.warnings,
+            **{key: _section(fn) for key, fn in self.extensions.get("status", {}).items()},
         }
+
+
+def _section(fn):
+    """A status section from an extension (plugins...); a failing one must not break status."""
+    try:
+        return fn()
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}

@@ -1,0 +1,321 @@
+"""Loaded plugin versions, and the swap from one version to the next.
+
+A reload builds the new version completely off to the side (read once, verify, compile and run
+its top level in a fresh worker). If that fails, nothing changes and the error (file, line,
+column) is recorded. If it works, one dict entry is replaced between two events: new calls go
+to the new version at once and wait for its ``initialize()``; calls already running finish on
+the old version, whose ``stop()``/``shutdown()`` then run with a deadline before the new
+version's ``initialize()``.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from midimon.sandbox import (HostServices, Limits, PluginCompileError, PluginHost,
+                             PluginLoadError, SandboxError)
+
+from . import grants as grantlib
+from .discovery import Candidate, Verified
+from .integrity import IntegrityError
+from .manifest import Declarations, ManifestError
+
+log = logging.getLogger("midimon.plugins")
+LIFECYCLE_TIMEOUT = 2.0
+
+
+def describe_error(exc: BaseException) -> dict[str, Any]:
+    """A load error as plain data: file, line, column when known, and a one-line message."""
+    if isinstance(exc, (PluginCompileError, ManifestError)):
+        return {"type": type(exc).__name__, "file": exc.filename, "line": exc.lineno,
+                "col": exc.col, "message": exc.message, "text": str(exc)}
+    if isinstance(exc, PluginLoadError):
+        return {"type": type(exc).__name__, "file": exc.filename, "line": exc.lineno, "col": 0,
+                "message": f"{exc.type_name + ': ' if exc.type_name else ''}{exc.message}",
+                "text": str(exc)}
+    return {"type": type(exc).__name__, "file": "", "line": 0, "col": 0, "message": str(exc),
+            "text": str(exc)}
+
+
+class TrustedHost:
+    """An entry-point plugin: trusted code installed with pip, run in the daemon's process.
+
+    It has the same surface as ``PluginHost`` so the runtime treats both alike; it has no
+    capabilities objects (it can import what it likes) and cannot be killed on a deadline."""
+
+    def __init__(self, name: str, entry_point: Any) -> None:
+        self.name = name
+        self.filename = f"entry point {entry_point.value}"
+        self._ep = entry_point
+        self._obj: Any = None
+        self._counts = {"calls": 0, "failures": 0, "consecutive_failures": 0, "timeouts": 0,
+                        "crashes": 0, "restarts": 0, "starts": 0}
+        self._last_error = ""
+        self.recent_logs: list = []
+
+    def start(self) -> dict[str, Any]:
+        try:
+            self._obj = self._ep.load()
+        except Exception as exc:
+            raise PluginLoadError(str(exc), type(exc).__name__, self.filename) from None
+        self._counts["starts"] += 1
+        fns = sorted(n for n in ("execute", "poll_events", "start", "stop", "initialize", "shutdown")
+                     if callable(getattr(self._obj, n, None)))
+        return {"functions": fns, "kind": "trigger" if "poll_events" in fns else "action"}
+
+    def call(self, func_name: str, *args: Any, timeout: float | None = None) -> Any:
+        self._counts["calls"] += 1
+        try:
+            value = getattr(self._obj, func_name)(*args)
+        except Exception as exc:
+            self._counts["failures"] += 1
+            self._last_error = f"{self.filename}: {type(exc).__name__}: {exc}"
+            raise SandboxError(self._last_error) from None
+        return value
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self._obj = None
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return {"name": self.name, "status": "running" if self._obj is not None else "stopped",
+                "pid": None, "last_error": self._last_error, **self._counts}
+
+
+class Version:
+    """One loaded version of one plugin."""
+
+    def __init__(self, candidate: Candidate, verified: Verified | None, decl: Declarations,
+                 host: Any, grants: Any, pending: dict[str, Any], settings: dict[str, Any],
+                 generation: int) -> None:
+        self.candidate = candidate
+        self.verified = verified
+        self.decl = decl
+        self.host = host
+        self.grants = grants
+        self.pending = pending
+        self.settings = settings
+        self.generation = generation
+        self.loaded_at = time.time()
+        self.ready = threading.Event()
+        self.init_error: str | None = None
+        self.retired = False
+        self._inflight = 0
+        self._cond = threading.Condition()
+
+    @property
+    def name(self) -> str:
+        return self.candidate.name
+
+    def defines(self, fn: str) -> bool:
+        return fn in self.decl.functions
+
+    def enter(self) -> None:
+        with self._cond:
+            self._inflight += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._inflight -= 1
+            if self._inflight <= 0:
+                self._cond.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._inflight > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def lifecycle(self, fn: str, *args: Any) -> str | None:
+        """Call an optional lifecycle function; an error is returned as text, never raised."""
+        if not self.defines(fn):
+            return None
+        try:
+            self.host.call(fn, *args, timeout=LIFECYCLE_TIMEOUT)
+            return None
+        except Exception as exc:
+            message = f"{fn}() failed: {exc}"
+            log.warning("plugin %s: %s", self.name, message)
+            return message
+
+
+class Runtime:
+    """The live plugins of one daemon. Thread-safe; reloads are serialised."""
+
+    def __init__(self, *, services: HostServices | None = None, limits: Limits | None = None,
+                 data_root: Any = None, audit: Any = None,
+                 on_change: Callable[[], None] | None = None) -> None:
+        self.services = services or HostServices()
+        self.limits = limits or Limits()
+        self.data_root = data_root
+        self.audit = audit
+        self.on_change = on_change
+        self.active: dict[str, Version] = {}
+        self.errors: dict[str, dict[str, Any]] = {}
+        self._reload_lock = threading.RLock()
+        self._generation = 0
+        self.swap_listeners: list[Callable[[str, Version | None], None]] = []
+
+    # -- loading -------------------------------------------------------------------------------
+    def load(self, candidate: Candidate, verified: Verified | None, recorded_grants: dict[str, Any],
+             settings: dict[str, Any]) -> Version | None:
+        """Build a new version and swap it in. On failure the old version keeps running."""
+        with self._reload_lock:
+            t0 = time.perf_counter()
+            old = self.active.get(candidate.name)
+            try:
+                version = self._build(candidate, verified, recorded_grants, settings)
+            except Exception as exc:
+                self.fail(candidate.name, exc, keeps_old=old is not None)
+                return None
+            self._swap(version, old)
+            log.info("plugin %s: version %s active (%s, %.1f ms)%s", candidate.name,
+                     version.decl.version or "-", "replaced the previous version" if old else
+                     "new", (time.perf_counter() - t0) * 1000,
+                     f"; not granted yet: {version.pending}" if version.pending else "")
+            return version
+
+    def fail(self, name: str, exc: BaseException, keeps_old: bool) -> None:
+        err = describe_error(exc)
+        err["time"] = time.time()
+        err["keeps_previous_version"] = keeps_old
+        self.errors[name] = err
+        log.error("plugin %s: %s: %s", name,
+                  "not reloaded, the previous version keeps running" if keeps_old
+                  else "not loaded", err["text"])
+        self._changed()
+
+    def _build(self, candidate: Candidate, verified: Verified | None,
+               recorded: dict[str, Any], settings: dict[str, Any]) -> Version:
+        if candidate.trusted:
+            host: Any = TrustedHost(candidate.name, candidate.entry_point)
+            info = host.start()
+            decl = Declarations(name=candidate.name, kind=info["kind"],
+                                functions=tuple(info["functions"]),
+                                description="trusted plugin installed with pip")
+            grants, pending = None, {}
+        else:
+            assert verified is not None
+            decl = verified.decl
+            grants, pending = grantlib.effective(decl, recorded)
+            kw: dict[str, Any] = {}
+            if self.data_root is not None:
+                kw["data_dir"] = self.data_root / candidate.name
+            if self.audit is not None:
+                kw["audit"] = self.audit
+            host = PluginHost(candidate.name, verified.source, verified.filename, grants=grants,
+                              limits=self.limits, services=self.services, **kw)
+            try:
+                info = host.start()
+            except BaseException:
+                host.stop()
+                raise
+            functions = tuple(sorted(info.get("functions") or decl.functions))
+            import dataclasses
+            decl = dataclasses.replace(decl, functions=functions)
+        self._generation += 1
+        return Version(candidate, verified, decl, host, grants, pending, settings,
+                       self._generation)
+
+    def _swap(self, new: Version, old: Version | None) -> None:
+        self.active[new.name] = new          # the swap: one reference, between two events
+        self.errors.pop(new.name, None)
+        for cb in self.swap_listeners:
+            cb(new.name, new)
+        if old is not None:
+            self._retire(old)
+        new.init_error = new.lifecycle("initialize", dict(new.settings))
+        if new.decl.kind == "trigger":
+            err = new.lifecycle("start")
+            new.init_error = new.init_error or err
+        new.ready.set()
+        self._changed()
+
+    def _retire(self, old: Version) -> None:
+        old.retired = True
+        if not old.drain(self.limits.call_timeout + 1.0):
+            log.warning("plugin %s: calls on the previous version still running after %.0f s; "
+                        "stopping it anyway", old.name, self.limits.call_timeout + 1.0)
+        if old.decl.kind == "trigger":
+            old.lifecycle("stop")
+        old.lifecycle("shutdown")
+        old.host.stop()
+
+    def unload(self, name: str, reason: str) -> bool:
+        with self._reload_lock:
+            old = self.active.pop(name, None)
+            self.errors.pop(name, None)
+            if old is None:
+                return False
+            for cb in self.swap_listeners:
+                cb(name, None)
+            self._retire(old)
+            log.info("plugin %s: unloaded (%s)", name, reason)
+            self._changed()
+            return True
+
+    def shutdown(self, deadline: float = 5.0) -> None:
+        """Stop every plugin: stop()/shutdown() with what is left of the deadline, then kill."""
+        end = time.monotonic() + deadline
+        with self._reload_lock:
+            for name in list(self.active):
+                old = self.active.pop(name)
+                old.retired = True
+                old.drain(max(0.0, min(1.0, end - time.monotonic())))
+                if time.monotonic() < end:
+                    if old.decl.kind == "trigger":
+                        old.lifecycle("stop")
+                    old.lifecycle("shutdown")
+                old.host.stop()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change()
+            except Exception:
+                log.debug("plugin change listener failed", exc_info=True)
+
+    # -- calls -----------------------------------------------------------------------------------
+    def acquire(self, name: str, wait: float = 5.0) -> Version | None:
+        """The active version, marked in flight (``leave()`` it), once it is initialised."""
+        version = self.active.get(name)
+        if version is None:
+            return None
+        version.enter()
+        if not version.ready.wait(wait):
+            version.leave()
+            raise SandboxError(f"plugin {name!r} is still starting")
+        return version
+
+    def call(self, name: str, fn: str, *args: Any, timeout: float | None = None) -> Any:
+        version = self.acquire(name)
+        if version is None:
+            raise LookupError(name)
+        try:
+            return version.host.call(fn, *args, timeout=timeout)
+        finally:
+            version.leave()
+
+    def set_grants(self, name: str, recorded: dict[str, Any]) -> bool:
+        """Apply changed grants. True when the running version had to be rebuilt."""
+        version = self.active.get(name)
+        if version is None or version.candidate.trusted:
+            return False
+        grants, pending = grantlib.effective(version.decl, recorded)
+        if grants == version.grants:
+            version.pending = pending
+            return False
+        setter = getattr(version.host, "set_grants", None)
+        if callable(setter):
+            setter(grants)
+            version.grants, version.pending = grants, pending
+            self._changed()
+            return False
+        self.load(version.candidate, version.verified, recorded, version.settings)
+        return True

@@ -1,0 +1,114 @@
+"""Trigger plugins: ``poll_events()`` on the plugin's schedule, events into the engine.
+
+One thread per trigger plugin, so a slow or stuck plugin never delays another (a stuck call is
+ended by the sandbox's deadline). Each tick takes the plugin's *current* version, so a reload
+takes effect on the next tick. Events become ``Event(PLUGIN, device=<plugin>, name=<event>,
+data=<dict>)`` and go through the same recognizers and mappings as MIDI.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from midimon.engine import events as E
+
+from .runtime import Runtime
+
+log = logging.getLogger("midimon.plugins")
+MAX_EVENTS_PER_POLL = 256
+
+
+def to_events(plugin: str, value: Any) -> tuple[list[E.Event], list[str]]:
+    """Check what ``poll_events()`` returned; bad items are reported, good ones kept."""
+    events: list[E.Event] = []
+    problems: list[str] = []
+    if value is None:
+        return events, problems
+    if not isinstance(value, list):
+        return events, [f"poll_events() must return a list, not {type(value).__name__}"]
+    for i, item in enumerate(value[:MAX_EVENTS_PER_POLL]):
+        if not isinstance(item, dict) or not isinstance(item.get("event"), str) or not item["event"]:
+            problems.append(f"item {i}: expected {{'event': str, 'data': dict}}, got {item!r:.80}")
+            continue
+        data = item.get("data", {})
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            problems.append(f"item {i}: 'data' must be a dict")
+            continue
+        events.append(E.Event(E.PLUGIN, device=plugin, name=item["event"], data=data))
+    if len(value) > MAX_EVENTS_PER_POLL:
+        problems.append(f"{len(value) - MAX_EVENTS_PER_POLL} events dropped (at most "
+                        f"{MAX_EVENTS_PER_POLL} per poll)")
+    return events, problems
+
+
+class Poller:
+    def __init__(self, runtime: Runtime, name: str, submit: Callable[[E.Event], None]) -> None:
+        self.runtime = runtime
+        self.name = name
+        self.submit = submit
+        self.polls = 0
+        self.events = 0
+        self.errors = 0
+        self.last_error = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"midimon-trigger-{name}",
+                                        daemon=True)
+
+    def start(self) -> "Poller":
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        interval = 0.05
+        while not self._stop.is_set():
+            started = time.monotonic()
+            version = self.runtime.active.get(self.name)
+            if version is None or version.decl.kind != "trigger":
+                self._stop.wait(interval)
+                continue
+            interval = version.decl.poll_interval_ms / 1000
+            self.tick()
+            self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+    def tick(self) -> int:
+        try:
+            version = self.runtime.acquire(self.name)
+        except Exception as exc:
+            self._error(str(exc))
+            return 0
+        if version is None:
+            return 0
+        try:
+            value = version.host.call("poll_events")
+        except Exception as exc:
+            self._error(str(exc))
+            return 0
+        finally:
+            version.leave()
+        self.polls += 1
+        events, problems = to_events(self.name, value)
+        for p in problems:
+            self._error(f"{version.decl.name}: {p}")
+        for ev in events:
+            self.submit(ev)
+        self.events += len(events)
+        return len(events)
+
+    def _error(self, message: str) -> None:
+        self.errors += 1
+        if message != self.last_error:   # the same failure every 50 ms is logged once
+            log.warning("trigger plugin %s: %s", self.name, message)
+        self.last_error = message
+
+    def to_json(self) -> dict[str, Any]:
+        return {"polls": self.polls, "events": self.events, "errors": self.errors,
+                "last_error": self.last_error}
