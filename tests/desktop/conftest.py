@@ -1,6 +1,7 @@
 """Real parts for the desktop tests: an Xvfb display with a recording window, a PulseAudio
 server with a null sink. Each is started by Popen and stopped by its PID; a test that needs one
-is skipped, with the reason, only when the program is not installed."""
+is skipped, with the reason, only when the program is not installed (and fails instead under
+MIDIMON_REQUIRE_REAL=1, as scripts/test sets)."""
 from __future__ import annotations
 
 import json
@@ -19,6 +20,13 @@ import pytest
 HERE = Path(__file__).parent
 
 
+def missing(reason: str) -> None:
+    """Skip, or fail when scripts/test promised every real part (MIDIMON_REQUIRE_REAL=1)."""
+    if os.environ.get("MIDIMON_REQUIRE_REAL") == "1":
+        pytest.fail(reason + " and MIDIMON_REQUIRE_REAL=1")
+    pytest.skip(reason)
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -33,7 +41,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def xvfb() -> Iterator[str]:
     """A private X display; yields its DISPLAY value and sets it in os.environ meanwhile."""
     if not shutil.which("Xvfb"):
-        pytest.skip("Xvfb is not installed (apt install xvfb)")
+        missing("Xvfb is not installed (apt install xvfb)")
     read, write = os.pipe()
     # -displayfd lets Xvfb pick a free display number itself and tell us: no race with other
     # test runs or engineers on the same machine.
@@ -130,7 +138,7 @@ def recorder(xvfb: str) -> Iterator[Recorder]:
 def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A PulseAudio server with one null sink; yields the PULSE_SERVER value and sets it."""
     if not (shutil.which("pulseaudio") and shutil.which("pactl")):
-        pytest.skip("PulseAudio is not installed (apt install pulseaudio pulseaudio-utils)")
+        missing("PulseAudio is not installed (apt install pulseaudio pulseaudio-utils)")
     # AF_UNIX paths are limited to ~100 bytes: pytest's tmp paths can exceed that.
     base = Path(tmp_path_factory.mktemp("pulse"))
     short = Path("/tmp") / f"midimon-pa-{os.getpid()}"

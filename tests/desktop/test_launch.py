@@ -11,6 +11,8 @@ import pytest
 from midimon.engine.desktop.launch import Launcher, LaunchPlan, find_desktop_id, plan_launch
 from midimon.engine.errors import ActionError, BackendUnavailable
 
+from .conftest import missing
+
 TOOLS = {"xdg-open": "/usr/bin/xdg-open", "gtk-launch": "/usr/bin/gtk-launch", "open": "/usr/bin/open",
          "firefox": "/usr/bin/firefox"}
 
@@ -96,7 +98,7 @@ def test_real_launch_of_something_missing_fails_loudly(tmp_path):
 @pytest.mark.x11
 def test_real_gtk_launch_of_a_desktop_file(xvfb, tmp_path):
     if not shutil.which("gtk-launch"):
-        pytest.skip("gtk-launch is not installed (apt install libgtk-3-bin)")
+        missing("gtk-launch is not installed (apt install libgtk-3-bin)")
     out = tmp_path / "out"
     apps = tmp_path / "data" / "applications"
     apps.mkdir(parents=True)
