@@ -108,15 +108,12 @@ def test_reload_command_reports_phases_or_the_error(d):
         assert a["error"]["outcome"]["diagnostics"][0]["line"] is not None
 
 
-def test_reload_hooks_run_on_explicit_reload_only(d):
+def test_reload_hooks_run_once_per_reload_and_cannot_break_it(d):
     ran = []
     d.daemon.extensions["reload_hooks"].append(lambda: ran.append(1))
     d.daemon.extensions["reload_hooks"].append(lambda: 1 / 0)
     with d.client() as c:
-        out = c.call("reload")
-    assert ran == [1] and "ZeroDivisionError" in out["hook_errors"][0]
-    d.config.write_text(modes_config("A", "C"))
-    wait_for(lambda: d.file_reloads(), 5, what="the file reload")
+        assert c.call("reload")["ok"]
     assert ran == [1]
 
 
