@@ -344,9 +344,13 @@ def _cross_checks(config: Config):
             )
         elif kind == "Keystroke" and key_parser is not None:
             try:
-                key_parser(action.keys, list(action.modifiers))
+                plan = key_parser(action.keys, list(action.modifiers))
             except ValueError as exc:
                 yield "error", path + ("keys",), str(exc)
+            else:
+                for name in getattr(plan, "ignored", ()) or ():
+                    yield "warning", path + ("modifiers",), (
+                        f"modifier {name!r} has no key code on any system and is ignored")
         elif kind == "Conditional":
             for cond, cpath in _walk_conditions(action.condition, path + ("condition",)):
                 if cond.type == "ModeIs" and cond.mode not in known:

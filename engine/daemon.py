@@ -168,9 +168,13 @@ class Daemon:
             self.midi_out.close()
         if self.engine:
             self.engine.stop()
-        close = getattr(getattr(self, "backend", None), "close", None)
-        if callable(close):
-            close()
+        for part in (getattr(self, "backend", None), getattr(self.runner, "desktop", None)):
+            close = getattr(part, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:
+                    log.debug("closing %r failed", part, exc_info=True)
         log.info("midimon stopped")
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -76,6 +76,10 @@ class Desktop:
     def volume(self, operation: str, value: int | None, step: int) -> None:
         self.volume_control.volume(operation, value, step)
 
+    def close(self) -> None:
+        """Drop the X connections and give borrowed keycodes back (at daemon shutdown)."""
+        self.input.close()
+
 
 def auto(env: Mapping[str, str] | None = None, platform: str | None = None) -> Desktop:
     """The desktop back end for this machine. Never raises: missing pieces show in
