@@ -54,6 +54,10 @@ class PluginHost:
                                          f"(byte {exc.start})") from None
         else:
             self._source = source
+        if len(self._source.encode("utf-8", "replace")) > self.limits.max_source_bytes:
+            raise PluginCompileError(filename, 1, 1, f"the plugin is larger than "
+                                     f"{self.limits.max_source_bytes} bytes; split data out "
+                                     "into the plugin's data folder")
         self._broker = CapabilityBroker(name, self.grants, services or HostServices(),
                                         self.data_dir, self.audit)
         self.on_restart = on_restart
@@ -65,6 +69,7 @@ class PluginHost:
         self._info: dict[str, Any] | None = None
         self._status = "new"
         self._suspended = False
+        self._stopping = False
         self._broken: SandboxError | None = None
         self._counts = {"calls": 0, "failures": 0, "consecutive_failures": 0, "timeouts": 0,
                         "crashes": 0, "restarts": 0, "starts": 0}
@@ -83,13 +88,24 @@ class PluginHost:
             return dict(self._info or {})
 
     def stop(self, timeout: float = 1.0) -> None:
-        """Kill the worker and release the plugin's clients. Runs no plugin code."""
-        with self._lock:
-            if self._worker is not None:
-                self._worker.kill(wait=timeout)
-                self._worker = None
+        """Kill the worker and release the plugin's clients. Runs no plugin code.
+
+        A call running in another thread is given ``timeout`` seconds to finish; after that its
+        worker is killed under it and that call raises ``PluginCrashed`` ("stopped by the
+        host"), which does not count as a plugin failure.
+        """
+        self._stopping = True
+        locked = self._lock.acquire(timeout=max(0.0, timeout))
+        try:
+            worker, self._worker = self._worker, None
+            if worker is not None:
+                worker.kill()
             self._broker.close()
             self._status = "stopped"
+        finally:
+            self._stopping = False
+            if locked:
+                self._lock.release()
 
     def resume(self) -> None:
         """Lift a suspension; the next call starts a fresh worker."""
@@ -179,6 +195,8 @@ class PluginHost:
             self._counts["timeouts"] += 1
             error: SandboxError = PluginTimeout(self.name, func, budget)
         except (ChannelClosed, ProtocolError) as exc:
+            if self._stopping:
+                raise PluginCrashed(self.name, "stopped by the host") from None
             detail = worker.exit_description() if isinstance(exc, ChannelClosed) else str(exc)
             self._discard_worker()
             self._counts["crashes"] += 1

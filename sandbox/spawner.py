@@ -38,6 +38,8 @@ class Zygote:
         self._lock = threading.Lock()
         self._ctrl: socket.socket | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        #: Bumped at each (re)start: a worker from an earlier zygote must be killed directly.
+        self.generation = 0
 
     def _ensure(self) -> socket.socket:
         if self._ctrl is not None and self._proc is not None and self._proc.poll() is None:
@@ -54,6 +56,7 @@ class Zygote:
         finally:
             zygote_end.close()
         self._ctrl = host_end
+        self.generation += 1
         self._request_locked({"op": "ping"})  # wait until it has imported everything
         return host_end
 
@@ -71,10 +74,16 @@ class Zygote:
             raise ZygoteError("plugin zygote exited")
         return json.loads(data)
 
-    def request(self, request: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
+    def request(self, request: dict[str, Any], fds: list[int] | None = None,
+                generation: int | None = None) -> dict[str, Any]:
+        """Send one request; with ``generation``, only to that zygote (else ZygoteError)."""
         with self._lock:
             self._ensure()
-            return self._request_locked(request, fds)
+            if generation is not None and generation != self.generation:
+                raise ZygoteError("the zygote that started this worker is gone")
+            reply = self._request_locked(request, fds)
+            reply["generation"] = self.generation
+            return reply
 
     def start(self) -> None:
         with self._lock:
@@ -128,6 +137,7 @@ class WorkerProcess:
         finally:
             child_sock.close()
         self.pid: int = int(reply["pid"])
+        self.generation: int = int(reply["generation"])
         self.channel = Channel(host_sock, max_message_bytes)
         self.exitcode: int | None = None
         self._reaped = False
@@ -138,7 +148,7 @@ class WorkerProcess:
         if self._reaped:
             return
         try:
-            reply = _zygote.request({"op": "kill", "pid": self.pid})
+            reply = _zygote.request({"op": "kill", "pid": self.pid}, generation=self.generation)
             self.exitcode = reply.get("exitcode")
         except ZygoteError:
             # The zygote is gone, so the worker was re-parented and cannot be reaped by us;

@@ -168,8 +168,13 @@ class MqttCapability(Capability):
         if not isinstance(limit, int) or limit < 1:
             raise ValueError("limit must be a positive integer")
         out = []
+        denied = self.ctx.grants.deny.subscribe
         while self._inbox and len(out) < min(limit, MAX_QUEUE):
-            out.append(self._inbox.popleft())
+            message = self._inbox.popleft()
+            # Belt and braces: a broker may deliver retained or overlapping-subscription
+            # messages; a denied topic never reaches the plugin.
+            if not any(topic_matches(f, message["topic"]) for f in denied):
+                out.append(message)
         return out
 
     def close(self) -> None:

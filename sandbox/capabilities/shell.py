@@ -10,7 +10,7 @@ import time
 from typing import Any, ClassVar
 
 from ..errors import CapabilityFailed
-from .base import Capability, CapabilityContext, require_str
+from .base import Capability, require_str
 
 MAX_OUTPUT = 64 * 1024
 DEFAULT_TIMEOUT = 10.0

@@ -230,3 +230,58 @@ def test_hot_swap_pattern_shares_the_store(make_host: Callable[..., PluginHost],
     new = make_host("def get():\n    return store.get('k')\n", data_dir=data)
     old.stop()
     assert new.call("get") == {"kept": True}
+
+
+def test_stop_during_a_call_interrupts_it_without_counting_a_failure(
+        make_host: Callable[..., PluginHost]) -> None:
+    host = make_host(PLUGIN, limits=Limits(call_timeout=30))
+    errors: list[BaseException] = []
+
+    def blocked() -> None:
+        try:
+            host.call("sleepy", 20)
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+            errors.append(exc)
+
+    t = threading.Thread(target=blocked)
+    t.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    host.stop(timeout=0.2)
+    t.join(5)
+    assert time.monotonic() - started < 2
+    assert len(errors) == 1 and isinstance(errors[0], PluginCrashed)
+    assert "stopped by the host" in str(errors[0])
+    assert host.state["consecutive_failures"] == 0
+
+
+def test_a_dead_zygote_is_replaced(make_host: Callable[..., PluginHost]) -> None:
+    from midimon.sandbox import spawner
+    orphan = make_host("def f():\n    return 1\n")
+    old = spawner._zygote.pid
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    time.sleep(0.1)
+    host = make_host("def f():\n    return 2\n", name="after")
+    assert host.call("f") == 2
+    assert spawner._zygote.pid != old
+    # The worker of the dead zygote still answers, and stop() still kills it.
+    assert orphan.call("f") == 1
+    orphan_pid = orphan.state["pid"]
+    orphan.stop()
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        try:
+            state = open(f"/proc/{orphan_pid}/stat").read().split()[2]
+        except FileNotFoundError:
+            break
+        if state == "Z":
+            break
+        time.sleep(0.02)
+    else:
+        pytest.fail("the orphaned worker was not killed")
+
+
+def test_oversized_source_is_refused_before_any_worker(make_host: Callable[..., PluginHost]) -> None:
+    with pytest.raises(PluginCompileError, match="larger than"):
+        make_host("x = 1\n" * 100, start=False, limits=Limits(max_source_bytes=100))
