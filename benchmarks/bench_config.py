@@ -326,6 +326,7 @@ def main() -> int:
     ap.add_argument("--no-prototypes", action="store_true", help="skip timing the recommended fixes")
     ap.add_argument("--out", default=str(ROOT / "results" / "config.json"))
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
     runs = {100: 60 if args.quick else 300, 1000: 15 if args.quick else 80}
     info = machine()
     print(f"machine: {info['nproc']} CPU, {info['cpu_model']}, Python {info['python']}, load {' '.join(info['loadavg_at_start'])}")

@@ -287,6 +287,40 @@ def paced_latency(name: str, make, rate: float, seconds: float, expect_per_event
     }
 
 
+def bare_handoff(rate: float, seconds: float) -> dict:
+    """The control: a bare SimpleQueue hand-off between two threads, paced the same way.
+
+    Its tail is the OS scheduler and the GIL under the machine's current load, not midimon;
+    compare the engine's rows with it (as bench_jack.py compares with a bare echo)."""
+    import queue
+
+    q: queue.SimpleQueue = queue.SimpleQueue()
+    got: list[float] = []
+
+    def consumer() -> None:
+        while True:
+            t = q.get()
+            if t is None:
+                return
+            got.append(pc() - t)
+
+    th = threading.Thread(target=consumer)
+    th.start()
+    n = int(rate * seconds)
+    start = pc() + 0.01
+    for i in range(n + 200):
+        delay = start + i * (1.0 / rate) - pc()
+        if delay > 0:
+            time.sleep(delay)
+        q.put(pc())
+    q.put(None)
+    th.join()
+    lat = got[200:]
+    return {"scenario": "control: bare SimpleQueue thread hand-off (no midimon)", "events": len(lat),
+            "rate_target": rate, "actions": len(lat), "event_to_action_start": summary_us(lat),
+            "submit_to_loop_wakeup": summary_us(lat), "loop_wakeup_to_action_start": summary_us([0.0])}
+
+
 def latency_suite(seconds: float) -> list[dict]:
     def note_pairs(i, t):  # on/off pairs; only the note-on fires
         return E.Event(E.NOTE_ON, 0, 60, 1 + i % 127, time=t) if i % 2 == 0 else E.Event(E.NOTE_OFF, 0, 60, 0, time=t)
@@ -299,6 +333,7 @@ def latency_suite(seconds: float) -> list[dict]:
 
     return [
         paced_latency("Note on/off -> SendMidi (inline, on the loop)", note_pairs, 1000, seconds, 0.5),
+        bare_handoff(1000, seconds),
         paced_latency("CC -> SendMidi (inline, every event fires)", cc_stream, 1000, seconds, 1.0),
         paced_latency("Note on/off -> Keystroke (pool thread, recording desktop)", pool_pairs, 1000, seconds, 0.5),
     ]
@@ -464,6 +499,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="short runs (about 15 s in all)")
     ap.add_argument("--out", default=str(ROOT / "results" / "engine.json"))
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
     # failures are counted and reported; keep the midimon log from flooding the table
     logging.getLogger("midimon").setLevel(logging.CRITICAL)
     lat_s = 2.0 if args.quick else 10.0
@@ -501,14 +537,16 @@ def main() -> int:
     thr_main = thr[0]
     targets = {
         "dispatch_p99_us<=300": {"value": lat_main["p99_us"], "met": lat_main["p99_us"] <= 300},
-        "dispatch_p99_us<=300_all_inline": {"value": max(r["event_to_action_start"]["p99_us"] for r in lat[:2]),
-                                            "met": all(r["event_to_action_start"]["p99_us"] <= 300 for r in lat[:2])},
+        "dispatch_p99_us<=300_cc_every_event": {"value": lat[2]["event_to_action_start"]["p99_us"],
+                                                "met": lat[2]["event_to_action_start"]["p99_us"] <= 300},
+        "control_handoff_p99_us": {"value": lat[1]["event_to_action_start"]["p99_us"], "met": None},
         "throughput_events_per_s>=50000": {"value": thr_main["events_per_s"],
                                            "met": thr_main["events_per_s"] >= 50_000 and thr_main["lost"] == 0},
     }
     print("\ntargets:")
     for k, v in targets.items():
-        print(f"  {k:40} {v['value']:>10}  {'MET' if v['met'] else 'NOT MET'}")
+        verdict = "" if v["met"] is None else ("MET" if v["met"] else "NOT MET")
+        print(f"  {k:40} {v['value']:>10}  {verdict}")
     info["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
     out = {"benchmark": "engine", "quick": args.quick, "machine": info, "latency": lat, "throughput": thr,
            "process": proc, "targets": targets}

@@ -282,6 +282,7 @@ def main() -> int:
     ap.add_argument("--echo-child", metavar="TAG", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(ROOT / "results" / "jack.json"))
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
     if args.echo_child:
         return echo_child(args.echo_child)
     for tool in ("jackd", "jack_connect"):
