@@ -279,8 +279,10 @@ class PluginHost:
             if isinstance(item, list) and len(item) == 2:
                 level, text = str(item[0]), str(item[1])
                 self.recent_logs.append((level, text))
+                # Continuation lines are marked, so a plugin cannot forge a line of the
+                # daemon's own log by printing a newline.
                 self.logger.log(_LEVELS.get(level, logging.INFO), "%s: %s", self.filename,
-                                text.rstrip("\n"))
+                                text.rstrip("\n").replace("\n", "\n    | "))
 
     def __enter__(self) -> "PluginHost":
         self.start()
