@@ -128,6 +128,9 @@ class PluginManager:
                             keystroke=keystroke, type_text=lambda t: desktop().text(t),
                             set_volume=set_volume, launch=lambda app: desktop().launch(app))
 
+    def _engine_running(self) -> bool:
+        return self.daemon is None or getattr(self.daemon, "engine", None) is not None
+
     def submit(self, ev) -> None:
         engine = getattr(self.daemon, "engine", None) if self.daemon is not None else None
         if engine is not None:
@@ -212,6 +215,10 @@ class PluginManager:
                 loaded.append(name)
         if loaded or unloaded:
             log.debug("plugins rescanned (%s): loaded %s, unloaded %s", reason, loaded, unloaded)
+            if reason == "watch" and self.daemon is not None and getattr(self.daemon, "engine", None):
+                # the config's Plugin mappings are checked again against the new plugin set
+                threading.Thread(target=self.daemon.reload, kwargs={"source": "plugins changed"},
+                                 name="midimon-plugin-reload", daemon=True).start()
         self._changed()
         return {"loaded": loaded, "unloaded": unloaded, "errors": dict(self.runtime.errors)}
 
@@ -262,7 +269,10 @@ class PluginManager:
     def _on_swap(self, name: str, version: Version | None) -> None:
         if version is not None and version.decl.kind == "trigger":
             if name not in self.pollers:
-                self.pollers[name] = Poller(self.runtime, name, self.submit).start()
+                poller = Poller(self.runtime, name, lambda ev: self.submit(ev),
+                                self._engine_running)
+                poller.after_tick = self._changed_soon
+                self.pollers[name] = poller.start()
         elif name in self.pollers:
             self.pollers.pop(name).stop(timeout=0.2)
 

@@ -46,8 +46,11 @@ def to_events(plugin: str, value: Any) -> tuple[list[E.Event], list[str]]:
 
 
 class Poller:
-    def __init__(self, runtime: Runtime, name: str, submit: Callable[[E.Event], None]) -> None:
+    def __init__(self, runtime: Runtime, name: str, submit: Callable[[E.Event], None],
+                 gate: Callable[[], bool] = lambda: True) -> None:
         self.runtime = runtime
+        self.gate = gate   # polls wait until events have somewhere to go (the engine runs)
+        self.after_tick: Callable[[], None] = lambda: None
         self.name = name
         self.submit = submit
         self.polls = 0
@@ -72,11 +75,12 @@ class Poller:
         while not self._stop.is_set():
             started = time.monotonic()
             version = self.runtime.active.get(self.name)
-            if version is None or version.decl.kind != "trigger":
+            if version is None or version.decl.kind != "trigger" or not self.gate():
                 self._stop.wait(interval)
                 continue
             interval = version.decl.poll_interval_ms / 1000
             self.tick()
+            self.after_tick()
             self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
     def tick(self) -> int:

@@ -1,0 +1,143 @@
+"""Fixtures for the plugin tests: a MIDIMON_HOME with a plugins folder, managers that are always
+closed, the real daemon over JACK, local HTTP/Spotify servers and a real mosquitto."""
+from __future__ import annotations
+
+import http.server
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from midimon.sandbox import Limits
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pluginkit import FakeSpotify, LocalServer, free_port  # noqa: E402
+from testkit.jack import wait_for  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+MIDIMON = str(Path(sys.executable).with_name("midimon"))
+_ids = itertools.count()
+
+
+@pytest.fixture
+def plugins_dir(home: Path) -> Path:
+    d = home / "plugins"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def manager(home: Path, plugins_dir: Path) -> Iterator[Any]:
+    """make(watch=False, **kw) -> a started PluginManager with submitted events in .events."""
+    from midimon.plugins.manager import PluginManager
+
+    made = []
+
+    def make(watch: bool = False, **kw: Any) -> PluginManager:
+        kw.setdefault("limits", Limits(call_timeout=3.0))
+        m = PluginManager(home=home, watch=watch, **kw)
+        m.events = []
+        m.submit = m.events.append
+        m.start()
+        made.append(m)
+        return m
+
+    yield make
+    for m in made:
+        m.close()
+
+
+# -- JACK and the daemon -----------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def jack_env():
+    from testkit.jack import ensure_server
+
+    return ensure_server()
+
+
+@pytest.fixture
+def harness(jack_env):
+    from testkit.jack import Harness
+
+    h = Harness(f"p{os.getpid()}x{next(_ids)}")
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def start_daemon(home: Path, jack_env):
+    from testkit.daemon import DaemonProcess
+
+    procs = []
+
+    def start(config_text: str, **kw: Any) -> DaemonProcess:
+        d = DaemonProcess(home, config_text, env=jack_env, **kw)
+        procs.append(d)
+        return d
+
+    yield start
+    for d in procs:
+        d.stop()
+
+
+# -- local servers -----------------------------------------------------------------------------
+
+@pytest.fixture
+def http_server() -> Iterator[LocalServer]:
+    s = LocalServer()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def fake_spotify() -> Iterator[FakeSpotify]:
+    s = FakeSpotify()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker(tmp_path_factory) -> Iterator[tuple[str, int]]:
+    """MIDIMON_TEST_MQTT (scripts/test) or our own mosquitto on a free loopback port."""
+    given = os.environ.get("MIDIMON_TEST_MQTT")
+    if given:
+        host, port = given.rsplit(":", 1)
+        yield host, int(port)
+        return
+    binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+    if binary is None:
+        if os.environ.get("MIDIMON_REQUIRE_REAL"):
+            pytest.fail("mosquitto is not installed but MIDIMON_REQUIRE_REAL is set")
+        pytest.skip("mosquitto is not installed (scripts/test installs it)")
+    port = free_port()
+    conf = tmp_path_factory.mktemp("mqtt") / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+    try:
+        wait_for(up, 5, what="mosquitto")
+        yield "127.0.0.1", port
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
