@@ -23,7 +23,12 @@ CONTROLS = 120
 
 @pytest.fixture(scope="module")
 def jack_env():
-    return ensure_server()
+    env = ensure_server()
+    # mido picks its back end when first imported; earlier tests may have imported it already
+    import mido
+
+    mido.set_backend(env["MIDO_BACKEND"])
+    return env
 
 
 @pytest.fixture
