@@ -23,6 +23,9 @@ from .safe_builtins import allowed_bases, make_builtins
 from .stubs import STUB_METHODS, CapabilityError, make_log, make_stub
 
 DECLARATIONS = ("VERSION", "CAPABILITIES", "SCOPES", "PARAMS_SCHEMA", "CONFIG_SCHEMA", "KIND")
+# module-level scope requests a single-file plugin may declare (docs/plugin-api.md)
+SCOPE_NAMES = ("hosts", "paths", "read_paths", "write_paths", "commands", "topics", "publish",
+               "subscribe", "brokers", "ports", "sysex", "apps", "sounds")
 
 
 class _LogBuffer:
@@ -119,11 +122,20 @@ class Worker:
         description = doc.strip().splitlines()[0] if isinstance(doc, str) and doc.strip() else ""
         functions = sorted(name for name, value in ns.items()
                            if self._is_plugin_function(value) and not name.startswith("_"))
+        def declared(name: str, default: Any = None) -> Any:
+            # the documented contract is lower case (version = "1.0"); upper case also works
+            return ns.get(name, ns.get(name.upper(), default))
+
+        scopes = declared("scopes", {})
+        scopes = dict(scopes) if isinstance(scopes, dict) else {}
+        for key in SCOPE_NAMES:
+            if isinstance(ns.get(key), (list, tuple, bool)) and key not in scopes:
+                scopes[key] = ns[key]
         info: dict[str, Any] = {
-            "description": str(description), "version": ns.get("VERSION", ""),
-            "capabilities": ns.get("CAPABILITIES", []), "scopes": ns.get("SCOPES", {}),
-            "params_schema": ns.get("PARAMS_SCHEMA"), "config_schema": ns.get("CONFIG_SCHEMA"),
-            "kind": ns.get("KIND", "trigger" if "poll_events" in functions else "action"),
+            "description": str(description), "version": declared("version", ""),
+            "capabilities": declared("capabilities", []), "scopes": scopes,
+            "params_schema": declared("params_schema"), "config_schema": declared("config_schema"),
+            "kind": declared("kind", "trigger" if "poll_events" in functions else "action"),
             "functions": functions,
         }
         for key, value in info.items():
