@@ -1,0 +1,132 @@
+"""The first-party plugins, installed like any plugin and run in the real sandbox against real
+local servers: an http.server, a fake of the Spotify Web API, and mosquitto."""
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from pluginkit import cli_json
+from testkit.jack import wait_for
+
+
+def install(home, name, *grant_args):
+    cli_json("plugins", "install", f"builtin:{name}", home=home)
+    if grant_args:
+        cli_json("plugins", "grant", name, *grant_args, home=home)
+
+
+def test_http_request_posts_json_to_a_granted_host(home, plugins_dir, manager, http_server):
+    install(home, "http_request", "network", "--scope", f"hosts={http_server.url}")
+    cli_json("plugins", "config", "http_request", "--set", "token=s3cret", home=home)
+    m = manager()
+    status = m.plugin_call("http_request", {"url": http_server.url + "/hook", "json": {"scene": 2},
+                                            "include_context": True}, {"note": 36, "velocity": 90})
+    assert status == 200
+    req = http_server.requests[-1]
+    assert req["method"] == "POST" and req["path"] == "/hook"
+    body = json.loads(req["body"])
+    assert body["params"] == {"scene": 2} and body["context"]["note"] == 36
+    assert req["headers"]["Authorization"] == "Bearer s3cret"
+
+
+def test_http_request_to_an_ungranted_host_sends_nothing(home, plugins_dir, manager, http_server):
+    from midimon.engine.errors import ActionError
+
+    install(home, "http_request", "network", "--scope", "hosts=https://hooks.example.com")
+    m = manager()
+    with pytest.raises(ActionError, match="denied"):
+        m.plugin_call("http_request", {"url": http_server.url + "/x"}, {})
+    assert http_server.requests == []
+
+
+def test_spotify_control_against_a_fake_web_api(home, plugins_dir, manager, fake_spotify):
+    install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
+    cli_json("plugins", "config", "spotify_control", "--set", "access_token=tok",
+             "--set", f"api_base={fake_spotify.url}/v1", home=home)
+    m = manager()
+    call = lambda **p: m.plugin_call("spotify_control", p, {"value": 127})
+    call(command="play")
+    assert fake_spotify.player["is_playing"] is True
+    call(command="toggle")
+    assert fake_spotify.player["is_playing"] is False
+    call(command="next")
+    assert call(command="now_playing") == "So What"
+    call(command="previous")
+    assert fake_spotify.player["track"] == 0
+    assert call(command="volume") == 100 and fake_spotify.player["volume"] == 100
+    assert call(command="volume_down", step=30) == 70 and fake_spotify.player["volume"] == 70
+    assert all(r["headers"]["Authorization"] == "Bearer tok" for r in fake_spotify.requests)
+
+
+def test_spotify_control_without_a_token_says_what_to_do(home, plugins_dir, manager, fake_spotify):
+    from midimon.engine.errors import ActionError
+
+    install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
+    m = manager()
+    with pytest.raises(ActionError, match="access_token"):
+        m.plugin_call("spotify_control", {"command": "play"}, {})
+    assert fake_spotify.requests == []
+
+
+def _subscriber(host, port, topic):
+    import paho.mqtt.client as paho
+
+    got, ready = [], threading.Event()
+    c = paho.Client(callback_api_version=paho.CallbackAPIVersion.VERSION2)
+    c.on_connect = lambda *a: c.subscribe(topic)
+    c.on_subscribe = lambda *a: ready.set()
+    c.on_message = lambda cl, u, msg: got.append((msg.topic, msg.payload.decode()))
+    c.connect(host, port)
+    c.loop_start()
+    assert ready.wait(5)
+    return c, got
+
+
+@pytest.mark.mqtt
+def test_mqtt_publish_reaches_a_real_broker(home, plugins_dir, manager, mqtt_broker):
+    host, port = mqtt_broker
+    install(home, "mqtt_publish", "network", "--scope", f"brokers={host}:{port}",
+            "--scope", "publish=midimon-test/#")
+    cli_json("plugins", "config", "mqtt_publish", "--set", f"broker={host}:{port}", home=home)
+    client, got = _subscriber(host, port, "midimon-test/#")
+    try:
+        m = manager()
+        m.plugin_call("mqtt_publish", {"topic": "midimon-test/light", "payload": "on"}, {})
+        m.plugin_call("mqtt_publish", {"topic": "midimon-test/ctx"}, {"note": 40, "velocity": 7})
+        wait_for(lambda: len(got) == 2, 5, what="two messages")
+        assert got[0] == ("midimon-test/light", "on")
+        assert json.loads(got[1][1])["note"] == 40
+        # a topic outside the grant is refused and never published
+        from midimon.engine.errors import ActionError
+
+        with pytest.raises(ActionError, match="denied"):
+            m.plugin_call("mqtt_publish", {"topic": "other/x", "payload": "no"}, {})
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+@pytest.mark.mqtt
+def test_mqtt_listen_turns_messages_into_plugin_events(home, plugins_dir, manager, mqtt_broker):
+    import paho.mqtt.publish as publish
+
+    from midimon.engine import events as E
+
+    host, port = mqtt_broker
+    install(home, "mqtt_listen", "network", "--scope", f"brokers={host}:{port}",
+            "--scope", "subscribe=midimon-listen/#")
+    cli_json("plugins", "config", "mqtt_listen", "--set", f"broker={host}:{port}",
+             "--set", 'topics=["midimon-listen/#"]', home=home)
+    m = manager()
+    wait_for(lambda: m.pollers.get("mqtt_listen") and m.pollers["mqtt_listen"].polls > 0, 5,
+             what="polling")
+    publish.single("midimon-listen/button", '{"pressed": true}', hostname=host, port=port)
+    publish.single("midimon-listen/raw", "hello", hostname=host, port=port)
+    wait_for(lambda: len(m.events) >= 2, 5, what="two events")
+    ev = m.events[0]
+    assert ev.kind == E.PLUGIN and ev.device == "mqtt_listen" and ev.name == "message"
+    assert ev.data == {"topic": "midimon-listen/button", "payload": '{"pressed": true}',
+                       "value": {"pressed": True}}
+    assert m.events[1].data["value"] == "hello"
