@@ -1,0 +1,117 @@
+"""Trigger plugins: what poll_events() may return, the schedule, and reloads."""
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from midimon.engine import events as E
+from midimon.plugins.triggers import MAX_EVENTS_PER_POLL, to_events
+from pluginkit import write
+from testkit.jack import wait_for
+
+TICK = '''poll_interval_ms = {ms}
+def poll_events():
+    n = store.get("n", 0) + 1
+    store.set("n", n)
+    return [{{"event": "tick", "data": {{"n": n, "v": {v}}}}}]
+'''
+
+
+def test_events_become_plugin_events():
+    events, problems = to_events("p", [{"event": "button", "data": {"id": 2}}, {"event": "x"}])
+    assert problems == []
+    assert [(e.kind, e.device, e.name, e.data) for e in events] == [
+        (E.PLUGIN, "p", "button", {"id": 2}), (E.PLUGIN, "p", "x", {})]
+
+
+@pytest.mark.parametrize("value,match", [
+    ("nope", "must return a list"),
+    ([{"data": {}}], "expected"),
+    ([{"event": "x", "data": [1]}], "'data' must be a dict"),
+    ([42], "expected"),
+])
+def test_bad_items_are_reported_and_good_ones_kept(value, match):
+    events, problems = to_events("p", value + [{"event": "ok"}] if isinstance(value, list) else value)
+    assert match in problems[0]
+    if isinstance(value, list):
+        assert [e.name for e in events] == ["ok"]
+
+
+def test_none_means_no_events():
+    assert to_events("p", None) == ([], [])
+
+
+def test_a_flood_is_capped():
+    events, problems = to_events("p", [{"event": "x"}] * (MAX_EVENTS_PER_POLL + 10))
+    assert len(events) == MAX_EVENTS_PER_POLL and "10 events dropped" in problems[0]
+
+
+def test_poller_submits_on_the_declared_schedule(plugins_dir, manager):
+    write(plugins_dir / "tick.py", TICK.format(ms=20, v=1))
+    m = manager()
+    time.sleep(0.5)
+    n = len(m.events)
+    assert 10 <= n <= 30, n   # 20 ms interval over 0.5 s
+    assert m.events[0].name == "tick" and m.events[0].device == "tick"
+
+
+def test_trigger_reload_takes_effect_on_the_next_poll(plugins_dir, manager):
+    write(plugins_dir / "tick.py", TICK.format(ms=20, v=1))
+    m = manager()
+    wait_for(lambda: m.events, 3, what="events")
+    write(plugins_dir / "tick.py", TICK.format(ms=20, v=2))
+    m.sync("test")
+    n = len(m.events)
+    wait_for(lambda: len(m.events) > n + 2, 3, what="more events")
+    assert all(e.data["v"] == 2 for e in m.events[n + 1:])
+
+
+def test_start_and_stop_are_called(plugins_dir, manager, home):
+    from pluginkit import store_of
+
+    write(plugins_dir / "life.py", '''poll_interval_ms = 1000
+def start():
+    store.set("started", True)
+def stop():
+    store.set("stopped", True)
+def poll_events():
+    return []
+''')
+    m = manager()
+    assert store_of(home, "life") == {"started": True}
+    m.close()
+    assert store_of(home, "life") == {"started": True, "stopped": True}
+
+
+def test_a_failing_trigger_is_logged_once_then_suspended(plugins_dir, manager, caplog):
+    write(plugins_dir / "bad.py", "poll_interval_ms = 20\ndef poll_events():\n    return 1 // 0\n")
+    with caplog.at_level(logging.WARNING, "midimon.plugins"):
+        m = manager()
+        wait_for(lambda: m.pollers["bad"].errors >= 8, 3, what="errors")
+    ours = [r for r in caplog.records if r.name == "midimon.plugins"]
+    assert sum("ZeroDivisionError" in r.getMessage() and "suspended" not in r.getMessage() for r in ours) == 1
+    assert sum("suspended" in r.getMessage() for r in ours) == 1
+    status = next(p for p in m.status()["plugins"] if p["name"] == "bad")
+    assert status["host"]["status"] == "suspended" and "suspended" in status["trigger"]["last_error"]
+
+
+def test_deleting_a_trigger_plugin_stops_its_poller(plugins_dir, manager):
+    write(plugins_dir / "tick.py", TICK.format(ms=20, v=1))
+    m = manager()
+    wait_for(lambda: m.events, 3, what="events")
+    (plugins_dir / "tick.py").unlink()
+    m.sync("test")
+    n = len(m.events)
+    time.sleep(0.2)
+    assert len(m.events) == n and "tick" not in m.pollers
+
+
+def test_a_trigger_plugin_cannot_run_as_an_action(plugins_dir, manager):
+    from midimon.engine.errors import ActionError
+
+    write(plugins_dir / "tick.py", TICK.format(ms=1000, v=1))
+    m = manager()
+    with pytest.raises(ActionError, match="trigger plugin"):
+        m.plugin_call("tick", {}, {})
