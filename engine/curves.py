@@ -12,6 +12,7 @@ At intensity 0 every shaped curve is the identity.
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 Curve = Callable[[int], int]
@@ -21,6 +22,7 @@ def _identity(v: int) -> int:
     return v
 
 
+@functools.lru_cache(maxsize=256)
 def build(model) -> Curve:
     """Compile a velocity-curve model into a function (a 128-entry lookup table)."""
     if model is None or model.type == "PassThrough":

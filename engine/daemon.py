@@ -52,6 +52,13 @@ def build_table(path: Path, *, text: bytes | None = None) -> tuple[Table, LoadRe
     return compile_table(result.config, str(path), result.sha256), result
 
 
+def output_ports(config) -> list[str]:
+    """The named MIDI outputs the config's SendMidi actions use."""
+    from midimon.config import iter_actions
+
+    return [a.port for a, _path in iter_actions(config) if a.type == "SendMidi" and a.port]
+
+
 def _is_own_port(name: str, own: set[str]) -> bool:
     """Our virtual output seen as an input ("midimon:out" on JACK, "midimon:out 130:0" on ALSA):
     listening to it would feed midimon its own output."""
@@ -99,6 +106,7 @@ class Daemon:
                 self.midi_out.open_virtual()
             except Exception as exc:
                 log.error("cannot create the virtual MIDI output %r: %s", dev.virtual_output, exc)
+        self.midi_out.prepare(output_ports(result.config))
         self.engine = Engine(table, mode=mode)
         self.runner = ActionRunner(self.engine, midi_out=self.midi_out, desktop=self._desktop_backend(),
                                    plugins=self.extensions.get("plugin_call"))
@@ -209,6 +217,8 @@ class Daemon:
                     self._device_changed(result.config.device)
                 elif self.feedback is not None:
                     self.feedback.resend()   # the new config may light things differently
+                if self.midi_out is not None:
+                    self.midi_out.prepare(output_ports(result.config))
                 outcome = {"ok": True, "time": time.time(), "source": source, "sha256": table.sha256,
                            "mappings": table.mapping_count, "mode": mode, "phase_ms": phases,
                            "warnings": self.warnings, "error": None}

@@ -49,6 +49,24 @@ class MidiOut:
                 log.info("MIDI output %r opened as %r", name, real)
         return port
 
+    def prepare(self, names) -> threading.Thread:
+        """Open the named outputs a config uses, on a thread of their own.
+
+        SendMidi runs on the engine loop; opening a port there would stall it (about a second
+        on JACK, where the connection is made after the client settles).
+        """
+        wanted = [n for n in dict.fromkeys(names) if n and n != self.virtual_name and n not in self._ports]
+
+        def open_all() -> None:
+            for name in wanted:
+                try:
+                    self._port(name)
+                except Exception as exc:
+                    log.warning("MIDI output %r is not available yet: %s", name, exc)
+        t = threading.Thread(target=open_all, name="midimon-open-outputs", daemon=True)
+        t.start()
+        return t
+
     def send(self, port_name: str | None, mtype: str, **fields) -> None:
         msg = mido.Message(mtype, **fields)
         port = self._port(port_name)

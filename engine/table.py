@@ -136,7 +136,7 @@ def compile_table(config: Config, source: str | None = None, sha256: str = "") -
     def bind(m: Mapping, scope: str, path: tuple) -> Bound:
         return Bound(m, scope, path, curves.build(m.velocity_curve), is_inline(m.action))
 
-    globals_ = [bind(m, "global", ("global_mappings", j))
+    globals_ = [(bind(m, "global", ("global_mappings", j)), hide_key(m.trigger))
                 for j, m in enumerate(config.global_mappings) if m.enabled]
     modes: dict[str, ModeTable] = {}
     order = config.mode_names()
@@ -148,8 +148,8 @@ def compile_table(config: Config, source: str | None = None, sha256: str = "") -
         hidden = {hide_key(b.trigger) for b in own}
         for b in own:
             table.add(b)
-        for b in globals_:
-            if hide_key(b.trigger) not in hidden:
+        for b, key in globals_:
+            if key not in hidden:
                 table.add(b)
         modes[name] = table
     return Table(config, modes, tuple(order), config.advanced_settings, source, sha256)

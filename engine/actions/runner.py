@@ -84,7 +84,9 @@ class ActionRunner:
         if self.midi_out is None:
             raise ActionError("MIDI output is not available")
         fields = {"channel": action.channel, "note": action.note, "controller": action.controller,
-                  "program": action.program, "pitch": action.pitch, "data": action.data}
+                  "program": action.program, "data": action.data,
+                  # a left-out bend passes the incoming one through, like velocity and value
+                  "pitch": action.pitch if action.pitch is not None else int(ctx.get("pitch") or 0)}
         # left-out dynamics take the incoming event's value through the mapping's curve
         if action.velocity is not None:
             fields["velocity"] = action.velocity

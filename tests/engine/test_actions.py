@@ -256,3 +256,10 @@ action = {{ type = "Shell", command = ["touch", "{marker}"] }}
         assert time.monotonic() - t0 < 1.5   # generous: it would be >= 2 s if blocked behind the sleep
     finally:
         eng.stop()
+
+
+def test_send_midi_pitch_bend_without_pitch_passes_the_incoming_bend_through():
+    eng, runner, action, backend, *_, b = build('{ type = "SendMidi", message_type = "PitchBend" }')
+    ctx = eng.context(b, E.Event(E.PITCHBEND, value=8192 + 1234), {})
+    runner.run(action, ctx)
+    assert backend.opened_outputs["vout"].sent == [mido.Message("pitchwheel", pitch=1234)]

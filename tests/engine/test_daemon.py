@@ -92,3 +92,22 @@ def test_send_midi_goes_to_the_virtual_output(home):
         assert backend.opened_outputs["midimon-out"].sent == [mido.Message("control_change", control=2, value=77)]
     finally:
         d.stop()
+
+
+def test_named_outputs_are_opened_at_start_off_the_loop(home):
+    (home / "config.toml").write_text(
+        '[device]\nname = "Pads"\n[[modes]]\nname = "A"\n[[modes.mappings]]\n'
+        'trigger = { type = "Note", note = 1 }\n'
+        'action = { type = "SendMidi", port = "Synth", message_type = "PitchBend" }\n')
+    backend = MemoryBackend(["Pads", "Synth"])
+    d = Daemon(home / "config.toml", backend=backend, desktop=Recording())
+    d.start()
+    try:
+        wait_for(lambda: "Synth" in backend.opened_outputs, what="the Synth output to be opened before any event")
+        backend.inject("Pads", mido.Message("note_on", note=1, velocity=5))
+        backend.inject("Pads", mido.Message("pitchwheel", pitch=-100))  # unmapped: no effect
+        wait_for(lambda: backend.opened_outputs["Synth"].sent, what="the bend")
+        # a SendMidi PitchBend without pitch passes the incoming bend through: none here, so centre
+        assert backend.opened_outputs["Synth"].sent == [mido.Message("pitchwheel", pitch=0)]
+    finally:
+        d.stop()
