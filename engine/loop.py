@@ -173,7 +173,10 @@ class Engine:
         ctx = self.context(b, ev, extra)
         self.stats.fired()
         for listener in self.fire_listeners:
-            listener(b, ev, ctx)
+            try:
+                listener(b, ev, ctx)
+            except Exception:
+                log.exception("fire listener failed")
         if self.runner is None:
             return
         if b.inline:

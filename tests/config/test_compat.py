@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from conftest import COMPAT
+from testkit.paths import COMPAT
 from midimon.config import ConfigError, load_config
 from midimon.config.migrate import migrate_text
 

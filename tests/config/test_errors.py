@@ -110,7 +110,7 @@ def test_schema_is_valid_json_schema_and_accepts_a_real_config():
     import jsonschema
     import tomllib
 
-    from conftest import COMPAT
+    from testkit.paths import COMPAT
     from midimon.engine.cli.config_cmds import schema
 
     doc = schema()

@@ -28,6 +28,13 @@ JACK_ENV = {
 _private: subprocess.Popen | None = None
 
 
+def _use_jack_in_this_process() -> None:
+    # mido reads MIDO_BACKEND once, when first imported: set the back end explicitly too
+    import mido
+
+    mido.set_backend(JACK_ENV["MIDO_BACKEND"], load=True)
+
+
 def ensure_server() -> dict:
     """Return the environment for JACK clients, starting a private server if needed."""
     global _private
@@ -36,6 +43,7 @@ def ensure_server() -> dict:
         if os.environ.get("JACK_DEFAULT_SERVER"):
             env["JACK_DEFAULT_SERVER"] = os.environ["JACK_DEFAULT_SERVER"]
         os.environ.update(env)
+        _use_jack_in_this_process()
         return env
     if shutil.which("jackd") is None:
         if os.environ.get("MIDIMON_REQUIRE_REAL"):
@@ -53,6 +61,7 @@ def ensure_server() -> dict:
         atexit.register(_stop_private)
     env["JACK_DEFAULT_SERVER"] = f"midimon-pytest-{os.getpid()}"
     os.environ.update(env)
+    _use_jack_in_this_process()
     return env
 
 
