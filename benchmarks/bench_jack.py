@@ -37,32 +37,16 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import machine, pct  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent
 pc = time.perf_counter
 PERIOD_MS = 256 / 48000 * 1000
 
 
-def machine() -> dict:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        load = Path("/proc/loadavg").read_text().split()[:3]
-    except OSError:
-        load = []
-    return {"nproc": os.cpu_count(), "cpu_model": model or platform.processor(), "python": sys.version.split()[0],
-            "implementation": platform.python_implementation(), "platform": platform.platform(),
-            "loadavg_at_start": load, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))]
 
 
 def summary_ms(values_s: list[float], sent: int) -> dict:
