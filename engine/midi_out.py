@@ -68,7 +68,9 @@ class MidiOut:
         return t
 
     def send(self, port_name: str | None, mtype: str, **fields) -> None:
-        msg = mido.Message(mtype, **fields)
+        self.send_message(port_name, mido.Message(mtype, **fields))
+
+    def send_message(self, port_name: str | None, msg) -> None:
         port = self._port(port_name)
         try:
             port.send(msg)

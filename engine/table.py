@@ -8,6 +8,7 @@ Different gestures on one control coexist (see docs/triggers.md, "When triggers 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -36,7 +37,7 @@ class Bound:
     def action(self):
         return self.mapping.action
 
-    @property
+    @functools.cached_property
     def description(self) -> str:
         return self.mapping.description or f"{self.trigger.type} -> {self.action.type}"
 

@@ -8,7 +8,7 @@ from typing import Any, Callable
 from midimon.engine import conditions
 from midimon.engine.actions.shell import run_shell
 from midimon.engine.errors import ActionError, MidimonError
-from midimon.engine.events import to_mido_kwargs
+from midimon.engine.actions.midi import message_for
 
 log = logging.getLogger("midimon.actions")
 
@@ -83,19 +83,7 @@ class ActionRunner:
     def _send_midi(self, action, ctx):
         if self.midi_out is None:
             raise ActionError("MIDI output is not available")
-        fields = {"channel": action.channel, "note": action.note, "controller": action.controller,
-                  "program": action.program, "data": action.data,
-                  # a left-out bend passes the incoming one through, like velocity and value
-                  "pitch": action.pitch if action.pitch is not None else int(ctx.get("pitch") or 0)}
-        # left-out dynamics take the incoming event's value through the mapping's curve
-        if action.velocity is not None:
-            fields["velocity"] = action.velocity
-        else:  # a NoteOff's release velocity defaults to 0, like a pad's own note-off
-            fields["velocity"] = 0 if action.message_type == "NoteOff" else _clamp(ctx.get("velocity_out", 100))
-        fields["value"] = action.value if action.value is not None else _clamp(ctx.get("value") or 0)
-        fields["pressure"] = action.pressure if action.pressure is not None else _clamp(ctx.get("velocity_out") or ctx.get("value", 0))
-        mtype, kwargs = to_mido_kwargs(action.message_type, fields)
-        self.midi_out.send(action.port, mtype, **kwargs)
+        self.midi_out.send_message(action.port, message_for(action, ctx))
 
     # -- desktop --------------------------------------------------------------------------
     def _desk(self):
@@ -128,9 +116,3 @@ class ActionRunner:
             raise ActionError(f"plugin {action.plugin!r}: plugins are not available in this process")
         self.plugins(action.plugin, dict(action.params), ctx)
 
-
-def _clamp(v: Any) -> int:
-    try:
-        return max(0, min(127, int(v)))
-    except (TypeError, ValueError):
-        return 0
