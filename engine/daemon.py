@@ -229,7 +229,7 @@ class Daemon:
                            "error": str(exc), "diagnostics": [d.to_json() for d in exc.diagnostics]}
                 log.error("config reload failed; the previous config keeps running.\n%s", exc)
                 if self.engine:
-                    self.engine.stats.failed(f"config reload failed: {exc.first()}")
+                    self.engine.stats.error(f"config reload failed: {exc.first()}")
             except Exception as exc:  # the reload machinery itself must never wedge
                 log.exception("config reload crashed")
                 outcome = {"ok": False, "time": time.time(), "source": source, "phase_ms": phases,

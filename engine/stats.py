@@ -29,8 +29,14 @@ class Stats:
         self.actions_fired += 1
 
     def failed(self, message: str) -> None:
+        """An action failed."""
         with self._lock:
             self.actions_failed += 1
+            self.recent_errors.append({"time": time.time(), "message": message})
+
+    def error(self, message: str) -> None:
+        """Something other than an action went wrong (a reload, a plugin load)."""
+        with self._lock:
             self.recent_errors.append({"time": time.time(), "message": message})
 
     def events_per_second(self) -> float:
