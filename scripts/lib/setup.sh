@@ -30,8 +30,14 @@ ensure_venv() {
   [ -n "$extra" ] && spec=".[$extra]"
   local stamp=".venv/.midimon-installed-$extra"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
+    echo "midimon: installing midimon and its Python dependencies into .venv" >&2
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-    .venv/bin/python -m pip install -q -e "$spec"
+    # pip and setuptools are chatty; keep their output for when something fails
+    if ! .venv/bin/python -m pip install -q -e "$spec" >.venv/pip-install.log 2>&1; then
+      cat .venv/pip-install.log >&2
+      echo "midimon: pip install failed (log above, also in .venv/pip-install.log)" >&2
+      return 1
+    fi
     touch "$stamp"
   fi
 }
