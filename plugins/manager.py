@@ -22,7 +22,7 @@ from midimon.engine.errors import ActionError
 from midimon.sandbox import AuditLog, HostServices, Limits, SandboxError
 
 from . import discovery, integrity
-from .runtime import Runtime, Version
+from .runtime import LoadJob, Runtime, Version
 from .state import PluginState
 from .triggers import Poller
 
@@ -186,7 +186,8 @@ class PluginManager:
         self.candidates = found
         policy = self.state.signature_policy
         keys_stamp = tuple(tk.fingerprint for tk, _ in integrity.trusted_keys())
-        loaded, unloaded = [], []
+        unloaded: list[str] = []
+        to_load: list[tuple[discovery.Candidate, dict[str, Any]]] = []
         for name in [n for n in self.runtime.active if n not in found]:
             self.runtime.unload(name, "its file was removed")
             self._attempted.pop(name, None)
@@ -211,8 +212,8 @@ class PluginManager:
                 continue
             self._attempted[name] = stamp
             self._applied[name] = decisions
-            if self._load(cand, entry, policy):
-                loaded.append(name)
+            to_load.append((cand, entry))
+        loaded = self._load_all(to_load, policy)
         if loaded or unloaded:
             log.debug("plugins rescanned (%s): loaded %s, unloaded %s", reason, loaded, unloaded)
             if reason == "watch" and self.daemon is not None and getattr(self.daemon, "engine", None):
@@ -222,7 +223,26 @@ class PluginManager:
         self._changed()
         return {"loaded": loaded, "unloaded": unloaded, "errors": dict(self.runtime.errors)}
 
-    def _load(self, cand: discovery.Candidate, entry: dict[str, Any], policy: str) -> bool:
+    def _load_all(self, items: list[tuple[discovery.Candidate, dict[str, Any]]],
+                  policy: str) -> list[str]:
+        """Load several plugins at once: each file is read and verified here while the workers
+        of the ones before it start (Runtime.load_many). Returns the names now active."""
+        def jobs():
+            for cand, entry in items:
+                job = self._prepare(cand, entry, policy)
+                if job is not None:
+                    yield job
+        if not items:
+            return []
+        results = self.runtime.load_many(jobs())
+        for name, version in results.items():
+            if version is None:
+                self._notify_failure(name)
+        return [cand.name for cand, _ in items if results.get(cand.name) is not None]
+
+    def _prepare(self, cand: discovery.Candidate, entry: dict[str, Any],
+                 policy: str) -> LoadJob | None:
+        """Read and verify one candidate; None when it fails (recorded) or did not change."""
         verified = None
         if not cand.trusted:
             try:
@@ -230,17 +250,14 @@ class PluginManager:
             except Exception as exc:
                 self.runtime.fail(cand.name, exc, keeps_old=cand.name in self.runtime.active)
                 self._notify_failure(cand.name)
-                return False
+                return None
             self.warnings[cand.name] = list(verified.warnings)
             for w in verified.warnings:
                 log.warning("plugin %s: %s", cand.name, w)
             old = self.runtime.active.get(cand.name)
             if old is not None and old.verified is not None and old.verified.sha256 == verified.sha256:
-                return False   # touched, not changed
-        version = self.runtime.load(cand, verified, entry["grants"], self._settings(cand, entry, verified))
-        if version is None:
-            self._notify_failure(cand.name)
-        return version is not None
+                return None   # touched, not changed
+        return LoadJob(cand, verified, entry["grants"], self._settings(cand, entry, verified))
 
     def _settings(self, cand, entry, verified) -> dict[str, Any]:
         settings = dict(entry["settings"])

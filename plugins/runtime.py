@@ -6,13 +6,21 @@ column) is recorded. If it works, one dict entry is replaced between two events:
 to the new version at once and wait for its ``initialize()``; calls already running finish on
 the old version, whose ``stop()``/``shutdown()`` then run with a deadline before the new
 version's ``initialize()``.
+
+``load_many()`` does the same for several plugins at once (the first load, a rescan that finds
+several changes): each plugin's build waits mostly on its worker (fork, compile, top level), so
+the builds run on a few threads and overlap; each swap still happens alone, in the caller's
+thread, and each plugin's retire-then-initialize sequence is the same as for one plugin.
 """
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import itertools
 import logging
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from midimon.sandbox import (HostServices, Limits, PluginCompileError, PluginHost,
                              PluginLoadError, SandboxError)
@@ -24,6 +32,18 @@ from .manifest import Declarations, ManifestError
 
 log = logging.getLogger("midimon.plugins")
 LIFECYCLE_TIMEOUT = 2.0
+#: Builds in flight at once in ``load_many``. A build mostly waits on its worker process, so a
+#: few more threads than CPUs keep the zygote and the workers busy; more only add contention.
+LOAD_THREADS = 8
+
+
+class LoadJob(NamedTuple):
+    """What ``load_many`` needs to build one plugin version."""
+
+    candidate: Candidate
+    verified: Verified | None
+    grants: dict[str, Any]
+    settings: dict[str, Any]
 
 
 def describe_error(exc: BaseException) -> dict[str, Any]:
@@ -159,7 +179,8 @@ class Runtime:
         self.active: dict[str, Version] = {}
         self.errors: dict[str, dict[str, Any]] = {}
         self._reload_lock = threading.RLock()
-        self._generation = 0
+        self._generations = itertools.count(1)
+        self._quiet_depth = 0
         self.swap_listeners: list[Callable[[str, Version | None], None]] = []
 
     # -- loading -------------------------------------------------------------------------------
@@ -175,11 +196,68 @@ class Runtime:
                 self.fail(candidate.name, exc, keeps_old=old is not None)
                 return None
             self._swap(version, old)
-            log.info("plugin %s: version %s active (%s, %.1f ms)%s", candidate.name,
-                     version.decl.version or "-", "replaced the previous version" if old else
-                     "new", (time.perf_counter() - t0) * 1000,
-                     f"; not granted yet: {version.pending}" if version.pending else "")
+            self._finish(version, old)
+            self._log_active(version, old, t0)
+            self._changed()
             return version
+
+    def load_many(self, jobs: Iterable[LoadJob]) -> dict[str, Version | None]:
+        """Build several versions in parallel and swap each in: ``{name: version or None}``.
+
+        ``jobs`` may be a generator: each job's build starts as soon as it is yielded, so the
+        caller's work for the next job (reading and verifying its file) overlaps the workers
+        starting. The same plugin must not appear twice. Returns once every new version is
+        ready (initialised) or failed; the status is published once, at the end.
+        """
+        results: dict[str, Version | None] = {}
+        with self._reload_lock, self._quiet(), concurrent.futures.ThreadPoolExecutor(
+                LOAD_THREADS, thread_name_prefix="midimon-plugin-load") as pool:
+            builds: dict[concurrent.futures.Future, tuple[LoadJob, float]] = {}
+            try:
+                for job in jobs:
+                    fut = pool.submit(self._build, job.candidate, job.verified, job.grants,
+                                      job.settings)
+                    builds[fut] = (job, time.perf_counter())
+            finally:
+                # swap each version in as its build completes (in this thread, one at a time)
+                finishing = []
+                for fut in concurrent.futures.as_completed(builds):
+                    job, t0 = builds[fut]
+                    name = job.candidate.name
+                    old = self.active.get(name)
+                    try:
+                        version = fut.result()
+                    except Exception as exc:
+                        self.fail(name, exc, keeps_old=old is not None)
+                        results[name] = None
+                        continue
+                    results[name] = version
+                    self._swap(version, old)
+                    if old is None and not self._needs_lifecycle(version):
+                        self._finish(version, None)       # nothing to wait for
+                        self._log_active(version, None, t0)
+                    else:
+                        finishing.append((pool.submit(self._finish, version, old), version,
+                                          old, t0))
+                for fut, version, old, t0 in finishing:
+                    try:
+                        fut.result()
+                    except Exception:
+                        log.exception("plugin %s: starting the new version failed", version.name)
+                    self._log_active(version, old, t0)
+        self._changed()
+        return results
+
+    @staticmethod
+    def _needs_lifecycle(version: Version) -> bool:
+        return version.defines("initialize") or (version.decl.kind == "trigger"
+                                                 and version.defines("start"))
+
+    def _log_active(self, version: Version, old: Version | None, t0: float) -> None:
+        log.info("plugin %s: version %s active (%s, %.1f ms)%s", version.name,
+                 version.decl.version or "-", "replaced the previous version" if old else
+                 "new", (time.perf_counter() - t0) * 1000,
+                 f"; not granted yet: {version.pending}" if version.pending else "")
 
     def fail(self, name: str, exc: BaseException, keeps_old: bool) -> None:
         err = describe_error(exc)
@@ -219,23 +297,28 @@ class Runtime:
             functions = tuple(sorted(info.get("functions") or decl.functions))
             import dataclasses
             decl = dataclasses.replace(decl, functions=functions)
-        self._generation += 1
         return Version(candidate, verified, decl, host, grants, pending, settings,
-                       self._generation)
+                       next(self._generations))   # builds may run on several threads
 
     def _swap(self, new: Version, old: Version | None) -> None:
         self.active[new.name] = new          # the swap: one reference, between two events
         self.errors.pop(new.name, None)
         for cb in self.swap_listeners:
             cb(new.name, new)
-        if old is not None:
-            self._retire(old)
-        new.init_error = new.lifecycle("initialize", dict(new.settings))
-        if new.decl.kind == "trigger":
-            err = new.lifecycle("start")
-            new.init_error = new.init_error or err
-        new.ready.set()
-        self._changed()
+
+    def _finish(self, new: Version, old: Version | None) -> None:
+        """After the swap: calls on the old version finish, it shuts down, the new one starts.
+        New calls wait (``acquire``) until the new version is ready."""
+        try:
+            if old is not None:
+                self._retire(old)
+            # lifecycle() skips what the plugin does not define: no round trip for those
+            new.init_error = new.lifecycle("initialize", dict(new.settings))
+            if new.decl.kind == "trigger":
+                err = new.lifecycle("start")
+                new.init_error = new.init_error or err
+        finally:
+            new.ready.set()
 
     def _retire(self, old: Version) -> None:
         old.retired = True
@@ -274,7 +357,18 @@ class Runtime:
                     old.lifecycle("shutdown")
                 old.host.stop()
 
+    @contextlib.contextmanager
+    def _quiet(self) -> Iterator[None]:
+        """Within: status changes are not published (the batch publishes once at its end)."""
+        self._quiet_depth += 1
+        try:
+            yield
+        finally:
+            self._quiet_depth -= 1
+
     def _changed(self) -> None:
+        if self._quiet_depth:
+            return
         if self.on_change is not None:
             try:
                 self.on_change()
