@@ -8,11 +8,10 @@ show what a plugin asks for before any of its code runs.
 """
 from __future__ import annotations
 
-import functools
-import json
-
 import ast
 import dataclasses
+import functools
+import json
 import re
 import tomllib
 from typing import Any
