@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 #: Capability name -> the global objects it gives a plugin.
 CAPABILITY_OBJECTS: dict[str, tuple[str, ...]] = {
-    "network": ("http", "mqtt"),
+    "network": ("http", "mqtt", "spotify"),
     "filesystem": ("fs",),
     "midi": ("midi",),
     "subprocess": ("shell",),

@@ -65,6 +65,7 @@ class PluginHost:
         #: Recent plugin output for a UI: (level, text) pairs.
         self.recent_logs: deque[tuple[str, str]] = deque(maxlen=200)
         self._lock = threading.RLock()
+        self._grants_lock = threading.Lock()   # set_grants only; never held during a call
         self._worker: WorkerProcess | None = None
         self._info: dict[str, Any] | None = None
         self._status = "new"
@@ -114,6 +115,29 @@ class PluginHost:
             self._counts["consecutive_failures"] = 0
             if self._status == "suspended":
                 self._status = "stopped"
+
+    def set_grants(self, grants: Grants) -> None:
+        """Apply new grants to the running worker without restarting it.
+
+        The broker reads the grants at every capability request, so a revoke refuses the next
+        request, including a later one in a call that is running now. Safe from any thread;
+        it does not wait for a running call (it does not take the call lock).
+        """
+        if not isinstance(grants, Grants):
+            raise TypeError(f"grants must be a Grants value, not {type(grants).__name__}")
+        with self._grants_lock:
+            old, self.grants = self.grants, grants
+            self._broker.set_grants(grants)
+        added = sorted(grants.capabilities - old.capabilities)
+        removed = sorted(old.capabilities - grants.capabilities)
+        detail = "; ".join(part for part in (
+            "added: " + ", ".join(added) if added else "",
+            "removed: " + ", ".join(removed) if removed else "",
+            "scopes changed" if (grants.allow, grants.deny, grants.denied_capabilities)
+            != (old.allow, old.deny, old.denied_capabilities) else "") if part)
+        self.audit.record(self.name, "*", "set_grants", "revoked" if removed else "granted", "",
+                          f"{detail or 'unchanged'}; capabilities now: "
+                          f"{', '.join(sorted(grants.capabilities)) or 'none'}")
 
     def info(self) -> dict[str, Any]:
         with self._lock:

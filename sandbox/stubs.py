@@ -12,6 +12,7 @@ from typing import Any, Callable
 STUB_METHODS: dict[str, tuple[str, ...]] = {
     "http": ("get", "post", "put", "delete", "request"),
     "mqtt": ("publish", "subscribe", "unsubscribe", "messages"),
+    "spotify": ("configure", "play", "pause", "next", "previous", "volume", "current", "devices"),
     "fs": ("read_text", "write_text", "append_text", "read_json", "write_json", "list_dir",
            "exists", "delete", "mkdir"),
     "midi": ("send", "ports"),

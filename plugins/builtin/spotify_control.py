@@ -1,5 +1,5 @@
 """Control Spotify playback: play, pause, toggle, next, previous, volume, now playing."""
-version = "1.0.0"
+version = "1.1.0"
 capabilities = ["network"]
 hosts = ["https://api.spotify.com"]
 params_schema = {
@@ -10,6 +10,7 @@ params_schema = {
         "volume": {"type": "integer", "minimum": 0, "maximum": 100},
         "step": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
         "device_id": {"type": "string"},
+        "uri": {"type": "string", "pattern": "^spotify:"},
     },
     "required": ["command"],
     "additionalProperties": False,
@@ -23,47 +24,38 @@ config_schema = {
     "additionalProperties": False,
 }
 
-import json
-
-settings = {}
+NO_TOKEN = "no access token: midimon plugins config spotify_control --set access_token=..."
 
 
 def initialize(config):
-    settings.clear()
-    settings.update(config)
-
-
-def api(method, path, query=None):
-    token = settings.get("access_token")
-    if not token:
-        raise RuntimeError("no access token: midimon plugins config spotify_control "
-                           "--set access_token=...")
-    base = settings.get("api_base", "https://api.spotify.com/v1").rstrip("/")
-    response = http.request(method, base + path, params=query,
-                            headers={"Authorization": "Bearer " + token})
-    if response["status"] >= 400:
-        raise RuntimeError("Spotify answered " + str(response["status"]) + " to " + method
-                           + " " + path + ": " + response["text"][:200])
-    if response["text"]:
-        return json.loads(response["text"])
-    return None
-
-
-def device_of(params):
-    if params.get("device_id"):
-        return {"device_id": params["device_id"]}
-    return None
+    # The daemon keeps the token and API base for this plugin (also across worker restarts)
+    # and makes the requests with spotipy; the API base must be in the granted hosts.
+    spotify.configure(config.get("access_token"), config.get("api_base"))
 
 
 def execute(params, context):
+    try:
+        return run(params, context)
+    except CapabilityError as exc:
+        if "no access token" in str(exc):
+            raise RuntimeError(NO_TOKEN)
+        raise
+
+
+def run(params, context):
     command = params["command"]
+    device = params.get("device_id")
     if command == "toggle":
-        playing = api("GET", "/me/player/currently-playing")
-        command = "pause" if playing and playing.get("is_playing") else "play"
-    if command in ("play", "pause"):
-        api("PUT", "/me/player/" + command, device_of(params))
-    elif command in ("next", "previous"):
-        api("POST", "/me/player/" + command, device_of(params))
+        now = spotify.current()
+        command = "pause" if now and now["is_playing"] else "play"
+    if command == "play":
+        spotify.play(params.get("uri"), device)
+    elif command == "pause":
+        spotify.pause(device)
+    elif command == "next":
+        spotify.next(device)
+    elif command == "previous":
+        spotify.previous(device)
     elif command in ("volume", "volume_up", "volume_down"):
         if command == "volume":
             level = params.get("volume")
@@ -74,15 +66,14 @@ def execute(params, context):
             step = params.get("step", 10)
             level = current + step if command == "volume_up" else current - step
         level = max(0, min(100, level))
+        spotify.volume(level, device)
         store.set("volume", level)
-        query = {"volume_percent": level}
-        query.update(device_of(params) or {})
-        api("PUT", "/me/player/volume", query)
         return level
-    playing = api("GET", "/me/player/currently-playing")
-    if command == "now_playing" and playing and playing.get("item"):
-        item = playing["item"]
-        artists = ", ".join(a["name"] for a in item.get("artists", []))
-        log.info("now playing:", item["name"], "-", artists)
-        return item["name"]
+    elif command == "now_playing":
+        now = spotify.current()
+        if now and now["item"]:
+            item = now["item"]
+            log.info("now playing:", item["name"], "-", ", ".join(item["artists"]))
+            return item["name"]
+        return None
     return command

@@ -7,6 +7,7 @@ plain error message. Nothing the handler raises reaches the worker except as a s
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +22,44 @@ from .http import HttpCapability
 from .midi import MidiCapability
 from .mqtt import MqttCapability
 from .shell import ShellCapability
+from .spotify import SpotifyCapability
 from .store import StoreCapability
 from .system import SystemCapability
 
-HANDLERS: tuple[type[Capability], ...] = (HttpCapability, MqttCapability, FsCapability,
-                                          MidiCapability, ShellCapability, SystemCapability,
-                                          AudioCapability, StoreCapability)
+HANDLERS: tuple[type[Capability], ...] = (HttpCapability, MqttCapability, SpotifyCapability,
+                                          FsCapability, MidiCapability, ShellCapability,
+                                          SystemCapability, AudioCapability, StoreCapability)
 log = logging.getLogger("midimon.sandbox.capabilities")
 
 __all__ = ["CapabilityBroker", "CapabilityContext", "Capability", "HANDLERS"]
 
 
 class CapabilityBroker:
-    """Serves one plugin's capability requests. Thread-compatible: its host serialises calls."""
+    """Serves one plugin's capability requests.
+
+    ``handle`` is thread-compatible (its host serialises calls). ``set_grants`` may be called
+    from any thread at any time: the grants are read once at the start of every request, so a
+    revoke refuses the next request, and a request never sees half of an old and half of a
+    new grant.
+    """
 
     def __init__(self, plugin: str, grants: Grants, services: HostServices, data_dir: Path,
                  audit: AuditLog) -> None:
         self.ctx = CapabilityContext(plugin, grants, services, data_dir, audit)
         self._handlers: dict[str, Capability] = {}
+        self._grants = grants
+        self._grants_lock = threading.Lock()
+
+    @property
+    def grants(self) -> Grants:
+        with self._grants_lock:
+            return self._grants
+
+    def set_grants(self, grants: Grants) -> None:
+        if not isinstance(grants, Grants):
+            raise TypeError(f"grants must be a Grants value, not {type(grants).__name__}")
+        with self._grants_lock:
+            self._grants = grants
 
     def _handler(self, obj: str) -> Capability | None:
         handler = self._handlers.get(obj)
@@ -52,12 +73,16 @@ class CapabilityBroker:
                deadline: float) -> tuple[bool, Any]:
         """(True, plain result) or (False, message for the plugin)."""
         self.ctx.deadline = deadline
+        # One snapshot per request: the handler's scope checks see the grants that passed
+        # the capability check below.
+        self.ctx.grants = self.grants
         plugin = self.ctx.plugin
         handler = self._handler(obj) if isinstance(obj, str) else None
         if handler is None or not isinstance(method, str) or method not in handler.methods:
             return False, f"{obj}.{method}() does not exist"
         cap = handler.capability
-        if cap is not None and not self.ctx.grants.has(cap):
+        if cap is not None and method not in handler.without_grant \
+                and not self.ctx.grants.has(cap):
             refused = cap in self.ctx.grants.denied_capabilities
             handler.audit(method, "denied", "", "capability denied" if refused else "not granted")
             if refused:

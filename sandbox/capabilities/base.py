@@ -82,6 +82,9 @@ class Capability:
     #: The grant that unlocks this object; None for always-present objects (store).
     capability: ClassVar[str | None] = None
     methods: ClassVar[frozenset[str]] = frozenset()
+    #: Methods that reach nothing outside the host (they only store the plugin's own settings)
+    #: and so work without the grant; the others check it at every call.
+    without_grant: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, ctx: CapabilityContext) -> None:
         self.ctx = ctx

@@ -92,34 +92,55 @@ class LocalServer:
 
 
 class FakeSpotify(LocalServer):
-    """The few Spotify Web API endpoints the player controls use (the ones spotipy calls)."""
+    """The Spotify Web API endpoints spotipy calls for the player controls. Checks the bearer
+    token (401 otherwise) and answers 404 NO_ACTIVE_DEVICE when ``active_device`` is False."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: str = "tok") -> None:
+        self.token = token
+        self.active_device = True
         self.player = {"is_playing": False, "volume": 50, "track": 0}
         tracks = ["Blue in Green", "So What", "Freddie Freeloader"]
+
+        def error(status: int, message: str, reason: str | None = None):
+            body = {"status": status, "message": message}
+            if reason:
+                body["reason"] = reason
+            return status, {"error": body}
 
         def route(method: str, path: str):
             base, _, query = path.partition("?")
             args = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+            # requests are answered one at a time in these tests: the last recorded is this one
+            if self.requests[-1]["headers"].get("Authorization") != f"Bearer {self.token}":
+                return error(401, "Invalid access token")
             p = self.player
-            if method == "PUT" and base == "/v1/me/player/play":
-                p["is_playing"] = True
-                return 204, None
-            if method == "PUT" and base == "/v1/me/player/pause":
-                p["is_playing"] = False
-                return 204, None
-            if method == "POST" and base == "/v1/me/player/next":
-                p["track"] = (p["track"] + 1) % len(tracks)
-                return 204, None
-            if method == "POST" and base == "/v1/me/player/previous":
-                p["track"] = (p["track"] - 1) % len(tracks)
-                return 204, None
-            if method == "PUT" and base == "/v1/me/player/volume":
-                p["volume"] = int(args.get("volume_percent", p["volume"]))
-                return 204, None
             if method == "GET" and base == "/v1/me/player/currently-playing":
                 return 200, {"is_playing": p["is_playing"],
-                             "item": {"name": tracks[p["track"]], "artists": [{"name": "Miles Davis"}]}}
-            return 404, {"error": {"status": 404, "message": "Service not found"}}
+                             "item": {"name": tracks[p["track"]], "type": "track",
+                                      "uri": f"spotify:track:t{p['track']}",
+                                      "artists": [{"name": "Miles Davis"}]}}
+            if method == "GET" and base == "/v1/me/player/devices":
+                return 200, {"devices": [{"id": "dev1", "name": "Desk", "type": "Computer",
+                                          "is_active": self.active_device,
+                                          "volume_percent": p["volume"]}]}
+            commands = {("PUT", "/v1/me/player/play"), ("PUT", "/v1/me/player/pause"),
+                        ("POST", "/v1/me/player/next"), ("POST", "/v1/me/player/previous"),
+                        ("PUT", "/v1/me/player/volume")}
+            if (method, base) not in commands:
+                return error(404, "Service not found")
+            if not self.active_device:
+                return error(404, "Player command failed: No active device found",
+                             "NO_ACTIVE_DEVICE")
+            if base.endswith("/play"):
+                p["is_playing"] = True
+            elif base.endswith("/pause"):
+                p["is_playing"] = False
+            elif base.endswith("/next"):
+                p["track"] = (p["track"] + 1) % len(tracks)
+            elif base.endswith("/previous"):
+                p["track"] = (p["track"] - 1) % len(tracks)
+            else:
+                p["volume"] = int(args.get("volume_percent", p["volume"]))
+            return 204, None
 
         super().__init__(route)

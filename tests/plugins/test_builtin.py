@@ -58,6 +58,16 @@ def test_spotify_control_against_a_fake_web_api(home, plugins_dir, manager, fake
     assert call(command="volume") == 100 and fake_spotify.player["volume"] == 100
     assert call(command="volume_down", step=30) == 70 and fake_spotify.player["volume"] == 70
     assert all(r["headers"]["Authorization"] == "Bearer tok" for r in fake_spotify.requests)
+    # the requests spotipy makes for each command, nothing more
+    assert [(r["method"], r["path"].split("?")[0].removeprefix("/v1/me/player/"))
+            for r in fake_spotify.requests] == [
+        ("PUT", "play"), ("GET", "currently-playing"), ("PUT", "pause"), ("POST", "next"),
+        ("GET", "currently-playing"), ("POST", "previous"), ("PUT", "volume"), ("PUT", "volume")]
+    assert fake_spotify.requests[-1]["path"] == "/v1/me/player/volume?volume_percent=70"
+    call(command="play", uri="spotify:album:1weenld61qoidwYuZ1GESA", device_id="dev1")
+    req = fake_spotify.requests[-1]
+    assert req["path"] == "/v1/me/player/play?device_id=dev1"
+    assert json.loads(req["body"]) == {"context_uri": "spotify:album:1weenld61qoidwYuZ1GESA"}
 
 
 def test_spotify_control_without_a_token_says_what_to_do(home, plugins_dir, manager, fake_spotify):
@@ -68,6 +78,61 @@ def test_spotify_control_without_a_token_says_what_to_do(home, plugins_dir, mana
     with pytest.raises(ActionError, match="access_token"):
         m.plugin_call("spotify_control", {"command": "play"}, {})
     assert fake_spotify.requests == []
+
+
+def test_spotify_control_with_an_api_base_on_an_unscoped_host_contacts_nothing(
+        home, plugins_dir, manager, fake_spotify, http_server):
+    from midimon.engine.errors import ActionError
+
+    install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
+    cli_json("plugins", "config", "spotify_control", "--set", "access_token=tok",
+             "--set", f"api_base={http_server.url}/v1", home=home)
+    m = manager()
+    with pytest.raises(ActionError, match="not in the plugin's granted hosts"):
+        m.plugin_call("spotify_control", {"command": "play"}, {})
+    assert http_server.requests == [] and fake_spotify.requests == []
+
+
+def test_spotify_control_errors_from_the_api_are_clean(home, plugins_dir, manager, fake_spotify):
+    from midimon.engine.errors import ActionError
+
+    install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
+    cli_json("plugins", "config", "spotify_control", "--set", "access_token=tok",
+             "--set", f"api_base={fake_spotify.url}/v1", home=home)
+    m = manager()
+    fake_spotify.active_device = False
+    with pytest.raises(ActionError) as info:
+        m.plugin_call("spotify_control", {"command": "next"}, {})
+    assert ("spotify.next(): Spotify answered 404 Not Found (NO_ACTIVE_DEVICE): "
+            "Player command failed: No active device found") in str(info.value)
+    fake_spotify.token = "another"
+    with pytest.raises(ActionError, match="401 Unauthorized: Invalid access token"):
+        m.plugin_call("spotify_control", {"command": "pause"}, {})
+    assert "Traceback" not in str(info.value)
+
+
+def test_spotify_control_revoke_and_grant_apply_to_the_running_worker(
+        home, plugins_dir, manager, fake_spotify):
+    from midimon.engine.errors import ActionError
+
+    install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
+    cli_json("plugins", "config", "spotify_control", "--set", "access_token=tok",
+             "--set", f"api_base={fake_spotify.url}/v1", home=home)
+    m = manager()
+    m.plugin_call("spotify_control", {"command": "play"}, {})
+    version = m.runtime.active["spotify_control"]
+    pid = version.host.state["pid"]
+    cli_json("plugins", "revoke", "spotify_control", "network", home=home)
+    with pytest.raises(ActionError, match="was not granted the 'network' capability"):
+        m.plugin_call("spotify_control", {"command": "pause"}, {})
+    assert len(fake_spotify.requests) == 1 and fake_spotify.player["is_playing"] is True
+    cli_json("plugins", "grant", "spotify_control", "network", "--scope",
+             f"hosts={fake_spotify.url}", home=home)
+    m.plugin_call("spotify_control", {"command": "pause"}, {})
+    assert fake_spotify.player["is_playing"] is False
+    # same version, same worker: no reload, no restart
+    assert m.runtime.active["spotify_control"] is version
+    assert version.host.state["pid"] == pid and version.host.state["starts"] == 1
 
 
 def _subscriber(host, port, topic):

@@ -1,0 +1,335 @@
+"""``spotify``: Spotify playback control with spotipy, on the plugin's own access token.
+
+It is part of ``network``: every call checks the grant and that the API base is in the plugin's
+``hosts`` scope (normalised exactly like ``http``), at the moment of the call. spotipy makes the
+request through a session that only talks to that checked origin: the environment (proxies,
+.netrc) is ignored, redirects are refused, retries are off and the answer is capped. Only plain
+data crosses back; a Spotify error becomes one sentence with the status code and the reason.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from http import HTTPStatus
+from typing import Any, Callable, ClassVar
+
+import requests
+import spotipy
+import urllib3.exceptions
+import urllib3.util
+
+from ..errors import CapabilityDenied, CapabilityFailed
+from .base import Capability, CapabilityContext, require_str
+from .scopes import Origin, ScopeError, normalise_host, origin_allowed, parse_url
+
+DEFAULT_API_BASE = "https://api.spotify.com/v1"
+DEFAULT_TIMEOUT = 10.0
+MAX_RESPONSE_BYTES = 1024 * 1024
+# spotipy pastes a device id into the URL as is: only the characters real ids use.
+_DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_ID = r"[A-Za-z0-9]{1,64}"
+_ITEM_URI = re.compile(rf"spotify:(track|episode):{_ID}")
+_CONTEXT_URI = re.compile(rf"spotify:(album|artist|playlist|show):{_ID}|"
+                          rf"spotify:user:[A-Za-z0-9._-]{{1,64}}:playlist:{_ID}")
+
+# spotipy logs every request at DEBUG with its headers (the bearer token) and every error
+# response at ERROR; the capability reports both to the plugin and the audit log instead.
+logging.getLogger("spotipy.client").addFilter(lambda record: False)
+
+
+class _Refused(Exception):
+    """Raised inside spotipy's call by the session; deliberately not a ValueError or a requests
+    error, which spotipy would catch and turn into an empty result."""
+
+    def __init__(self, error: CapabilityDenied | CapabilityFailed) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _OneOriginSession(requests.Session):
+    """The only way spotipy reaches the network here: one origin, checked with the parser
+    ``requests`` itself connects with, no redirects, a capped body, a wall deadline."""
+
+    def __init__(self, origin: Origin, refuse: Callable[[str, str], CapabilityDenied]) -> None:
+        """``refuse(url, why)`` audits a denial and builds the error for the plugin."""
+        super().__init__()
+        self.trust_env = False     # HTTP(S)_PROXY, NO_PROXY, .netrc, REQUESTS_CA_BUNDLE
+        self.origin = origin
+        self.refuse = refuse
+        self.deadline = 0.0
+        #: (method, url, status) of the last request, for the audit line.
+        self.last: tuple[str, str, int] | None = None
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        url = str(request.url)
+        parts = None
+        try:
+            parts = urllib3.util.parse_url(url)
+            seen = Origin((parts.scheme or "").lower(), normalise_host(parts.host or ""),
+                          parts.port or {"http": 80, "https": 443}.get(parts.scheme or "", 0))
+        except (ScopeError, ValueError, urllib3.exceptions.LocationParseError):
+            seen = None
+        if seen != self.origin or parts is None or parts.auth:
+            # Defence in depth: the base was checked and rebuilt from its parts, so this only
+            # fires if requests would read a URL differently from the scope check.
+            raise _Refused(self.refuse(url, f"requests would connect to {seen or url}, not "
+                                            f"the checked {self.origin}"))
+        kwargs["allow_redirects"] = False
+        kwargs["stream"] = True
+        response = super().send(request, **kwargs)
+        try:
+            self.last = (str(request.method), url, int(response.status_code))
+            if response.is_redirect:
+                raise _Refused(CapabilityFailed(
+                    f"the Spotify API answered {response.status_code} with a redirect; "
+                    "redirects are not followed"))
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(65536):
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise _Refused(CapabilityFailed(f"the Spotify API answered more than "
+                                                    f"{MAX_RESPONSE_BYTES} bytes"))
+                if self.deadline and time.monotonic() > self.deadline:
+                    raise _Refused(CapabilityFailed("the Spotify API did not finish answering "
+                                                    "before the call's deadline"))
+                chunks.append(chunk)
+        finally:
+            response.close()
+        response._content = b"".join(chunks)
+        return response
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _track(item: Any) -> dict[str, Any] | None:
+    if not isinstance(item, dict):
+        return None
+    album = item.get("album") if isinstance(item.get("album"), dict) else {}
+    artists = item.get("artists") if isinstance(item.get("artists"), list) else []
+    show = item.get("show") if isinstance(item.get("show"), dict) else {}
+    return {"name": _text(item.get("name")), "uri": _text(item.get("uri")),
+            "id": _text(item.get("id")), "type": _text(item.get("type")),
+            "duration_ms": _int(item.get("duration_ms")),
+            "artists": [a["name"] for a in artists
+                        if isinstance(a, dict) and isinstance(a.get("name"), str)],
+            "album": _text(album.get("name")) or _text(show.get("name"))}
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class SpotifyCapability(Capability):
+    obj_name = "spotify"
+    capability = "network"
+    methods: ClassVar[frozenset[str]] = frozenset({"configure", "play", "pause", "next",
+                                                   "previous", "volume", "current", "devices"})
+    #: ``configure`` only stores the plugin's token and API base for this plugin; it reaches
+    #: nothing, so a plugin can call it from ``initialize`` before the user grants ``network``.
+    #: Every other method checks the grant and the scope when it is called.
+    without_grant: ClassVar[frozenset[str]] = frozenset({"configure"})
+
+    def __init__(self, ctx: CapabilityContext) -> None:
+        super().__init__(ctx)
+        self._token: str | None = None
+        self._action = ""
+        self._base_text = DEFAULT_API_BASE
+        self._client: spotipy.Spotify | None = None
+        self._session: _OneOriginSession | None = None
+
+    # -- the plugin's surface --------------------------------------------------------------------
+    def configure(self, access_token: Any = None, api_base: Any = None) -> dict[str, Any]:
+        """Set the access token (None forgets it) and the API base (None: Spotify's own)."""
+        if access_token is not None:
+            access_token = require_str(access_token, "access_token", 4096)
+            if not access_token or any(c.isspace() or not c.isprintable() for c in access_token):
+                raise ValueError("access_token must be a non-empty token without spaces")
+        base_text = DEFAULT_API_BASE if api_base is None else require_str(api_base, "api_base", 2048)
+        try:
+            base, _origin = self._canonical(base_text)
+        except ScopeError as exc:
+            raise self.deny("configure", base_text, str(exc)) from None
+        self._token, self._base_text = access_token, base_text
+        self.audit("configure", "allowed", base,
+                   "access token set" if access_token else "no access token")
+        return {"api_base": base, "has_token": access_token is not None}
+
+    def play(self, uri: Any = None, device_id: Any = None) -> None:
+        body: dict[str, Any] = {}
+        if uri is not None:
+            uri = require_str(uri, "uri", 300)
+            if _ITEM_URI.fullmatch(uri):
+                body["uris"] = [uri]
+            elif _CONTEXT_URI.fullmatch(uri):
+                body["context_uri"] = uri
+            else:
+                raise ValueError(f"uri {uri!r} is not a Spotify URI such as "
+                                 "'spotify:track:<id>', 'spotify:album:<id>' or "
+                                 "'spotify:playlist:<id>'")
+        device = self._device(device_id)
+        self._run("play", lambda sp: sp.start_playback(device_id=device, **body))
+
+    def pause(self, device_id: Any = None) -> None:
+        device = self._device(device_id)
+        self._run("pause", lambda sp: sp.pause_playback(device_id=device))
+
+    def next(self, device_id: Any = None) -> None:
+        device = self._device(device_id)
+        self._run("next", lambda sp: sp.next_track(device_id=device))
+
+    def previous(self, device_id: Any = None) -> None:
+        device = self._device(device_id)
+        self._run("previous", lambda sp: sp.previous_track(device_id=device))
+
+    def volume(self, percent: Any, device_id: Any = None) -> int:
+        # spotipy only logs a warning for a bad volume and sends nothing: check it here.
+        if not isinstance(percent, int) or isinstance(percent, bool) or not 0 <= percent <= 100:
+            raise ValueError("percent must be an integer from 0 to 100")
+        device = self._device(device_id)
+        self._run("volume", lambda sp: sp.volume(int(percent), device_id=device))
+        return int(percent)
+
+    def current(self) -> dict[str, Any] | None:
+        """What plays now, or None when nothing does (Spotify answers 204)."""
+        data = self._run("current", lambda sp: sp.current_user_playing_track())
+        if not isinstance(data, dict):
+            return None
+        context = data.get("context") if isinstance(data.get("context"), dict) else {}
+        return {"is_playing": bool(data.get("is_playing")),
+                "progress_ms": _int(data.get("progress_ms")),
+                "type": _text(data.get("currently_playing_type")),
+                "context": _text(context.get("uri")),
+                "item": _track(data.get("item"))}
+
+    def devices(self) -> list[dict[str, Any]]:
+        data = self._run("devices", lambda sp: sp.devices())
+        found = data.get("devices") if isinstance(data, dict) else None
+        return [{"id": _text(d.get("id")), "name": _text(d.get("name")),
+                 "type": _text(d.get("type")), "is_active": bool(d.get("is_active")),
+                 "volume_percent": _int(d.get("volume_percent"))}
+                for d in (found if isinstance(found, list) else []) if isinstance(d, dict)]
+
+    # -- checks and the call ---------------------------------------------------------------------
+    @staticmethod
+    def _canonical(text: str) -> tuple[str, Origin]:
+        """Parse like ``http`` does (httpx, normalised host), then rebuild the base from the
+        checked parts, so the string spotipy and requests use has only one reading."""
+        parsed, origin = parse_url(text)
+        if parsed.query or parsed.fragment:
+            raise ScopeError("the API base cannot have a query or a fragment")
+        path = parsed.raw_path.decode("ascii")
+        host = f"[{origin.host}]" if ":" in origin.host else origin.host
+        return f"{origin.scheme}://{host}:{origin.port}{path.rstrip('/')}/", origin
+
+    def _device(self, device_id: Any) -> str | None:
+        if device_id is None or device_id == "":
+            return None
+        device_id = require_str(device_id, "device_id", 128)
+        if not _DEVICE_ID.fullmatch(device_id):
+            raise ValueError("device_id must be a Spotify device id (letters, digits, - and _)")
+        return device_id
+
+    def _checked_base(self, action: str) -> tuple[str, Origin]:
+        """The API base, checked against the grants in force now (they can change between
+        calls), or a denial that names the host and the grant to ask for."""
+        try:
+            base, origin = self._canonical(self._base_text)
+        except ScopeError as exc:
+            raise self.deny(action, self._base_text, str(exc)) from None
+        allow, deny = self.ctx.grants.allow.hosts, self.ctx.grants.deny.hosts
+        if not origin_allowed(origin, allow, deny):
+            why = (f"{origin} is explicitly denied" if origin_allowed(origin, deny, ())
+                   else f"the API base {origin} is {self.scope_hint('hosts')}")
+            raise self.deny(action, self._base_text, why)
+        return base, origin
+
+    def _spotipy(self, action: str) -> tuple[spotipy.Spotify, _OneOriginSession]:
+        self._action = action
+        if self._token is None:
+            self.audit(action, "error", self._base_text, "no access token")
+            raise CapabilityFailed(f"spotify.{action}(): no access token; the plugin must call "
+                                   "spotify.configure(access_token) first (for example in "
+                                   "initialize(config))")
+        base, origin = self._checked_base(action)
+        if self._session is None or self._session.origin != origin:
+            self.close()
+            self._session = _OneOriginSession(
+                origin, lambda url, why: self.deny(self._action, url, why))
+            # retries=0: one press is one request; spotipy's own retry adapter is not used
+            # with a session we give it, and the numbers say so for a reader.
+            self._client = spotipy.Spotify(requests_session=self._session, retries=0,
+                                           status_retries=0, proxies=None)
+        assert self._client is not None
+        budget = self.ctx.remaining(None, DEFAULT_TIMEOUT)
+        self._client.prefix = base
+        self._client.requests_timeout = budget
+        self._client.set_auth(self._token)
+        self._session.deadline = time.monotonic() + budget
+        self._session.last = None
+        return self._client, self._session
+
+    def _run(self, action: str, work: Callable[[spotipy.Spotify], Any]) -> Any:
+        client, session = self._spotipy(action)
+        try:
+            result = work(client)
+        except _Refused as exc:
+            last = session.last
+            if isinstance(exc.error, CapabilityFailed):
+                self.audit(action, "error", last[1] if last else self._base_text,
+                           str(exc.error))
+                raise CapabilityFailed(f"spotify.{action}(): {exc.error}") from None
+            raise exc.error from None   # a denial: already audited
+        except spotipy.SpotifyException as exc:
+            message = self._describe(exc)
+            last = session.last
+            self.audit(action, "error", last[1] if last else self._base_text,
+                       f"status {exc.http_status}")
+            raise CapabilityFailed(f"spotify.{action}(): {message}") from None
+        except requests.RequestException as exc:
+            self.audit(action, "error", self._base_text, type(exc).__name__)
+            what = ("did not answer in time" if isinstance(exc, requests.Timeout)
+                    else "could not be reached")
+            raise CapabilityFailed(f"spotify.{action}(): the Spotify API at "
+                                   f"{session.origin} {what} ({type(exc).__name__})") from None
+        except spotipy.SpotifyBaseException as exc:
+            self.audit(action, "error", self._base_text, type(exc).__name__)
+            raise CapabilityFailed(f"spotify.{action}(): {type(exc).__name__}") from None
+        last = session.last
+        self.audit(action, "allowed", last[1] if last else self._base_text,
+                   f"{last[0]} status {last[2]}" if last else "")
+        return result
+
+    @staticmethod
+    def _describe(exc: spotipy.SpotifyException) -> str:
+        """'Spotify answered 404 Not Found (NO_ACTIVE_DEVICE): Player command failed: ...'"""
+        status = exc.http_status if isinstance(exc.http_status, int) else 0
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        # spotipy's message is "<url>:\n <the API's message>"
+        detail = str(exc.msg or "").split(":\n", 1)[-1].strip()
+        if detail == "None":
+            detail = ""
+        reason = exc.reason if isinstance(exc.reason, str) and exc.reason else ""
+        text = f"Spotify answered {status}{' ' + phrase if phrase else ''}"
+        if reason:
+            text += f" ({_one_line(reason, 60)})"
+        if detail:
+            text += f": {_one_line(detail)}"
+        return text
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+        self._session = None
+        self._client = None
