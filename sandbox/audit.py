@@ -15,6 +15,7 @@ from typing import Any
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_BACKUPS = 3
 _MAX_FIELD = 500
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def midimon_home() -> Path:
@@ -43,7 +44,11 @@ class AuditLog:
         entry = {"ts": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
                  "plugin": plugin, "capability": capability, "action": action,
                  "outcome": outcome, "target": _short(target), "detail": _short(detail)}
-        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+        # One record, one line, for every reader: json leaves U+0085/U+2028/U+2029 raw, and
+        # str.splitlines() breaks lines there, so a plugin could split (and so hide) its own
+        # records by putting one in a path or URL. Escaped, they are the same JSON string.
+        line = line.translate(_LINE_BREAKS) + "\n"
         data = line.encode("utf-8")
         with self._lock:
             try:

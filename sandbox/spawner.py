@@ -27,6 +27,17 @@ _BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
          "from midimon.sandbox.zygote import main; main(sys.argv[2:])")
 
 
+#: The only variables of the daemon's environment a worker inherits: locale and time zone.
+#: Everything else (tokens, SSH_AUTH_SOCK, DBUS_SESSION_BUS_ADDRESS...) stays in the daemon:
+#: ``os.environ.clear()`` in the worker would not erase it from /proc/self/environ, which shows
+#: the environment the process was started with.
+ZYGOTE_ENV_KEEP = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONHASHSEED")
+
+
+def zygote_environment() -> dict[str, str]:
+    return {k: os.environ[k] for k in ZYGOTE_ENV_KEEP if k in os.environ}
+
+
 class ZygoteError(OSError):
     """The zygote could not be started or stopped answering."""
 
@@ -49,7 +60,8 @@ class Zygote:
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, json.dumps(sys.path), str(zygote_end.fileno())],
-                pass_fds=(zygote_end.fileno(),), stdin=subprocess.DEVNULL, close_fds=True)
+                pass_fds=(zygote_end.fileno(),), stdin=subprocess.DEVNULL, close_fds=True,
+                env=zygote_environment())
         except OSError as exc:
             host_end.close()
             raise ZygoteError(f"cannot start the plugin zygote: {exc}") from None

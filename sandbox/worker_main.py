@@ -13,6 +13,7 @@ import sys
 import types
 from typing import Any
 
+from . import confine
 from .channel import Channel, ChannelClosed, encode_message
 from .errors import PluginCompileError
 from .guards import PluginGuards
@@ -65,6 +66,8 @@ class Worker:
         self.logs = _LogBuffer(limits.max_log_bytes_per_call)
         self.filename = "<plugin>"
         self.namespace: dict[str, Any] = {}
+        #: The OS confinement steps that took effect (see ``confine.py``), reported on ping.
+        self.confined: list[str] = []
 
     # -- capability calls go to the host ------------------------------------------------------
     def rpc(self, obj: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -87,7 +90,7 @@ class Worker:
         if op == "load":
             return self.load(msg)
         if op == "ping":
-            return {"op": "pong", "pid": os.getpid()}
+            return {"op": "pong", "pid": os.getpid(), "confined": self.confined}
         return {"op": "raise", "type": "ProtocolError", "message": f"unknown op {op!r}",
                 "file": "", "line": 0}
 
@@ -187,14 +190,16 @@ def run(sock: socket.socket, limits_data: dict[str, Any]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # The daemon's environment may hold tokens; a plugin has no use for any of it.
+    # (The zygote is started with a scrubbed environment too, so /proc/self/environ is clean.)
     os.environ.clear()
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.close(devnull)
     sys.setrecursionlimit(limits.recursion_limit)
     apply_process_limits(limits)
+    # The second wall, for a plugin that gets out of Python: no files, sockets, processes or
+    # signals beyond this socket (confine.py). Plugin code does not exist in the process yet.
+    confined = confine.apply((sock.fileno(),))
     chan = Channel(sock, limits.max_message_bytes)
     worker = Worker(chan, limits)
+    worker.confined = confined
     while True:
         try:
             msg = chan.recv()

@@ -18,6 +18,10 @@ from ..errors import CapabilityFailed
 from .base import Capability, CapabilityContext, plain, require_str
 
 MAX_FILE_BYTES = 1024 * 1024
+#: The plugin's own data folder (``<data>/files``) is bounded, like the store: 64 MiB, 10,000
+#: files and folders. Folders the user granted with write_paths are the user's to bound.
+MAX_HOME_BYTES = 64 * 1024 * 1024
+MAX_HOME_ENTRIES = 10_000
 FILES_DIR = "files"
 
 
@@ -28,9 +32,14 @@ class FsCapability(Capability):
         "read_text", "write_text", "append_text", "read_json", "write_json", "list_dir",
         "exists", "delete", "mkdir"})
 
-    def __init__(self, ctx: CapabilityContext, *, max_file_bytes: int = MAX_FILE_BYTES) -> None:
+    def __init__(self, ctx: CapabilityContext, *, max_file_bytes: int = MAX_FILE_BYTES,
+                 max_home_bytes: int = MAX_HOME_BYTES,
+                 max_home_entries: int = MAX_HOME_ENTRIES) -> None:
         super().__init__(ctx)
         self.max_file_bytes = max_file_bytes
+        self.max_home_bytes = max_home_bytes
+        self.max_home_entries = max_home_entries
+        self._home_usage: list[int] | None = None
         self.home = (ctx.data_dir / FILES_DIR)
         allow, deny = ctx.grants.allow, ctx.grants.deny
         self.write_roots = [self.home] + [Path(os.path.abspath(p)) for p in allow.write_paths]
@@ -138,16 +147,56 @@ class FsCapability(Capability):
         data = content.encode("utf-8")
         if len(data) > self.max_file_bytes:
             raise CapabilityFailed(f"cannot write more than {self.max_file_bytes} bytes at once")
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+        root, _rel = self.locate(action, path, write=True)
+        existed = root != self.home or self.exists(path)
+        # No O_TRUNC at open: the quota is checked against the old size first.
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else 0)
         fd, text = self._open(action, path, flags, write=True)
         try:
-            if append and os.fstat(fd).st_size + len(data) > 16 * self.max_file_bytes:
+            old = os.fstat(fd).st_size
+            if append and old + len(data) > 16 * self.max_file_bytes:
                 raise CapabilityFailed(f"{text!r} would grow past {16 * self.max_file_bytes} bytes")
+            if root == self.home:
+                self._charge(action, text, (len(data) if append else len(data) - old),
+                             0 if existed else 1)
+            if not append:
+                os.ftruncate(fd, 0)
             os.write(fd, data)
         finally:
             os.close(fd)
         self.audit(action, "allowed", text, f"{len(data)} bytes")
         return len(data)
+
+    def _usage(self) -> list[int]:
+        """[bytes, entries] below the data folder, measured once (without following links),
+        then kept up to date by this handler's own writes and deletes."""
+        if self._home_usage is None:
+            size = count = 0
+            stack = [str(self.home)]
+            while stack and count <= self.max_home_entries:
+                try:
+                    with os.scandir(stack.pop()) as it:
+                        for entry in it:
+                            count += 1
+                            if entry.is_dir(follow_symlinks=False):
+                                stack.append(entry.path)
+                            else:
+                                size += entry.stat(follow_symlinks=False).st_size
+                except OSError:
+                    continue
+            self._home_usage = [size, count]
+        return self._home_usage
+
+    def _charge(self, action: str, text: str, grow: int, entries: int) -> None:
+        """The data folder is bounded like the store is: a plugin must not fill the disk."""
+        usage = self._usage()
+        if usage[0] + grow > self.max_home_bytes or usage[1] + entries > self.max_home_entries:
+            self.audit(action, "denied", text, "data folder quota")
+            raise CapabilityFailed(f"the plugin's data folder is full (limits: "
+                                   f"{self.max_home_bytes} bytes, {self.max_home_entries} "
+                                   "files and folders)")
+        usage[0] += grow
+        usage[1] += entries
 
     def write_text(self, path: Any, content: Any) -> int:
         return self._write("write_text", path, require_str(content, "content", self.max_file_bytes), False)
@@ -192,6 +241,9 @@ class FsCapability(Capability):
         with self._parent_fd("delete", text, root, rel) as dirfd:
             try:
                 st = os.stat(rel[-1], dir_fd=dirfd, follow_symlinks=False)
+                if root == self.home and self._home_usage is not None:
+                    self._home_usage[0] -= 0 if stat.S_ISDIR(st.st_mode) else st.st_size
+                    self._home_usage[1] -= 1
                 if stat.S_ISDIR(st.st_mode):
                     os.rmdir(rel[-1], dir_fd=dirfd)
                 else:
@@ -209,6 +261,8 @@ class FsCapability(Capability):
         text = str(path)
         if not rel:
             return False
+        if root == self.home:
+            self._charge("mkdir", text, 0, len(rel))
         with self._parent_fd("mkdir", text, root, rel, create_dirs=True) as dirfd:
             try:
                 os.mkdir(rel[-1], 0o700, dir_fd=dirfd)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import socket
 
 import httpx
 
@@ -27,9 +28,18 @@ def normalise_host(host: str) -> str:
     if not host or "." in (host[0], host[-1]) or ".." in host:
         raise ScopeError(f"invalid host {host!r}")
     try:
-        return str(ipaddress.ip_address(host))
+        ip = ipaddress.ip_address(host)
+        # ::ffff:127.0.0.1 is where 127.0.0.1 is reached over IPv6: compare it as IPv4.
+        return str(getattr(ip, "ipv4_mapped", None) or ip)
     except ValueError:
         pass
+    if host.replace(".", "").isalnum() and host.split(".")[-1][:1].isdigit():
+        # '2130706433', '0x7f.1', '127.1', '0177.0.0.1': the resolver (inet_aton) connects
+        # these to 127.0.0.1, so they must be compared as 127.0.0.1, or a deny is bypassed.
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            raise ScopeError(f"invalid host {host!r}") from None
     try:
         host = host.encode("idna").decode("ascii")
     except UnicodeError:

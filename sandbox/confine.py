@@ -1,0 +1,216 @@
+"""Operating-system confinement of a worker: what still holds if plugin code escapes Python.
+
+RestrictedPython and the guards are the first wall inside the worker; this is the second. A
+worker needs nothing from the system once it runs: it computes, and it talks to the host over the
+one socket it was handed. So after the worker has set itself up, and before any plugin code
+exists in the process, it takes away what it will never need (Linux only, each step best effort):
+
+- no stray file descriptors (only 0-2 on /dev/null and the host socket), cwd ``/``, umask 077;
+- limits: no new files bigger than 0 bytes (RLIMIT_FSIZE), no new processes (RLIMIT_NPROC 0),
+  a few descriptors (RLIMIT_NOFILE), no core files;
+- no new privileges (PR_SET_NO_NEW_PRIVS), not dumpable (other processes of the user cannot
+  read its memory or ``/proc`` files);
+- Landlock (kernel 5.13+): no file may be written, created, removed or executed anywhere, and
+  only the Python standard library and the time zone files may be read; with ABI 4+, no TCP
+  connect or bind; with ABI 6+, no signals to processes outside the worker and no abstract
+  Unix sockets outside it;
+- seccomp: ``socket``, ``socketpair`` and ``io_uring_setup`` fail with EPERM, so no Unix
+  socket (the daemon's control socket, the X server, D-Bus), UDP or raw socket can be opened;
+  so do ``fork``/``clone``/``execve`` (no new process or program, even for root, which
+  RLIMIT_NPROC does not stop), ``ptrace`` and ``process_vm_readv``/``writev``.
+
+``apply()`` returns what was applied, by name; ``status()`` of the worker reports it to the host.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+import resource
+import signal
+import struct
+import sysconfig
+from typing import Any
+
+_PR_SET_DUMPABLE = 4
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+
+# -- Landlock (linux/landlock.h) -------------------------------------------------------------------
+_SYS_LANDLOCK = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}
+_FS_ABI1 = (1 << 13) - 1          # EXECUTE .. MAKE_SYM
+_FS_REFER = 1 << 13               # ABI 2
+_FS_TRUNCATE = 1 << 14            # ABI 3
+_FS_IOCTL_DEV = 1 << 15           # ABI 5
+_FS_READ = (1 << 2) | (1 << 3)    # READ_FILE | READ_DIR
+_NET_TCP = (1 << 0) | (1 << 1)    # BIND_TCP | CONNECT_TCP (ABI 4)
+_SCOPE_ALL = (1 << 0) | (1 << 1)  # ABSTRACT_UNIX_SOCKET | SIGNAL (ABI 6)
+
+# -- seccomp ---------------------------------------------------------------------------------------
+#: arch -> (AUDIT_ARCH value, {syscall name: number}) of the calls a worker never makes.
+_SECCOMP = {
+    "x86_64": (0xC000003E, {"socket": 41, "socketpair": 53, "ptrace": 101, "io_uring_setup": 425,
+                            "process_vm_readv": 310, "process_vm_writev": 311, "clone": 56,
+                            "fork": 57, "vfork": 58, "execve": 59, "execveat": 322,
+                            "clone3": 435}),
+    "aarch64": (0xC00000B7, {"socket": 198, "socketpair": 199, "ptrace": 117,
+                             "io_uring_setup": 425, "process_vm_readv": 270,
+                             "process_vm_writev": 271, "clone": 220, "execve": 221,
+                             "execveat": 281, "clone3": 435}),
+}
+
+_libc: Any = None
+
+
+def _load() -> Any:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.syscall.restype = ctypes.c_long
+        _libc.prctl.restype = ctypes.c_int
+    return _libc
+
+
+def _syscall(*args: Any) -> int:
+    result = int(_load().syscall(*args))
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return result
+
+
+def _prctl(option: int, arg: int, arg3: Any = None) -> None:
+    if _load().prctl(ctypes.c_int(option), ctypes.c_ulong(arg),
+                   arg3 if arg3 is not None else ctypes.c_ulong(0),
+                   ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 when Landlock is missing or disabled."""
+    numbers = _SYS_LANDLOCK.get(platform.machine())
+    if numbers is None:
+        return 0
+    try:
+        return _syscall(numbers[0], None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    except OSError:
+        return 0
+
+
+def readable_roots() -> list[str]:
+    """What a confined worker may still read: Python's own library (lazy imports such as codecs
+    or ``_strptime``) and the time zone database (``time.localtime``)."""
+    paths = sysconfig.get_paths()
+    roots = {paths.get("stdlib"), paths.get("platstdlib"), "/usr/share/zoneinfo",
+             "/etc/localtime", os.path.realpath("/etc/localtime")}
+    return sorted(p for p in roots if p and os.path.exists(p))
+
+
+def _landlock(abi: int, read_only: list[str]) -> None:
+    create, add_rule, restrict = _SYS_LANDLOCK[platform.machine()]
+    fs = _FS_ABI1 | (_FS_REFER if abi >= 2 else 0) | (_FS_TRUNCATE if abi >= 3 else 0) | \
+        (_FS_IOCTL_DEV if abi >= 5 else 0)
+    net = _NET_TCP if abi >= 4 else 0
+    scoped = _SCOPE_ALL if abi >= 6 else 0
+    attr = struct.pack("=QQQ", fs, net, scoped)[: 8 if abi < 4 else 16 if abi < 6 else 24]
+    buf = ctypes.create_string_buffer(attr, len(attr))
+    ruleset = _syscall(create, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
+    try:
+        for path in read_only:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                access = _FS_READ if os.path.isdir(path) else (1 << 2)
+                rule = ctypes.create_string_buffer(struct.pack("=Qi", access, fd), 12)
+                _syscall(add_rule, ctypes.c_int(ruleset), ctypes.c_int(1), rule,
+                         ctypes.c_uint32(0))
+            finally:
+                os.close(fd)
+        _syscall(restrict, ctypes.c_int(ruleset), ctypes.c_uint32(0))
+    finally:
+        os.close(ruleset)
+
+
+def _seccomp() -> None:
+    arch, calls = _SECCOMP[platform.machine()]
+    eperm = 0x00050000 | errno.EPERM  # SECCOMP_RET_ERRNO | EPERM
+    allow = 0x7FFF0000                # SECCOMP_RET_ALLOW
+
+    def stmt(code: int, k: int) -> bytes:
+        return struct.pack("=HBBI", code, 0, 0, k)
+
+    def jeq(k: int, jt: int, jf: int) -> bytes:
+        return struct.pack("=HBBI", 0x15, jt, jf, k)  # BPF_JMP|BPF_JEQ|BPF_K
+
+    numbers = sorted(calls.values())
+    prog = [stmt(0x20, 4),              # A = seccomp_data.arch
+            jeq(arch, 1, 0),
+            stmt(0x06, eperm),          # another ABI (i386 int 0x80, x32): refuse everything
+            stmt(0x20, 0)]              # A = seccomp_data.nr
+    if platform.machine() == "x86_64":
+        prog += [struct.pack("=HBBI", 0x35, 0, 1, 0x40000000),  # JGE x32 bit -> refuse
+                 stmt(0x06, eperm)]
+    for i, nr in enumerate(numbers):
+        prog.append(jeq(nr, len(numbers) - i, 0))
+    prog += [stmt(0x06, allow), stmt(0x06, eperm)]
+    code = b"".join(prog)
+    filt = ctypes.create_string_buffer(code, len(code))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(prog), ctypes.cast(filt, ctypes.c_void_p))
+    _prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog))
+
+
+def apply(keep_fds: tuple[int, ...] = (), *, max_open_files: int = 32) -> list[str]:
+    """Confine the calling process for good. Returns the names of the steps that took effect."""
+    done: list[str] = []
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        # stdout/stderr were the daemon's: a worker must not write into the daemon's log.
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    keep = sorted({0, 1, 2, *keep_fds})
+    start = 3
+    for fd in keep[3:] + [resource.getrlimit(resource.RLIMIT_NOFILE)[0]]:
+        os.closerange(start, fd)
+        start = fd + 1
+    done.append("fds")
+    os.chdir("/")
+    os.umask(0o077)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past RLIMIT_FSIZE fails with EFBIG
+    for which, value in ((resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_NPROC, 0),
+                         (resource.RLIMIT_NOFILE, max(max_open_files, keep[-1] + 1)),
+                         (resource.RLIMIT_CORE, 0)):
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            continue
+    done.append("rlimits")
+    try:
+        _prctl(_PR_SET_NO_NEW_PRIVS, 1)
+        done.append("no_new_privs")
+        _prctl(_PR_SET_DUMPABLE, 0)
+        done.append("not_dumpable")
+    except OSError:
+        return done
+    abi = landlock_abi()
+    if abi:
+        try:
+            _landlock(abi, readable_roots())
+            done.append(f"landlock{abi}")
+        except OSError:
+            pass
+    if platform.machine() in _SECCOMP:
+        try:
+            _seccomp()
+            done.append("seccomp")
+        except OSError:
+            pass
+    return done
