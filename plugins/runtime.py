@@ -287,8 +287,21 @@ class Runtime:
                 kw["data_dir"] = self.data_root / candidate.name
             if self.audit is not None:
                 kw["audit"] = self.audit
+            built: dict[str, Version] = {}
+
+            def restarted(_host: Any) -> None:
+                # a fresh worker (after a crash, a timeout or an out-of-memory kill) knows
+                # nothing: give it the plugin's settings again, as at load
+                version = built.get("version")
+                if version is None or version.retired:
+                    return
+                err = version.lifecycle("initialize", dict(version.settings))
+                if version.decl.kind == "trigger":
+                    err = err or version.lifecycle("start")
+                version.init_error = err
+
             host = PluginHost(candidate.name, verified.source, verified.filename, grants=grants,
-                              limits=self.limits, services=self.services, **kw)
+                              limits=self.limits, services=self.services, on_restart=restarted, **kw)
             try:
                 info = host.start()
             except BaseException:
@@ -297,8 +310,11 @@ class Runtime:
             functions = tuple(sorted(info.get("functions") or decl.functions))
             import dataclasses
             decl = dataclasses.replace(decl, functions=functions)
-        return Version(candidate, verified, decl, host, grants, pending, settings,
-                       next(self._generations))   # builds may run on several threads
+        version = Version(candidate, verified, decl, host, grants, pending, settings,
+                          next(self._generations))   # builds may run on several threads
+        if not candidate.trusted:
+            built["version"] = version
+        return version
 
     def _swap(self, new: Version, old: Version | None) -> None:
         self.active[new.name] = new          # the swap: one reference, between two events

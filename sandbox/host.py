@@ -166,6 +166,8 @@ class PluginHost:
                 if self._status == "new":
                     raise PluginLoadError(f"plugin {self.name!r} has not been started")
                 self._restart()
+                if self._worker is None:  # on_restart's own call killed the fresh worker
+                    raise PluginCrashed(self.name, "the restarted worker failed while being set up again")
             budget = self.limits.call_timeout if timeout is None else float(timeout)
             try:
                 frame = encode_message({"op": "call", "func": str(func_name), "args": list(args)},
@@ -178,7 +180,7 @@ class PluginHost:
                 self._counts["consecutive_failures"] = 0
                 return reply.get("value")
             error = PluginCallError(str(reply.get("type", "Error")), str(reply.get("message", "")),
-                                    str(reply.get("file", self.filename)), int(reply.get("line") or 0))
+                                    str(reply.get("file", self.filename)), _int(reply.get("line")))
             if reply.get("missing"):
                 raise error  # the caller asked for a name the plugin lacks: not its failure
             if error.type_name == "MemoryError":
@@ -253,14 +255,14 @@ class PluginHost:
         self._discard_worker()
         if op == "compile_error":
             error: SandboxError = PluginCompileError(
-                self.filename, int(reply.get("lineno") or 0), int(reply.get("col") or 0),
+                self.filename, _int(reply.get("lineno")), _int(reply.get("col")),
                 str(reply.get("message", "")),
-                tuple((int(a), int(b), str(c)) for a, b, c in reply.get("problems") or []))
+                _problems(reply.get("problems")))
             self._broken = error
             self._status = "broken"
         else:
             error = PluginLoadError(str(reply.get("message", "")), str(reply.get("type", "")),
-                                    str(reply.get("file", self.filename)), int(reply.get("line") or 0))
+                                    str(reply.get("file", self.filename)), _int(reply.get("line")))
             self._status = "crashed"
         self._last_error = str(error)
         raise error
@@ -314,3 +316,20 @@ class PluginHost:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+# A worker's reply is untrusted: an escaped worker could send any JSON. Read its fields so that
+# a malformed one degrades to a default instead of raising something other than SandboxError.
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9 else 0
+
+
+def _problems(value: Any) -> tuple:
+    if not isinstance(value, list):
+        return ()
+    out = []
+    for item in value[:50]:
+        if isinstance(item, list) and len(item) == 3:
+            out.append((_int(item[0]), _int(item[1]), str(item[2])[:500]))
+    return tuple(out)
