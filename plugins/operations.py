@@ -27,7 +27,7 @@ from .state import PluginState
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 MAX_ARCHIVE_BYTES = 16 * 1024 * 1024
 CAPABILITY_WHY = {
-    "network": "HTTP requests and MQTT to the hosts, brokers and topics listed",
+    "network": "HTTP requests, MQTT and the Spotify Web API, to the hosts, brokers and topics listed",
     "filesystem": "read and write files outside its own data folder, in the paths listed",
     "midi": "send MIDI to the output ports listed",
     "subprocess": "run the programs listed",
