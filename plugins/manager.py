@@ -260,12 +260,7 @@ class PluginManager:
         return LoadJob(cand, verified, entry["grants"], self._settings(cand, entry, verified))
 
     def _settings(self, cand, entry, verified) -> dict[str, Any]:
-        settings = dict(entry["settings"])
-        schema = verified.decl.config_schema if verified else None
-        for key, prop in ((schema or {}).get("properties") or {}).items():
-            if isinstance(prop, dict) and "default" in prop:
-                settings.setdefault(key, prop["default"])
-        return settings
+        return with_defaults(entry["settings"], verified.decl.config_schema if verified else None)
 
     def _apply_decisions(self, name: str, entry: dict[str, Any], decisions: tuple[str, str]) -> None:
         self._applied[name] = decisions
@@ -397,3 +392,12 @@ def attach(daemon) -> PluginManager:
     config_checks.set_live(manager)
     manager.start()
     return manager
+
+
+def with_defaults(settings: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, Any]:
+    """The user's settings, plus each ``default`` the plugin's config_schema declares."""
+    out = dict(settings)
+    for key, prop in ((schema or {}).get("properties") or {}).items():
+        if isinstance(prop, dict) and "default" in prop:
+            out.setdefault(key, prop["default"])
+    return out

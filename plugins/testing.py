@@ -66,4 +66,6 @@ def load(path: str | Path, *, grants: Grants | dict[str, Any] | None = None,
     host = PluginHost(cand.name, verified.source, verified.filename, grants=grants or Grants(),
                       limits=limits or Limits(call_timeout=5.0), data_dir=data / "data",
                       audit=AuditLog(data / "audit.jsonl"))
-    return LoadedForTest(host, settings or {})
+    from midimon.plugins.manager import with_defaults
+
+    return LoadedForTest(host, with_defaults(settings or {}, verified.decl.config_schema))
