@@ -161,6 +161,20 @@ class Daemon:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        # MIDI ports first: a JACK client that lingers (a plugin slow to shut down) and is then
+        # killed with its ports open stalls the whole JACK graph
+        if self.feedback:
+            self.feedback.close()
+        if self.devices:
+            self.devices.close()
+        if self.midi_out:
+            self.midi_out.close()
+        close = getattr(getattr(self, "backend", None), "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                log.debug("closing the MIDI back end failed", exc_info=True)
         for ext in list(self.extensions.values()):
             close = getattr(ext, "close", None)
             if callable(close):
@@ -168,21 +182,14 @@ class Daemon:
                     close()
                 except Exception:
                     log.exception("closing %r failed", ext)
-        if self.feedback:
-            self.feedback.close()
-        if self.devices:
-            self.devices.close()   # close the ports: a JACK client killed with open ports stalls jackd
-        if self.midi_out:
-            self.midi_out.close()
         if self.engine:
             self.engine.stop()
-        for part in (getattr(self, "backend", None), getattr(self.runner, "desktop", None)):
-            close = getattr(part, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:
-                    log.debug("closing %r failed", part, exc_info=True)
+        close = getattr(getattr(self.runner, "desktop", None), "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                log.debug("closing the desktop back end failed", exc_info=True)
         log.info("midimon stopped")
 
     def wait(self, timeout: float | None = None) -> bool:

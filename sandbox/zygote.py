@@ -11,6 +11,7 @@ host goes away (control socket EOF) the zygote kills its workers and exits.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -24,6 +25,10 @@ MAX_CONTROL_MESSAGE = 65536
 def _serve(ctrl: socket.socket) -> None:
     from . import worker_main  # preload: every worker starts with this already imported
 
+    # Move everything imported so far out of the collector's reach: a forked worker's first
+    # collection would otherwise touch (and so copy) every page of the preloaded modules.
+    gc.collect()
+    gc.freeze()
     children: set[int] = set()
     try:
         while True:

@@ -51,6 +51,9 @@ class DaemonProcess:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                # worth knowing: a JACK client killed with open ports stalls jackd
+                print(f"\ntestkit: midimon (pid {self.proc.pid}) did not stop within {timeout} s; killing it\n"
+                      f"--- its log ---\n{self.log()[-3000:]}", file=sys.stderr)
                 self.proc.kill()
                 self.proc.wait(5)
         self._reader.join(2)
