@@ -7,6 +7,12 @@ Two JACK facts shape this module (see DESIGN.md):
   second later with ``jack_connect`` (shipped with jackd2), and log clearly when it fails.
 - Every ``mido.get_*_names()`` opens and closes a JACK client; polling that has frozen the
   graph. Port lists come from one persistent rtmidi client per direction instead.
+- With a callback (mido always sets one), python-rtmidi runs Python inside JACK's real-time
+  process thread, which must first take the GIL. A daemon busy elsewhere for a few
+  milliseconds (a reload parsing TOML) then overruns the JACK period: jackd reports the client
+  "not finished" and events arrive out of order. On JACK, inputs are therefore read by
+  :class:`PolledInput`: the process thread only fills rtmidi's own C++ queue, and a Python
+  thread drains it.
 """
 from __future__ import annotations
 
@@ -91,10 +97,11 @@ class MidoBackend:
         return self._names("out")
 
     def open_input(self, name: str, callback: Callable):
-        port = self._mido.open_input(name, callback=callback, client_name=CLIENT_NAME)
         if self.is_jack:
+            port = PolledInput(name, callback, CLIENT_NAME)
             self._connect_later(source=name, ours=name, ours_is_input=True)
-        return port
+            return port
+        return self._mido.open_input(name, callback=callback, client_name=CLIENT_NAME)
 
     def open_virtual_input(self, name: str, callback: Callable):
         return self._mido.open_input(name, virtual=True, callback=callback, client_name=CLIENT_NAME)
@@ -136,3 +143,66 @@ def jack_connect(source: str, destination: str) -> bool:
         log.warning("JACK: connecting %r -> %r failed: %s", source, destination, (proc.stderr or proc.stdout).strip())
         return False
     return True
+
+
+class PolledInput:
+    """A JACK MIDI input whose messages are read by a Python thread, never in JACK's thread.
+
+    The thread sleeps 0.2 ms between polls while messages flow and 1 ms when idle: at most a
+    millisecond on the first message after a pause, a fraction of one JACK period.
+    """
+
+    ACTIVE_SLEEP = 0.0002
+    IDLE_SLEEP = 0.001
+    QUEUE = 4096
+
+    def __init__(self, name: str, callback: Callable, client_name: str, virtual: bool = False) -> None:
+        import mido
+        import rtmidi
+
+        self.name = name
+        self._callback = callback
+        self._from_bytes = mido.Message.from_bytes
+        self._rt = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client_name, queue_size_limit=self.QUEUE)
+        self._rt.ignore_types(sysex=False, timing=True, active_sense=True)
+        if virtual:
+            self._rt.open_virtual_port(name)
+        else:
+            ports = self._rt.get_ports()
+            if name not in ports:
+                self._rt.delete()
+                raise OSError(f"no MIDI input named {name!r}")
+            self._rt.open_port(ports.index(name), name=name)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"midimon-in:{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        get, stop, sleep, monotonic = self._rt.get_message, self._stop, time.sleep, time.monotonic
+        last = 0.0
+        while not stop.is_set():
+            got = get()
+            if got is None:
+                sleep(self.ACTIVE_SLEEP if monotonic() - last < 0.5 else self.IDLE_SLEEP)
+                continue
+            last = monotonic()
+            try:
+                msg = self._from_bytes(got[0])
+            except (ValueError, TypeError):
+                continue  # a malformed message from the device: nothing to map
+            try:
+                self._callback(msg)
+            except Exception:
+                log.exception("MIDI input %r: callback failed", self.name)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(1)
+        try:
+            self._rt.close_port()
+            self._rt.delete()
+        except Exception:
+            pass
+
+    closed = property(lambda self: self._stop.is_set())

@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+from midimon.engine.backends.midoport import PolledInput
+
 from testkit.jack import wait_for
 
 pytestmark = pytest.mark.jack
@@ -16,7 +18,7 @@ def notes(msgs):
 def test_feedback_at_start_press_mode_change_and_reconnect(harness, start_daemon):
     leds = []
     led_name = f"{harness.tag}-leds"
-    led_port = harness.mido.open_input(led_name, virtual=True, client_name=f"{harness.tag}-ctl", callback=leds.append)
+    led_port = PolledInput(led_name, leds.append, f"{harness.tag}-ctl", virtual=True)
     cfg = f"""
 [device]
 name = "{harness.out_name}"
@@ -63,7 +65,7 @@ action = {{ type = "ModeChange", mode = "next" }}
         led_port.close()
         d.wait_log("disconnected", timeout=10)
         leds.clear()
-        led_port = harness.mido.open_input(led_name, virtual=True, client_name=f"{harness.tag}-ctl", callback=leds.append)
+        led_port = PolledInput(led_name, leds.append, f"{harness.tag}-ctl", virtual=True)
         harness.out = harness.mido.open_output(harness.out_name, virtual=True, client_name=f"{harness.tag}-harness")
         mark = len(d.lines)
         d.wait_log("reconnected MIDI input", timeout=15, start=mark)

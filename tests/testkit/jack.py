@@ -107,7 +107,10 @@ class Harness:
         name = wait_for(lambda: next((n for n in self.mido.get_input_names() if substring in n), None),
                         timeout, what=f"a MIDI output named like {substring!r}")
         client = f"{self.tag}-listener{len(self.inputs)}"
-        port = self.mido.open_input(name, callback=self.received.append, client_name=client)
+        # read by polling, not a callback: a callback runs Python in JACK's real-time thread
+        from midimon.engine.backends.midoport import PolledInput
+
+        port = PolledInput(name, self.received.append, client)
         self.inputs.append(port)
         # in sync mode rtmidi's own connection does not take: connect again once settled
         time.sleep(1.0)
