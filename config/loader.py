@@ -110,7 +110,8 @@ def validate_raw(
     place = _Placer(source, filename)
     if copy_raw:  # the legacy rewrite edits in place; a freshly parsed document needs no copy
         raw = copy.deepcopy(raw)
-    warnings = [place("warning", r.path, r.message) for r in legacy.rewrite(raw)]
+    rewrites = legacy.rewrite(raw) if legacy.may_need_rewrite(source) else []
+    warnings = [place("warning", r.path, r.message) for r in rewrites]
     errors: list[Diagnostic] = []
     config = None
     for _attempt in range(50):  # each round removes at least one unknown key
