@@ -17,7 +17,6 @@ Writes benchmarks/results/config.json.
 from __future__ import annotations
 
 import argparse
-import copy
 import gc
 import hashlib
 import json
@@ -28,7 +27,6 @@ import statistics
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -199,7 +197,7 @@ def time_build(path: Path, runs: int) -> list[float]:
 
 def time_phases(path: Path, runs: int) -> dict:
     checks = list(config_checks())
-    names = ["read+sha256+decode", "tomllib.loads", "deepcopy", "legacy.rewrite", "pydantic validate",
+    names = ["read+sha256+decode", "toml parse", "legacy rewrite", "pydantic validate",
              "cross checks", "compile_table"]
     samples: dict[str, list[float]] = {k: [] for k in names}
     warnings = 0
@@ -209,11 +207,9 @@ def time_phases(path: Path, runs: int) -> dict:
         digest = hashlib.sha256(data).hexdigest()
         source = data.decode("utf-8")
         t.append(pc())
-        raw = tomllib.loads(source)
+        raw = loader.tomllib.loads(source)   # the parser the loader uses (compiled tomli)
         t.append(pc())
-        raw = copy.deepcopy(raw)
-        t.append(pc())
-        rewrites = legacy.rewrite(raw)
+        rewrites = legacy.rewrite(raw) if legacy.may_need_rewrite(source) else []
         t.append(pc())
         config = Config.model_validate(raw)
         t.append(pc())
@@ -235,75 +231,9 @@ def time_phases(path: Path, runs: int) -> dict:
     return out
 
 
-# ---------------------------------------------------------------------------- prototypes
-# Fixes recommended for config/loader.py and engine/curves.py, tried here by monkeypatching
-# (the product files are not changed by this benchmark). Each is applied on top of the last.
-
-
-def _fast_walk_actions(action, path):
-    """loader._walk_actions without getattr() on absent fields: on a pydantic model each miss
-    goes through BaseModel.__getattr__ and raises AttributeError internally."""
-    yield action, path
-    kind = action.type
-    if kind == "Repeat":
-        yield from _fast_walk_actions(action.action, path + ("action",))
-    elif kind == "Conditional":
-        for key in ("then_action", "else_action"):
-            sub = getattr(action, key)
-            if sub is not None:
-                yield from _fast_walk_actions(sub, path + (key,))
-    elif kind == "Sequence":
-        for i, sub in enumerate(action.actions):
-            yield from _fast_walk_actions(sub, path + ("actions", i))
-
-
-def prototypes(path: Path, runs: int) -> list[dict]:
-    import functools
-    import types
-
-    from midimon.engine import curves, table as table_mod
-
-    rows = []
-    undo: list = []
-
-    def patch(obj, name, value):
-        undo.append((obj, name, getattr(obj, name)))
-        setattr(obj, name, value)
-
-    def measure(label: str, note: str = "") -> None:
-        t = ms(time_build(path, runs))
-        rows.append({"change": label, "note": note, **t})
-
-    try:
-        measure("as is")
-        try:
-            import tomli  # noqa: F401
-            import tomli._parser as tp
-            compiled = not tp.__file__.endswith(".py")
-        except ImportError:
-            tomli, compiled = None, False
-        if tomli is not None:
-            patch(loader, "tomllib", tomli)
-            measure("+ tomli instead of tomllib", f"tomli {getattr(tomli, '__version__', '?')}, "
-                    f"{'mypyc-compiled' if compiled else 'pure Python (no gain expected)'}")
-        else:
-            rows.append({"change": "+ tomli instead of tomllib", "note": "skipped: tomli is not installed"})
-        patch(loader, "copy", types.SimpleNamespace(deepcopy=lambda x: x))
-        measure("+ no deepcopy of the freshly parsed TOML", "load_config owns raw; validate_raw copies it again")
-        patch(loader, "_walk_actions", _fast_walk_actions)
-        measure("+ _walk_actions dispatching on action.type", "no getattr misses on pydantic models")
-        patch(table_mod.curves, "build", functools.lru_cache(maxsize=256)(curves.build))
-        measure("+ curves.build memoised per curve model", "frozen models are hashable; the 128-entry table is built once")
-    finally:
-        for obj, name, value in reversed(undo):
-            setattr(obj, name, value)
-    return rows
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--no-prototypes", action="store_true", help="skip timing the recommended fixes")
     ap.add_argument("--out", default=str(ROOT / "results" / "config.json"))
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
@@ -319,8 +249,7 @@ def main() -> int:
             assert table.mapping_count == n, (table.mapping_count, n)
             total = ms(time_build(path, runs[n]))
             phases = time_phases(path, max(10, runs[n] // 2))
-            proto = prototypes(path, max(10, runs[n] // 2)) if not args.no_prototypes else []
-            results[str(n)] = {"prototypes": proto, "mappings": n, "bytes": path.stat().st_size, "warnings": len(result.warnings),
+            results[str(n)] = {"mappings": n, "bytes": path.stat().st_size, "warnings": len(result.warnings),
                                "build_table": total, "phases": phases, "target_ms": limit,
                                "met": total["median_ms"] <= limit}
         compat = {}
@@ -343,15 +272,6 @@ def main() -> int:
     for k in names:
         print(f"{k:22} " + " ".join(f"{results[n]['phases'][k]['median_ms']:>11.3f} ({results[n]['phases'][k]['share'] * 100:4.1f}%)"
                                     for n in results))
-    if any(r["prototypes"] for r in results.values()):
-        print("\nrecommended fixes, prototyped by monkeypatching (cumulative; median / p99 ms of build_table)")
-        print(f"{'change':48} " + " ".join(f"{n + ' mappings':>20}" for n in results))
-        for k, row in enumerate(results["100"]["prototypes"]):
-            cells = []
-            for n in results:
-                r = results[n]["prototypes"][k]
-                cells.append(f"{r['median_ms']:>9.2f} / {r['p99_ms']:<8.2f}" if "median_ms" in r else f"{'skipped':>20}")
-            print(f"{row['change'][:48]:48} " + " ".join(cells))
     info["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
     out = {"benchmark": "config", "quick": args.quick, "machine": info, "generated": results, "compat": compat,
            "targets": {f"{n}_mappings_median_ms<={int(r['target_ms'])}": {"value": r["build_table"]["median_ms"],
