@@ -80,6 +80,16 @@ def _call(args, command: str, payload: dict | None = None, timeout: float | None
     return answer, 0
 
 
+def _result(args, command: str, payload: dict | None = None, timeout: float | None = None):
+    """(result, None) when the daemon answered ok; (None, exit code) after saying why not."""
+    answer, code = _call(args, command, payload, timeout)
+    if answer is None:
+        return None, code
+    if not answer.get("ok"):
+        return None, _failed(args, answer)
+    return answer["result"], None
+
+
 def _failed(args, answer) -> int:
     err = answer.get("error") or {}
     if getattr(args, "json", False):
@@ -122,12 +132,10 @@ def _diagnostics(outcome: dict) -> list[str]:
 
 
 def cmd_status(args) -> int:
-    answer, code = _call(args, "status")
-    if answer is None:
+    result, code = _result(args, "status")
+    if code is not None:
         return code
-    if not answer.get("ok"):
-        return _failed(args, answer)
-    st = answer["result"]
+    st = result
     if args.json:
         print_json(st)
         return 0
@@ -193,12 +201,10 @@ def cmd_reload(args) -> int:
 
 
 def cmd_stop(args) -> int:
-    answer, code = _call(args, "stop")
-    if answer is None:
+    result, code = _result(args, "stop")
+    if code is not None:
         return code
-    if not answer.get("ok"):
-        return _failed(args, answer)
-    pid = answer["result"].get("pid")
+    pid = result.get("pid")
     # return once the process is really gone (its ports closed), not merely asked to stop
     deadline = time.monotonic() + (args.timeout or 10.0)
     while time.monotonic() < deadline and _alive(pid):
@@ -229,12 +235,10 @@ def _alive(pid) -> bool:
 
 
 def cmd_mode(args) -> int:
-    answer, code = _call(args, "mode", {"name": args.name} if args.name else {})
-    if answer is None:
+    result, code = _result(args, "mode", {"name": args.name} if args.name else {})
+    if code is not None:
         return code
-    if not answer.get("ok"):
-        return _failed(args, answer)
-    r = answer["result"]
+    r = result
     if args.json:
         print_json(r)
     elif "previous" in r:
@@ -265,14 +269,12 @@ def cmd_send(args) -> int:
         fields = _parse_fields(args.fields)
     except ValueError as exc:
         return fail(str(exc), as_json=args.json)
-    answer, code = _call(args, "send", {"type": args.type, **fields})
-    if answer is None:
+    result, code = _result(args, "send", {"type": args.type, **fields})
+    if code is not None:
         return code
-    if not answer.get("ok"):
-        return _failed(args, answer)
-    sent = answer["result"]["sent"]
+    sent = result["sent"]
     if args.json:
-        print_json(answer["result"])
+        print_json(result)
     else:
         print("sent " + " ".join(f"{k}={v}" for k, v in sent.items() if k != "device"))
     return 0
@@ -320,12 +322,10 @@ def cmd_monitor(args) -> int:
 def cmd_learn(args) -> int:
     if not args.json:
         print(f"press, turn or move one control on your device (waiting {args.wait:g} s)...", file=sys.stderr)
-    answer, code = _call(args, "learn", {"timeout": args.wait}, timeout=args.wait + 10)
-    if answer is None:
+    result, code = _result(args, "learn", {"timeout": args.wait}, timeout=args.wait + 10)
+    if code is not None:
         return code
-    if not answer.get("ok"):
-        return _failed(args, answer)
-    r = answer["result"]
+    r = result
     if args.json:
         print_json(r)
         return 0
