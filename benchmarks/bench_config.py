@@ -20,8 +20,6 @@ import argparse
 import gc
 import hashlib
 import json
-import os
-import platform
 import random
 import statistics
 import sys
@@ -258,7 +256,7 @@ def main() -> int:
                 table, result = build_table(f)
                 t = ms(time_build(f, 20 if args.quick else 100))
                 compat[f.name] = {"mappings": table.mapping_count, "warnings": len(result.warnings), **t}
-    print(f"\nload + validate + compile (daemon.build_table) from a file on disk")
+    print("\nload + validate + compile (daemon.build_table) from a file on disk")
     print(f"{'config':34} {'mappings':>8} {'KiB':>6} {'median ms':>10} {'p99 ms':>8} {'target':>7}")
     for n, r in results.items():
         b = r["build_table"]

@@ -10,7 +10,6 @@ import difflib
 import functools
 import hashlib
 import re
-import sys
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ except ImportError:  # pragma: no cover
     import tomllib
 
 from midimon.config import legacy
-from midimon.config.diagnostics import ConfigError, Diagnostic, format_path
+from midimon.config.diagnostics import ConfigError, Diagnostic
 from midimon.config.locate import locate, nearest
 from midimon.config.models import UNION_TAGS, Config
 

@@ -27,7 +27,6 @@ from midimon.sandbox import (HostServices, Limits, PluginCompileError, PluginHos
 
 from . import grants as grantlib
 from .discovery import Candidate, Verified
-from .integrity import IntegrityError
 from .manifest import Declarations, ManifestError
 
 log = logging.getLogger("midimon.plugins")

@@ -1,7 +1,6 @@
 """`midimon validate`, `midimon config schema|migrate|path`."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile

@@ -5,7 +5,6 @@ a running daemon picks the change up within a fraction of a second.
 """
 from __future__ import annotations
 
-import argparse
 
 from midimon.engine.cli import add_json, fail, print_json
 

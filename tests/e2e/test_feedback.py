@@ -1,6 +1,5 @@
 """LED feedback observed on a real JACK port: at start, on press/release, on mode change,
 and again after the controller is unplugged and plugged back in."""
-import time
 
 import pytest
 

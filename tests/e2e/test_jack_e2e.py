@@ -1,5 +1,4 @@
 """The daemon as a process, over a real JACK MIDI graph: notes in, effects out."""
-import json
 import time
 
 import pytest

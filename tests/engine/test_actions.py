@@ -1,6 +1,5 @@
 """Built-in actions through the real ActionRunner, with in-memory MIDI and a recording desktop."""
 import datetime as dt
-import os
 import sys
 import threading
 import time

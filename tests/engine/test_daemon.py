@@ -1,5 +1,4 @@
 """The daemon wired to the in-memory MIDI back end: devices, reloads, status."""
-import time
 
 import mido
 import pytest

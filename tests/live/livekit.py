@@ -1,5 +1,4 @@
 """Helpers for tests/live: configs, an in-process daemon with its socket, waiting."""
-import time
 from pathlib import Path
 
 from testkit.jack import wait_for

@@ -2,17 +2,13 @@
 closed, the real daemon over JACK, local HTTP/Spotify servers and a real mosquitto."""
 from __future__ import annotations
 
-import http.server
 import itertools
-import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator
 

@@ -2,7 +2,6 @@
 break, fix and delete it, without a restart. The same for a trigger plugin, and for grants."""
 from __future__ import annotations
 
-import json
 import time
 
 import pytest

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 
-from midimon.sandbox import AuditLog, Grants, PluginHost, SandboxError
+from midimon.sandbox import AuditLog, Grants, PluginHost
 
 # -- numeric IPv4 spellings: the resolver connects them to 127.0.0.1 -------------------------------
 
