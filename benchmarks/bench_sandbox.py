@@ -2,7 +2,7 @@
 """Benchmarks of midimon.sandbox: the cost of running plugin code in a worker under guards.
 
 Run: .venv/bin/python benchmarks/bench_sandbox.py [--out FILE] [--quick]
-Prints a table and writes the figures as JSON (default: bench_sandbox.json in the current dir).
+Prints a table and writes the figures as JSON (default: benchmarks/results/sandbox.json).
 """
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def machine() -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", default="bench_sandbox.json")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "sandbox.json"))
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # timeouts below are on purpose
