@@ -1,24 +1,8 @@
-import itertools
-import os
-
 import pytest
 
 from testkit.daemon import DaemonProcess
-from testkit.jack import Harness, ensure_server
 
-_ids = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def jack_env():
-    return ensure_server()
-
-
-@pytest.fixture
-def harness(jack_env):
-    h = Harness(f"t{os.getpid()}x{next(_ids)}")
-    yield h
-    h.close()
+# jack_env and harness come from tests/conftest.py
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Live editing and hot-plug over a real JACK MIDI graph (the daemon as a process)."""
 import hashlib
-import itertools
 import json
 import os
 import shutil
@@ -13,29 +12,14 @@ from pathlib import Path
 import pytest
 
 from testkit.daemon import DaemonProcess
-from testkit.jack import Harness, ensure_server, wait_for
+from testkit.jack import wait_for
 
 pytestmark = pytest.mark.jack
 EXE = os.path.join(os.path.dirname(sys.executable), "midimon")
-_ids = itertools.count()
 CONTROLS = 120
 
 
-@pytest.fixture(scope="module")
-def jack_env():
-    env = ensure_server()
-    # mido picks its back end when first imported; earlier tests may have imported it already
-    import mido
-
-    mido.set_backend(env["MIDO_BACKEND"])
-    return env
-
-
-@pytest.fixture
-def harness(jack_env):
-    h = Harness(f"l{os.getpid()}x{next(_ids)}")
-    yield h
-    h.close()
+# jack_env and harness come from tests/conftest.py (ensure_server also sets mido's back end)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 closed, the real daemon over JACK, local HTTP/Spotify servers and a real mosquitto."""
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import signal
@@ -22,7 +21,6 @@ from testkit.jack import wait_for  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MIDIMON = str(Path(sys.executable).with_name("midimon"))
-_ids = itertools.count()
 
 
 @pytest.fixture
@@ -55,21 +53,7 @@ def manager(home: Path, plugins_dir: Path) -> Iterator[Any]:
 
 # -- JACK and the daemon -----------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def jack_env():
-    from testkit.jack import ensure_server
-
-    return ensure_server()
-
-
-@pytest.fixture
-def harness(jack_env):
-    from testkit.jack import Harness
-
-    h = Harness(f"p{os.getpid()}x{next(_ids)}")
-    yield h
-    h.close()
-
+# jack_env and harness come from tests/conftest.py
 
 @pytest.fixture
 def start_daemon(home: Path, jack_env):
