@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import machine, pct, ms  # noqa: E402
+from benchlib import machine, pct, ms, write_results  # noqa: E402
 
 from midimon.config import legacy, loader
 from midimon.config.models import Config
@@ -270,14 +270,11 @@ def main() -> int:
     for k in names:
         print(f"{k:22} " + " ".join(f"{results[n]['phases'][k]['median_ms']:>11.3f} ({results[n]['phases'][k]['share'] * 100:4.1f}%)"
                                     for n in results))
-    info["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
     out = {"benchmark": "config", "quick": args.quick, "machine": info, "generated": results, "compat": compat,
            "targets": {f"{n}_mappings_median_ms<={int(r['target_ms'])}": {"value": r["build_table"]["median_ms"],
                                                                        "p99": r["build_table"]["p99_ms"], "met": r["met"]}
                        for n, r in results.items()}}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print(f"\nwrote {args.out}")
+    write_results(args.out, out)
     return 0
 
 

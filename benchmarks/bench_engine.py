@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import logging
 import statistics
 import sys
@@ -31,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import machine, pct  # noqa: E402
+from benchlib import machine, pct, write_results  # noqa: E402
 
 from midimon.config import load_config
 from midimon.engine import events as E
@@ -526,12 +525,9 @@ def main() -> int:
     for k, v in targets.items():
         verdict = "" if v["met"] is None else ("MET" if v["met"] else "NOT MET")
         print(f"  {k:40} {v['value']:>10}  {verdict}")
-    info["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
     out = {"benchmark": "engine", "quick": args.quick, "machine": info, "latency": lat, "throughput": thr,
            "process": proc, "targets": targets}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print(f"\nwrote {args.out}")
+    write_results(args.out, out)
     return 0
 
 

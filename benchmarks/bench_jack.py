@@ -24,7 +24,6 @@ everything we started by PID. Writes benchmarks/results/jack.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -37,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import machine, pct  # noqa: E402
+from benchlib import machine, pct, write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 pc = time.perf_counter
@@ -307,14 +306,11 @@ def main() -> int:
         print(f"\nmidimon adds: p50 {added['p50_ms']:+.3f} ms, p99 {added['p99_ms']:+.3f} ms "
               f"(transport alone p50 {base50:.3f} ms, p99 {base99:.3f} ms; one period = {PERIOD_MS:.2f} ms)")
     xruns = sum(1 for l in jack_log.splitlines() if "xrun" in l.lower() or "process error" in l.lower())
-    info["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
     out = {"benchmark": "jack", "quick": args.quick, "machine": info,
            "jack": {"driver": "dummy", "rate": 48000, "period_frames": 256, "period_ms": round(PERIOD_MS, 3),
                     "sync": True, "log_problem_lines": xruns},
            "rate_per_s": args.rate, "paths": rows, "midimon_adds": added}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, out)
     return 0
 
 

@@ -1,6 +1,7 @@
 """What every benchmark script shares: the machine it ran on, percentiles."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -39,3 +40,15 @@ def ms(values_s: list[float]) -> dict:
     v = [x * 1000 for x in values_s]
     return {"n": len(v), "median_ms": round(statistics.median(v), 3), "p99_ms": round(pct(v, 99), 3),
             "min_ms": round(min(v), 3), "max_ms": round(max(v), 3)}
+
+
+def write_results(path: str | Path, out: dict) -> None:
+    """Write a benchmark's figures (with the load average at its end) as JSON and say where."""
+    try:
+        out.setdefault("machine", {})["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    except OSError:
+        pass
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"\nwrote {path}")

@@ -121,18 +121,18 @@ def validate_raw(
             unknown, real = _split_unknown(exc)
             if real:
                 errors = [place("error", p, m) for p, m in real]
-                for p, m, _ in unknown:
+                for p, m in unknown:
                     if strict:
                         errors.append(place("error", p, m))
                     else:
                         warnings.append(place("warning", p, m + " (ignored)"))
                 break
-            for path, message, raw_path in unknown:
+            for path, message in unknown:
                 if strict:
                     errors.append(place("error", path, message))
                 else:
                     warnings.append(place("warning", path, message + " (ignored)"))
-                    _delete(raw, raw_path)
+                    _delete(raw, path)
             if errors:
                 break
     if config is None or errors:
@@ -163,16 +163,16 @@ def _delete(raw: Any, path: tuple) -> None:
 # ------------------------------------------------------------------ pydantic -> words
 
 
-def _clean_loc(loc: tuple) -> tuple[tuple, tuple]:
-    """Drop the union tags pydantic inserts. Returns (display path, path into the raw data)."""
-    shown = tuple(p for p in loc if not (isinstance(p, str) and p in UNION_TAGS))
-    return shown, shown
+def _clean_loc(loc: tuple) -> tuple:
+    """Drop the union tags pydantic inserts: what is left is both the key path shown to the
+    user and the path into the raw data."""
+    return tuple(p for p in loc if not (isinstance(p, str) and p in UNION_TAGS))
 
 
 def _split_unknown(exc: ValidationError):
     unknown, real = [], []
     for err in exc.errors(include_url=False):
-        path, raw_path = _clean_loc(err["loc"])
+        path = _clean_loc(err["loc"])
         if err["type"] == "extra_forbidden":
             key = path[-1]
             known = _fields_at(err["loc"][:-1])
@@ -180,7 +180,7 @@ def _split_unknown(exc: ValidationError):
             msg = f"unknown key '{key}'" + (f"; did you mean '{hint[0]}'?" if hint else "")
             if known and not hint:
                 msg += f" (expected one of: {', '.join(sorted(known))})"
-            unknown.append((path, msg, raw_path))
+            unknown.append((path, msg))
         else:
             real.append((path, _describe(err)))
     return unknown, real
@@ -227,16 +227,15 @@ def _describe(err: dict) -> str:
 
 
 def _bounds(err: dict) -> tuple[Any, Any]:
-    # pydantic reports one bound per error; recover the other from the field's metadata
+    # pydantic reports only the bound that was crossed; for the MIDI-shaped ranges the other
+    # end follows from it (127 -> 0, 15 -> 0, 8191 -> -8192...), so the message can name both
     ctx = err.get("ctx") or {}
     lo = ctx.get("ge", ctx.get("gt"))
     hi = ctx.get("le", ctx.get("lt"))
-    known = {0: 127, 1: 127}
     if lo is None and hi is not None:
         lo = {127: 0, 15: 0, 16383: 0, 100: 0, 8191: -8192}.get(hi)
     if hi is None and lo is not None:
-        hi = {-8192: 8191}.get(lo) if lo in (-8192,) else None
-    del known
+        hi = {-8192: 8191}.get(lo)
     return lo, hi
 
 

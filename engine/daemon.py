@@ -21,9 +21,6 @@ from midimon.engine.table import Table, compile_table
 
 log = logging.getLogger("midimon")
 
-STARTER = Path(__file__).resolve().parent.parent / "config" / "starter.toml"
-
-
 def starter_text() -> str:
     from importlib.resources import files
 
