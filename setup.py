@@ -4,6 +4,7 @@ The design card keeps ``engine/``, ``sandbox/``, ``plugins/`` and ``config/`` at
 repository, yet nothing may install a top-level ``engine`` or ``config`` module. Subpackages are
 found here so that adding a folder never needs an edit to a package list.
 """
+
 from setuptools import find_packages, setup
 
 FOLDERS = ("config", "engine", "sandbox", "plugins")
@@ -15,6 +16,9 @@ for folder in FOLDERS:
 setup(
     packages=packages,
     package_dir={"midimon." + folder: folder for folder in FOLDERS},
-    package_data={"midimon." + folder: ["**/*.toml", "**/*.json", "**/*.html", "**/*.js", "**/*.css", "**/*.py.txt"] for folder in FOLDERS},
+    package_data={
+        "midimon." + folder: ["**/*.toml", "**/*.json", "**/*.html", "**/*.js", "**/*.css", "**/*.py.txt"]
+        for folder in FOLDERS
+    },
     include_package_data=True,
 )

@@ -14,6 +14,7 @@ real configs in ../shared/compat/midimon/ are timed too when present.
 Targets: <= 5 ms for 100 mappings, <= 50 ms for 1,000 (median, and we report p99).
 Writes benchmarks/results/config.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import machine, pct, ms, write_results  # noqa: E402
+from benchlib import machine, ms, pct, write_results
 
 from midimon.config import legacy, loader
 from midimon.config.models import Config
@@ -40,21 +41,31 @@ COMPAT = ROOT.parent.parent / "shared" / "compat" / "midimon"
 pc = time.perf_counter
 
 
-
-
-
-
-
-
 # ---------------------------------------------------------------------------- the configs
 
 TRIGGERS = [  # (weight, kind)
-    (38, "Note"), (8, "VelocityRange"), (8, "LongPress"), (6, "DoubleTap"), (6, "NoteChord"),
-    (12, "EncoderTurn"), (12, "CC"), (5, "Aftertouch"), (5, "PitchBend"),
+    (38, "Note"),
+    (8, "VelocityRange"),
+    (8, "LongPress"),
+    (6, "DoubleTap"),
+    (6, "NoteChord"),
+    (12, "EncoderTurn"),
+    (12, "CC"),
+    (5, "Aftertouch"),
+    (5, "PitchBend"),
 ]
 ACTIONS = [
-    (32, "Keystroke"), (12, "Shell"), (6, "Launch"), (8, "VolumeControl"), (6, "ModeChange"),
-    (14, "SendMidi"), (4, "Text"), (6, "Sequence"), (6, "Conditional"), (3, "MouseClick"), (3, "Repeat"),
+    (32, "Keystroke"),
+    (12, "Shell"),
+    (6, "Launch"),
+    (8, "VolumeControl"),
+    (6, "ModeChange"),
+    (14, "SendMidi"),
+    (4, "Text"),
+    (6, "Sequence"),
+    (6, "Conditional"),
+    (3, "MouseClick"),
+    (3, "Repeat"),
 ]
 KEYS = ["space", "a", "b", "c", "f1", "f5", "tab", "return", "left", "right", "up", "down", "z", "s", "escape"]
 MODS = [[], ["cmd"], ["ctrl"], ["ctrl", "shift"], ["alt"], ["cmd", "shift"]]
@@ -72,7 +83,12 @@ def trigger_toml(rng: random.Random, kind: str, i: int) -> list[str]:
         if rng.random() < 0.3:
             out.append(f"velocity_min = {rng.randint(1, 60)}")
     elif kind == "VelocityRange":
-        out += [f"note = {note}", "soft_max = 40", "medium_max = 80", f'level = "{rng.choice(["soft", "medium", "hard"])}"']
+        out += [
+            f"note = {note}",
+            "soft_max = 40",
+            "medium_max = 80",
+            f'level = "{rng.choice(["soft", "medium", "hard"])}"',
+        ]
     elif kind == "LongPress":
         out += [f"note = {note}", f"duration_ms = {rng.choice([500, 1000, 1500])}"]
     elif kind == "DoubleTap":
@@ -80,8 +96,11 @@ def trigger_toml(rng: random.Random, kind: str, i: int) -> list[str]:
     elif kind == "NoteChord":
         out += [f"notes = [{note}, {(note + 4) % 128}, {(note + 7) % 128}]", "timeout_ms = 80"]
     elif kind == "EncoderTurn":
-        out += [f"cc = {i % 128}", f'direction = "{rng.choice(["Clockwise", "CounterClockwise"])}"',
-                f'encoding = "{rng.choice(["twos_complement", "sign_magnitude", "binary_offset"])}"']
+        out += [
+            f"cc = {i % 128}",
+            f'direction = "{rng.choice(["Clockwise", "CounterClockwise"])}"',
+            f'encoding = "{rng.choice(["twos_complement", "sign_magnitude", "binary_offset"])}"',
+        ]
     elif kind == "CC":
         out += [f"cc = {i % 128}", "value_min = 64", "value_max = 127"]
     elif kind == "Aftertouch":
@@ -120,8 +139,11 @@ def action_toml(rng: random.Random, kind: str, modes: list[str]) -> list[str]:
     elif kind == "SendMidi":
         mt = rng.choice(["NoteOn", "CC", "ProgramChange"])
         out.append(f'message_type = "{mt}"')
-        out += {"NoteOn": [f"note = {rng.randint(0, 127)}"], "CC": [f"controller = {rng.randint(0, 127)}"],
-                "ProgramChange": [f"program = {rng.randint(0, 127)}"]}[mt]
+        out += {
+            "NoteOn": [f"note = {rng.randint(0, 127)}"],
+            "CC": [f"controller = {rng.randint(0, 127)}"],
+            "ProgramChange": [f"program = {rng.randint(0, 127)}"],
+        }[mt]
         out.append(f"channel = {rng.randint(0, 15)}")
     elif kind == "Text":
         out.append('text = "git status\\n"')
@@ -129,11 +151,18 @@ def action_toml(rng: random.Random, kind: str, modes: list[str]) -> list[str]:
         subs = [action_inline(rng, k, modes) for k in ("Keystroke", "Delay", "Keystroke")]
         out.append("actions = [" + ", ".join(subs) + "]")
     elif kind == "Conditional":
-        cond = rng.choice(['{ type = "TimeRange", start = "09:00", end = "17:00" }',
-                           f'{{ type = "ModeIs", mode = "{rng.choice(modes)}" }}',
-                           '{ type = "DayOfWeek", days = ["Mon", "Tue", "Wed", "Thu", "Fri"] }'])
-        out += [f"condition = {cond}", f"then_action = {action_inline(rng, 'Keystroke', modes)}",
-                f"else_action = {action_inline(rng, 'Keystroke', modes)}"]
+        cond = rng.choice(
+            [
+                '{ type = "TimeRange", start = "09:00", end = "17:00" }',
+                f'{{ type = "ModeIs", mode = "{rng.choice(modes)}" }}',
+                '{ type = "DayOfWeek", days = ["Mon", "Tue", "Wed", "Thu", "Fri"] }',
+            ]
+        )
+        out += [
+            f"condition = {cond}",
+            f"then_action = {action_inline(rng, 'Keystroke', modes)}",
+            f"else_action = {action_inline(rng, 'Keystroke', modes)}",
+        ]
     elif kind == "MouseClick":
         out += ['button = "Left"', "clicks = 2"]
     elif kind == "Repeat":
@@ -147,10 +176,22 @@ def make_config(n: int, seed: int = 2) -> str:
     modes = [f"Mode{i}" for i in range(n_modes)]
     n_global = max(1, n // 10)
     per_mode = (n - n_global) // n_modes
-    lines = ["# generated by benchmarks/bench_config.py", "[device]", 'name = "Maschine Mikro MK3"',
-             "auto_connect = true", 'virtual_output = "midimon"', "",
-             "[advanced_settings]", "chord_timeout_ms = 50", "double_tap_timeout_ms = 300",
-             "hold_threshold_ms = 1000", "", "[logging]", 'level = "info"', ""]
+    lines = [
+        "# generated by benchmarks/bench_config.py",
+        "[device]",
+        'name = "Maschine Mikro MK3"',
+        "auto_connect = true",
+        'virtual_output = "midimon"',
+        "",
+        "[advanced_settings]",
+        "chord_timeout_ms = 50",
+        "double_tap_timeout_ms = 300",
+        "hold_threshold_ms = 1000",
+        "",
+        "[logging]",
+        'level = "info"',
+        "",
+    ]
     count = 0
 
     def mapping(section: str, i: int) -> None:
@@ -195,8 +236,7 @@ def time_build(path: Path, runs: int) -> list[float]:
 
 def time_phases(path: Path, runs: int) -> dict:
     checks = list(config_checks())
-    names = ["read+sha256+decode", "toml parse", "legacy rewrite", "pydantic validate",
-             "cross checks", "compile_table"]
+    names = ["read+sha256+decode", "toml parse", "legacy rewrite", "pydantic validate", "cross checks", "compile_table"]
     samples: dict[str, list[float]] = {k: [] for k in names}
     warnings = 0
     for r in range(runs + 3):
@@ -205,7 +245,7 @@ def time_phases(path: Path, runs: int) -> dict:
         digest = hashlib.sha256(data).hexdigest()
         source = data.decode("utf-8")
         t.append(pc())
-        raw = loader.tomllib.loads(source)   # the parser the loader uses (compiled tomli)
+        raw = loader.tomllib.loads(source)  # the parser the loader uses (compiled tomli)
         t.append(pc())
         rewrites = legacy.rewrite(raw) if legacy.may_need_rewrite(source) else []
         t.append(pc())
@@ -223,8 +263,11 @@ def time_phases(path: Path, runs: int) -> dict:
     out = {}
     for name, v in samples.items():
         med = statistics.median(v)
-        out[name] = {"median_ms": round(med * 1000, 3), "p99_ms": round(pct(v, 99) * 1000, 3),
-                     "share": round(med / total, 3)}
+        out[name] = {
+            "median_ms": round(med * 1000, 3),
+            "p99_ms": round(pct(v, 99) * 1000, 3),
+            "share": round(med / total, 3),
+        }
     out["_warnings_in_file"] = warnings
     return out
 
@@ -237,7 +280,9 @@ def main() -> int:
     sys.stdout.reconfigure(line_buffering=True)
     runs = {100: 60 if args.quick else 300, 1000: 15 if args.quick else 80}
     info = machine()
-    print(f"machine: {info['nproc']} CPU, {info['cpu_model']}, Python {info['python']}, load {' '.join(info['loadavg_at_start'])}")
+    print(
+        f"machine: {info['nproc']} CPU, {info['cpu_model']}, Python {info['python']}, load {' '.join(info['loadavg_at_start'])}"
+    )
     results = {}
     with tempfile.TemporaryDirectory(prefix="midimon-bench-config-") as tmp:
         for n, limit in ((100, 5.0), (1000, 50.0)):
@@ -247,9 +292,15 @@ def main() -> int:
             assert table.mapping_count == n, (table.mapping_count, n)
             total = ms(time_build(path, runs[n]))
             phases = time_phases(path, max(10, runs[n] // 2))
-            results[str(n)] = {"mappings": n, "bytes": path.stat().st_size, "warnings": len(result.warnings),
-                               "build_table": total, "phases": phases, "target_ms": limit,
-                               "met": total["median_ms"] <= limit}
+            results[str(n)] = {
+                "mappings": n,
+                "bytes": path.stat().st_size,
+                "warnings": len(result.warnings),
+                "build_table": total,
+                "phases": phases,
+                "target_ms": limit,
+                "met": total["median_ms"] <= limit,
+            }
         compat = {}
         if COMPAT.is_dir():
             for f in sorted(COMPAT.glob("*.toml")):
@@ -260,20 +311,40 @@ def main() -> int:
     print(f"{'config':34} {'mappings':>8} {'KiB':>6} {'median ms':>10} {'p99 ms':>8} {'target':>7}")
     for n, r in results.items():
         b = r["build_table"]
-        print(f"{'generated, ' + n + ' mappings':34} {r['mappings']:>8} {r['bytes'] / 1024:>6.0f} {b['median_ms']:>10} "
-              f"{b['p99_ms']:>8} {'<=' + str(int(r['target_ms'])):>7} {'MET' if r['met'] else 'NOT MET'}")
+        print(
+            f"{'generated, ' + n + ' mappings':34} {r['mappings']:>8} {r['bytes'] / 1024:>6.0f} {b['median_ms']:>10} "
+            f"{b['p99_ms']:>8} {'<=' + str(int(r['target_ms'])):>7} {'MET' if r['met'] else 'NOT MET'}"
+        )
     for name, r in compat.items():
-        print(f"{name[:34]:34} {r['mappings']:>8} {'':>6} {r['median_ms']:>10} {r['p99_ms']:>8}   ({r['warnings']} warnings)")
+        print(
+            f"{name[:34]:34} {r['mappings']:>8} {'':>6} {r['median_ms']:>10} {r['p99_ms']:>8}   ({r['warnings']} warnings)"
+        )
     print("\nwhere the time goes (median ms, share of the sum)")
     names = [k for k in results["100"]["phases"] if not k.startswith("_")]
     print(f"{'phase':22} " + " ".join(f"{n + ' mappings':>20}" for n in results))
     for k in names:
-        print(f"{k:22} " + " ".join(f"{results[n]['phases'][k]['median_ms']:>11.3f} ({results[n]['phases'][k]['share'] * 100:4.1f}%)"
-                                    for n in results))
-    out = {"benchmark": "config", "quick": args.quick, "machine": info, "generated": results, "compat": compat,
-           "targets": {f"{n}_mappings_median_ms<={int(r['target_ms'])}": {"value": r["build_table"]["median_ms"],
-                                                                       "p99": r["build_table"]["p99_ms"], "met": r["met"]}
-                       for n, r in results.items()}}
+        print(
+            f"{k:22} "
+            + " ".join(
+                f"{results[n]['phases'][k]['median_ms']:>11.3f} ({results[n]['phases'][k]['share'] * 100:4.1f}%)"
+                for n in results
+            )
+        )
+    out = {
+        "benchmark": "config",
+        "quick": args.quick,
+        "machine": info,
+        "generated": results,
+        "compat": compat,
+        "targets": {
+            f"{n}_mappings_median_ms<={int(r['target_ms'])}": {
+                "value": r["build_table"]["median_ms"],
+                "p99": r["build_table"]["p99_ms"],
+                "met": r["met"],
+            }
+            for n, r in results.items()
+        },
+    }
     write_results(args.out, out)
     return 0
 

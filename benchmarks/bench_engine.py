@@ -18,6 +18,7 @@
 
 Writes benchmarks/results/engine.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import machine, pct, write_results  # noqa: E402
+from benchlib import machine, pct, write_results
 
 from midimon.config import load_config
 from midimon.engine import events as E
@@ -47,15 +48,17 @@ pc = time.perf_counter
 # ---------------------------------------------------------------------------- machine info
 
 
-
-
-
-
 def summary_us(values_s: list[float]) -> dict:
     us = [v * 1e6 for v in values_s]
-    return {"n": len(us), "p50_us": round(pct(us, 50), 1), "p90_us": round(pct(us, 90), 1),
-            "p99_us": round(pct(us, 99), 1), "p999_us": round(pct(us, 99.9), 1),
-            "max_us": round(max(us), 1) if us else None, "mean_us": round(statistics.fmean(us), 1) if us else None}
+    return {
+        "n": len(us),
+        "p50_us": round(pct(us, 50), 1),
+        "p90_us": round(pct(us, 90), 1),
+        "p99_us": round(pct(us, 99), 1),
+        "p999_us": round(pct(us, 99.9), 1),
+        "max_us": round(max(us), 1) if us else None,
+        "mean_us": round(statistics.fmean(us), 1) if us else None,
+    }
 
 
 # ---------------------------------------------------------------------------- the rig
@@ -135,11 +138,15 @@ action = { type = "ModeChange", mode = "Default" }
 
 # filler: a full pad grid and encoder bank, so lookups run against a realistic table size
 for _n in range(20, 36):
-    CONFIG += (f'\n[[global_mappings]]\ndescription = "pad {_n}"\ntrigger = {{ type = "Note", note = {_n} }}\n'
-               f'action = {{ type = "Keystroke", keys = "f{_n - 19}" }}\n')
+    CONFIG += (
+        f'\n[[global_mappings]]\ndescription = "pad {_n}"\ntrigger = {{ type = "Note", note = {_n} }}\n'
+        f'action = {{ type = "Keystroke", keys = "f{_n - 19}" }}\n'
+    )
 for _c in range(20, 28):
-    CONFIG += (f'\n[[global_mappings]]\ndescription = "knob {_c}"\ntrigger = {{ type = "EncoderTurn", cc = {_c} }}\n'
-               f'action = {{ type = "VolumeControl", operation = "Up" }}\n')
+    CONFIG += (
+        f'\n[[global_mappings]]\ndescription = "knob {_c}"\ntrigger = {{ type = "EncoderTurn", cc = {_c} }}\n'
+        f'action = {{ type = "VolumeControl", operation = "Up" }}\n'
+    )
 
 
 class CountingOutput:
@@ -255,8 +262,13 @@ def paced_latency(name: str, make, rate: float, seconds: float, expect_per_event
     dispatch = [s - rig.wake[e] for e, s, _ in samples if e in rig.wake]
     actual_rate = len(submitted) / (submitted[-1] - submitted[0]) if len(submitted) > 1 else 0
     return {
-        "scenario": name, "events": len(submitted), "rate_target": rate, "rate_actual": round(actual_rate, 1),
-        "seconds": round(elapsed, 2), "actions": len(samples), "actions_expected": want,
+        "scenario": name,
+        "events": len(submitted),
+        "rate_target": rate,
+        "rate_actual": round(actual_rate, 1),
+        "seconds": round(elapsed, 2),
+        "actions": len(samples),
+        "actions_expected": want,
         "fired_events": len(fired_events),
         "event_to_action_start": summary_us(start_lat),
         "event_to_action_done": summary_us(done_lat),
@@ -294,9 +306,15 @@ def bare_handoff(rate: float, seconds: float) -> dict:
     q.put(None)
     th.join()
     lat = got[200:]
-    return {"scenario": "control: bare SimpleQueue thread hand-off (no midimon)", "events": len(lat),
-            "rate_target": rate, "actions": len(lat), "event_to_action_start": summary_us(lat),
-            "submit_to_loop_wakeup": summary_us(lat), "loop_wakeup_to_action_start": summary_us([0.0])}
+    return {
+        "scenario": "control: bare SimpleQueue thread hand-off (no midimon)",
+        "events": len(lat),
+        "rate_target": rate,
+        "actions": len(lat),
+        "event_to_action_start": summary_us(lat),
+        "submit_to_loop_wakeup": summary_us(lat),
+        "loop_wakeup_to_action_start": summary_us([0.0]),
+    }
 
 
 def latency_suite(seconds: float) -> list[dict]:
@@ -343,11 +361,17 @@ def throughput(name: str, make, seconds: float, per_event: float) -> dict:
     failed = rig.engine.stats.actions_failed
     rig.stop()
     return {
-        "scenario": name, "events_sent": sent, "events_processed": rig.engine.stats.events,
-        "actions_expected": want, "actions_run": rig.runner.count, "midi_out": out, "desktop_calls": desk,
+        "scenario": name,
+        "events_sent": sent,
+        "events_processed": rig.engine.stats.events,
+        "actions_expected": want,
+        "actions_run": rig.runner.count,
+        "midi_out": out,
+        "desktop_calls": desk,
         "actions_failed": failed,
         "lost": want - rig.runner.count,
-        "submit_seconds": round(t_sent - t0, 3), "total_seconds": round(t_done - t0, 3),
+        "submit_seconds": round(t_sent - t0, 3),
+        "total_seconds": round(t_done - t0, 3),
         "events_per_s": round(sent / (t_done - t0)),
     }
 
@@ -363,8 +387,14 @@ def drain_rate(n: int) -> dict:
     dt = pc() - t0
     ok = rig.runner.count
     rig.stop()
-    return {"scenario": "loop drain, CC -> SendMidi (no producer competing for the GIL)", "events": n,
-            "actions_run": ok, "lost": n - ok, "seconds": round(dt, 3), "events_per_s": round(n / dt)}
+    return {
+        "scenario": "loop drain, CC -> SendMidi (no producer competing for the GIL)",
+        "events": n,
+        "actions_run": ok,
+        "lost": n - ok,
+        "seconds": round(dt, 3),
+        "events_per_s": round(n / dt),
+    }
 
 
 def throughput_suite(seconds: float) -> list[dict]:
@@ -391,8 +421,15 @@ def throughput_suite(seconds: float) -> list[dict]:
 # ---------------------------------------------------------------------------- (c) process() cost
 
 
-def process_cost(name: str, gesture, events_per_gesture: int, gestures: int, rounds: int = 5,
-                 rig: Rig | None = None, expect_actions: float | None = None) -> dict:
+def process_cost(
+    name: str,
+    gesture,
+    events_per_gesture: int,
+    gestures: int,
+    rounds: int = 5,
+    rig: Rig | None = None,
+    expect_actions: float | None = None,
+) -> dict:
     rig = rig or Rig(record=False)
     eng = rig.engine
     process = eng.process
@@ -422,19 +459,26 @@ def process_cost(name: str, gesture, events_per_gesture: int, gestures: int, rou
     failed = eng.stats.actions_failed
     eng.stop()
     med = statistics.median(per_event)
-    return {"scenario": name, "events_per_gesture": events_per_gesture,
-            "us_per_event_median": round(med * 1e6, 2), "us_per_event_min": round(min(per_event) * 1e6, 2),
-            "us_per_gesture_median": round(med * events_per_gesture * 1e6, 2),
-            "events_per_s_single_thread": round(1 / med),
-            "actions_per_gesture": round(actions / total_gestures, 3), "actions_failed": failed}
+    return {
+        "scenario": name,
+        "events_per_gesture": events_per_gesture,
+        "us_per_event_median": round(med * 1e6, 2),
+        "us_per_event_min": round(min(per_event) * 1e6, 2),
+        "us_per_gesture_median": round(med * events_per_gesture * 1e6, 2),
+        "events_per_s_single_thread": round(1 / med),
+        "actions_per_gesture": round(actions / total_gestures, 3),
+        "actions_failed": failed,
+    }
 
 
 def big_table_config(n: int) -> str:
     """CONFIG plus n more note mappings on other notes and channels (a large mode table)."""
     out = [CONFIG]
     for i in range(n):
-        out.append(f'\n[[modes.mappings]]\ndescription = "x{i}"\ntrigger = {{ type = "Note", note = {100 + i % 28}, '
-                   f'channel = {i % 16} }}\naction = {{ type = "Keystroke", keys = "a" }}\n')
+        out.append(
+            f'\n[[modes.mappings]]\ndescription = "x{i}"\ntrigger = {{ type = "Note", note = {100 + i % 28}, '
+            f'channel = {i % 16} }}\naction = {{ type = "Keystroke", keys = "a" }}\n'
+        )
     return "".join(out)
 
 
@@ -455,16 +499,32 @@ def process_suite(gestures: int) -> list[dict]:
         process_cost("unmapped note on (miss)", lambda g: (on(50),), 1, gestures),
         process_cost("Note -> SendMidi NoteOn (note-on)", lambda g: (on(60, 1 + g % 127),), 1, gestures),
         process_cost("Note -> SendMidi, on+off pair", lambda g: (on(60), off(60)), 2, gestures),
-        process_cost("CC -> SendMidi CC", lambda g: (E.Event(E.CC, 0, control=1, value=g % 128, time=t()),), 1, gestures),
-        process_cost("CC -> EncoderTurn -> SendMidi", lambda g: (E.Event(E.CC, 0, control=2, value=1 if g % 2 else 127, time=t()),), 1, gestures),
+        process_cost(
+            "CC -> SendMidi CC", lambda g: (E.Event(E.CC, 0, control=1, value=g % 128, time=t()),), 1, gestures
+        ),
+        process_cost(
+            "CC -> EncoderTurn -> SendMidi",
+            lambda g: (E.Event(E.CC, 0, control=2, value=1 if g % 2 else 127, time=t()),),
+            1,
+            gestures,
+        ),
         process_cost("VelocityRange + curve -> SendMidi", lambda g: (on(65, 1 + g % 127),), 1, gestures),
         process_cost("Conditional(ModeIs) -> SendMidi", lambda g: (on(71),), 1, gestures),
-        process_cost("PitchBend -> SendMidi", lambda g: (E.Event(E.PITCHBEND, 0, value=g % 16384, time=t()),), 1, gestures),
-        process_cost("NoteChord [64,67] -> SendMidi (on,on,off,off)", lambda g: (on(64), on(67), off(64), off(67)), 4, gestures),
+        process_cost(
+            "PitchBend -> SendMidi", lambda g: (E.Event(E.PITCHBEND, 0, value=g % 16384, time=t()),), 1, gestures
+        ),
+        process_cost(
+            "NoteChord [64,67] -> SendMidi (on,on,off,off)", lambda g: (on(64), on(67), off(64), off(67)), 4, gestures
+        ),
         process_cost("Note + LongPress, released early (on,off)", lambda g: (on(69), off(69)), 2, gestures),
         process_cost("Note -> Keystroke, handed to the pool", lambda g: (on(62),), 1, gestures, expect_actions=1.0),
-        process_cost("Note -> SendMidi in a mode with +1000 mappings", lambda g: (on(60, 1 + g % 127),), 1, gestures,
-                     rig=Rig(big_table_config(1000), record=False)),
+        process_cost(
+            "Note -> SendMidi in a mode with +1000 mappings",
+            lambda g: (on(60, 1 + g % 127),),
+            1,
+            gestures,
+            rig=Rig(big_table_config(1000), record=False),
+        ),
     ]
     return rows
 
@@ -485,7 +545,9 @@ def main() -> int:
     gestures = 5_000 if args.quick else 20_000
 
     info = machine()
-    print(f"machine: {info['nproc']} CPU, {info['cpu_model']}, Python {info['python']}, load {' '.join(info['loadavg_at_start'])}")
+    print(
+        f"machine: {info['nproc']} CPU, {info['cpu_model']}, Python {info['python']}, load {' '.join(info['loadavg_at_start'])}"
+    )
 
     print("\n(a) dispatch latency at 1,000 events/s through the engine loop thread (µs)")
     lat = latency_suite(lat_s)
@@ -493,8 +555,10 @@ def main() -> int:
     print(hdr)
     for r in lat:
         s, w, d = r["event_to_action_start"], r["submit_to_loop_wakeup"], r["loop_wakeup_to_action_start"]
-        print(f"{r['scenario'][:58]:58} {s['n']:>6} {s['p50_us']:>7} {s['p99_us']:>7} {s['p999_us']:>7} {s['max_us']:>8}"
-              f"   {w['p50_us']:>5}/{w['p99_us']:<7}  {d['p50_us']:>5}/{d['p99_us']:<7}")
+        print(
+            f"{r['scenario'][:58]:58} {s['n']:>6} {s['p50_us']:>7} {s['p99_us']:>7} {s['p999_us']:>7} {s['max_us']:>8}"
+            f"   {w['p50_us']:>5}/{w['p99_us']:<7}  {d['p50_us']:>5}/{d['p99_us']:<7}"
+        )
 
     print("\n(b) sustained throughput, nothing lost")
     thr = throughput_suite(thr_s)
@@ -508,25 +572,38 @@ def main() -> int:
     proc = process_suite(gestures)
     print(f"{'scenario':52} {'µs/event':>9} {'µs/gesture':>11} {'actions/gesture':>16} {'failed':>7}")
     for r in proc:
-        print(f"{r['scenario'][:52]:52} {r['us_per_event_median']:>9} {r['us_per_gesture_median']:>11} "
-              f"{r['actions_per_gesture']:>16} {r['actions_failed']:>7}")
+        print(
+            f"{r['scenario'][:52]:52} {r['us_per_event_median']:>9} {r['us_per_gesture_median']:>11} "
+            f"{r['actions_per_gesture']:>16} {r['actions_failed']:>7}"
+        )
 
     lat_main = lat[0]["event_to_action_start"]
     thr_main = thr[0]
     targets = {
         "dispatch_p99_us<=300": {"value": lat_main["p99_us"], "met": lat_main["p99_us"] <= 300},
-        "dispatch_p99_us<=300_cc_every_event": {"value": lat[2]["event_to_action_start"]["p99_us"],
-                                                "met": lat[2]["event_to_action_start"]["p99_us"] <= 300},
+        "dispatch_p99_us<=300_cc_every_event": {
+            "value": lat[2]["event_to_action_start"]["p99_us"],
+            "met": lat[2]["event_to_action_start"]["p99_us"] <= 300,
+        },
         "control_handoff_p99_us": {"value": lat[1]["event_to_action_start"]["p99_us"], "met": None},
-        "throughput_events_per_s>=50000": {"value": thr_main["events_per_s"],
-                                           "met": thr_main["events_per_s"] >= 50_000 and thr_main["lost"] == 0},
+        "throughput_events_per_s>=50000": {
+            "value": thr_main["events_per_s"],
+            "met": thr_main["events_per_s"] >= 50_000 and thr_main["lost"] == 0,
+        },
     }
     print("\ntargets:")
     for k, v in targets.items():
         verdict = "" if v["met"] is None else ("MET" if v["met"] else "NOT MET")
         print(f"  {k:40} {v['value']:>10}  {verdict}")
-    out = {"benchmark": "engine", "quick": args.quick, "machine": info, "latency": lat, "throughput": thr,
-           "process": proc, "targets": targets}
+    out = {
+        "benchmark": "engine",
+        "quick": args.quick,
+        "machine": info,
+        "latency": lat,
+        "throughput": thr,
+        "process": proc,
+        "targets": targets,
+    }
     write_results(args.out, out)
     return 0
 

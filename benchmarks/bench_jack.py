@@ -21,6 +21,7 @@ JACK facts honoured (DESIGN.md): never poll jack_lsp; let a new client settle ab
 connecting; connect with jack_connect (rtmidi's own connect does not take in sync mode); stop
 everything we started by PID. Writes benchmarks/results/jack.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,24 +37,28 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import machine, pct, write_results  # noqa: E402
+from benchlib import machine, pct, write_results
 
 ROOT = Path(__file__).resolve().parent
 pc = time.perf_counter
 PERIOD_MS = 256 / 48000 * 1000
 
 
-
-
-
-
 def summary_ms(values_s: list[float], sent: int) -> dict:
     v = [x * 1000 for x in values_s]
     if not v:
         return {"n": 0, "sent": sent, "lost": sent}
-    return {"n": len(v), "sent": sent, "lost": sent - len(v), "p50_ms": round(pct(v, 50), 3),
-            "p90_ms": round(pct(v, 90), 3), "p99_ms": round(pct(v, 99), 3), "max_ms": round(max(v), 3),
-            "min_ms": round(min(v), 3), "mean_ms": round(statistics.fmean(v), 3)}
+    return {
+        "n": len(v),
+        "sent": sent,
+        "lost": sent - len(v),
+        "p50_ms": round(pct(v, 50), 3),
+        "p90_ms": round(pct(v, 90), 3),
+        "p99_ms": round(pct(v, 99), 3),
+        "max_ms": round(max(v), 3),
+        "min_ms": round(min(v), 3),
+        "mean_ms": round(statistics.fmean(v), 3),
+    }
 
 
 # ---------------------------------------------------------------------------- the echo child
@@ -74,7 +79,7 @@ def echo_child(tag: str) -> int:
     signal.signal(signal.SIGINT, on_signal)
     print("ready", flush=True)
     stop.wait()
-    inp.close()   # a JACK client killed with open ports stalls jackd: close them
+    inp.close()  # a JACK client killed with open ports stalls jackd: close them
     out.close()
     return 0
 
@@ -90,8 +95,13 @@ class Bench:
         self.tag = f"mmb{os.getpid()}"
         self.server = f"midimon-bench-{os.getpid()}"
         self.tmp = Path(tempfile.mkdtemp(prefix="midimon-bench-jack-"))
-        self.env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1", "JACK_NO_START_SERVER": "1",
-                    "MIDO_BACKEND": "mido.backends.rtmidi/UNIX_JACK", "JACK_DEFAULT_SERVER": self.server}
+        self.env = {
+            **os.environ,
+            "JACK_NO_AUDIO_RESERVATION": "1",
+            "JACK_NO_START_SERVER": "1",
+            "MIDO_BACKEND": "mido.backends.rtmidi/UNIX_JACK",
+            "JACK_DEFAULT_SERVER": self.server,
+        }
         self.procs: list[subprocess.Popen] = []
         self.jackd: subprocess.Popen | None = None
         self.recv: dict[int, float] = {}
@@ -100,14 +110,22 @@ class Bench:
     # -- processes ----------------------------------------------------------------------
     def start_jackd(self) -> None:
         log = open(self.tmp / "jackd.log", "w")
-        self.jackd = subprocess.Popen(["jackd", "-n", self.server, "-S", "-R", "-d", "dummy", "-r", "48000", "-p", "256"],
-                                      env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.jackd = subprocess.Popen(
+            ["jackd", "-n", self.server, "-S", "-R", "-d", "dummy", "-r", "48000", "-p", "256"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         self.procs.append(self.jackd)
         time.sleep(1.5)
         if self.jackd.poll() is not None:
             raise RuntimeError("jackd did not start:\n" + (self.tmp / "jackd.log").read_text())
-        os.environ.update({k: self.env[k] for k in ("JACK_NO_AUDIO_RESERVATION", "JACK_NO_START_SERVER",
-                                                     "MIDO_BACKEND", "JACK_DEFAULT_SERVER")})
+        os.environ.update(
+            {
+                k: self.env[k]
+                for k in ("JACK_NO_AUDIO_RESERVATION", "JACK_NO_START_SERVER", "MIDO_BACKEND", "JACK_DEFAULT_SERVER")
+            }
+        )
 
     def stop_proc(self, p: subprocess.Popen, timeout: float = 10.0) -> None:
         if p.poll() is None:
@@ -189,8 +207,12 @@ class Bench:
 
     # -- the two paths ------------------------------------------------------------------
     def transport(self, label: str) -> dict:
-        child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--echo-child", self.tag],
-                                 env=self.env, stdout=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--echo-child", self.tag],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.procs.append(child)
         try:
             line = child.stdout.readline().strip()
@@ -213,19 +235,36 @@ class Bench:
         home = self.tmp / "home"
         home.mkdir(exist_ok=True)
         out_name = f"{self.tag}-mm-out"
-        lines = ["[device]", f'name = "{self.tag}-src"', f'virtual_output = "{out_name}"', "",
-                 "[[modes]]", 'name = "Default"', ""]
+        lines = [
+            "[device]",
+            f'name = "{self.tag}-src"',
+            f'virtual_output = "{out_name}"',
+            "",
+            "[[modes]]",
+            'name = "Default"',
+            "",
+        ]
         for n in range(128):
-            lines += ["[[modes.mappings]]", f'description = "echo {n}"',
-                      f'trigger = {{ type = "Note", note = {n} }}',
-                      f'action = {{ type = "SendMidi", message_type = "NoteOn", note = {n} }}', ""]
+            lines += [
+                "[[modes.mappings]]",
+                f'description = "echo {n}"',
+                f'trigger = {{ type = "Note", note = {n} }}',
+                f'action = {{ type = "SendMidi", message_type = "NoteOn", note = {n} }}',
+                "",
+            ]
         config = home / "config.toml"
         config.write_text("\n".join(lines))
         exe = Path(sys.executable).with_name("midimon")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "midimon.engine"]
         env = {**self.env, "MIDIMON_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.Popen([*cmd, "run", "--config", str(config)], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, bufsize=1)
+        proc = subprocess.Popen(
+            [*cmd, "run", "--config", str(config)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
         self.procs.append(proc)
         log: list[str] = []
         reader = threading.Thread(target=lambda: [log.append(l.rstrip("\n")) for l in proc.stdout], daemon=True)
@@ -243,8 +282,8 @@ class Bench:
 
         try:
             wait_log("midimon is running")
-            wait_log("connected MIDI input")   # the daemon connects its input after a 1 s settle
-            time.sleep(1.0)                    # and our input to its new virtual output settles too
+            wait_log("connected MIDI input")  # the daemon connects its input after a 1 s settle
+            time.sleep(1.0)  # and our input to its new virtual output settles too
             self.jack_connect(self.port_name("out", out_name), self.in_port)
             time.sleep(0.2)
             lat, sent = self.play(self.samples)
@@ -252,8 +291,11 @@ class Bench:
             self.stop_proc(proc)
             reader.join(2)
         errors = [l for l in log if " ERROR " in l or "Traceback" in l]
-        return {"path": "midimon run: Note -> SendMidi to its virtual output", **summary_ms(lat, sent),
-                "daemon_errors": errors[:5]}
+        return {
+            "path": "midimon run: Note -> SendMidi to its virtual output",
+            **summary_ms(lat, sent),
+            "daemon_errors": errors[:5],
+        }
 
 
 def main() -> int:
@@ -273,8 +315,12 @@ def main() -> int:
             return 0
     samples = args.samples or (600 if args.quick else 3000)
     info = machine()
-    print(f"machine: {info['nproc']} CPU, {info['cpu_model']}, Python {info['python']}, load {' '.join(info['loadavg_at_start'])}")
-    print(f"JACK dummy driver, 48 kHz, 256-frame period = {PERIOD_MS:.2f} ms, sync mode; {samples} paced note-ons at {args.rate:.0f}/s per path")
+    print(
+        f"machine: {info['nproc']} CPU, {info['cpu_model']}, Python {info['python']}, load {' '.join(info['loadavg_at_start'])}"
+    )
+    print(
+        f"JACK dummy driver, 48 kHz, 256-frame period = {PERIOD_MS:.2f} ms, sync mode; {samples} paced note-ons at {args.rate:.0f}/s per path"
+    )
     b = Bench(args.quick, args.rate, samples)
     rows = []
     try:
@@ -293,23 +339,43 @@ def main() -> int:
 
     print(f"\n{'path':56} {'n':>5} {'lost':>4} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for r in rows:
-        print(f"{r['path'][:56]:56} {r['n']:>5} {r['lost']:>4} {r.get('p50_ms', '-'):>8} {r.get('p90_ms', '-'):>8} "
-              f"{r.get('p99_ms', '-'):>8} {r.get('max_ms', '-'):>8}")
+        print(
+            f"{r['path'][:56]:56} {r['n']:>5} {r['lost']:>4} {r.get('p50_ms', '-'):>8} {r.get('p90_ms', '-'):>8} "
+            f"{r.get('p99_ms', '-'):>8} {r.get('max_ms', '-'):>8}"
+        )
     echo = [r for r in rows if r["path"].startswith("transport") and r["n"]]
     mm = rows[1] if len(rows) > 1 else {}
     added = {}
     if echo and mm.get("n"):
         base50 = statistics.fmean(r["p50_ms"] for r in echo)
         base99 = statistics.fmean(r["p99_ms"] for r in echo)
-        added = {"p50_ms": round(mm["p50_ms"] - base50, 3), "p99_ms": round(mm["p99_ms"] - base99, 3),
-                 "transport_p50_ms": round(base50, 3), "transport_p99_ms": round(base99, 3)}
-        print(f"\nmidimon adds: p50 {added['p50_ms']:+.3f} ms, p99 {added['p99_ms']:+.3f} ms "
-              f"(transport alone p50 {base50:.3f} ms, p99 {base99:.3f} ms; one period = {PERIOD_MS:.2f} ms)")
+        added = {
+            "p50_ms": round(mm["p50_ms"] - base50, 3),
+            "p99_ms": round(mm["p99_ms"] - base99, 3),
+            "transport_p50_ms": round(base50, 3),
+            "transport_p99_ms": round(base99, 3),
+        }
+        print(
+            f"\nmidimon adds: p50 {added['p50_ms']:+.3f} ms, p99 {added['p99_ms']:+.3f} ms "
+            f"(transport alone p50 {base50:.3f} ms, p99 {base99:.3f} ms; one period = {PERIOD_MS:.2f} ms)"
+        )
     xruns = sum(1 for l in jack_log.splitlines() if "xrun" in l.lower() or "process error" in l.lower())
-    out = {"benchmark": "jack", "quick": args.quick, "machine": info,
-           "jack": {"driver": "dummy", "rate": 48000, "period_frames": 256, "period_ms": round(PERIOD_MS, 3),
-                    "sync": True, "log_problem_lines": xruns},
-           "rate_per_s": args.rate, "paths": rows, "midimon_adds": added}
+    out = {
+        "benchmark": "jack",
+        "quick": args.quick,
+        "machine": info,
+        "jack": {
+            "driver": "dummy",
+            "rate": 48000,
+            "period_frames": 256,
+            "period_ms": round(PERIOD_MS, 3),
+            "sync": True,
+            "log_problem_lines": xruns,
+        },
+        "rate_per_s": args.rate,
+        "paths": rows,
+        "midimon_adds": added,
+    }
     write_results(args.out, out)
     return 0
 

@@ -11,6 +11,7 @@ Prints a table and writes JSON (default benchmarks/results/live.json).
     the loop; swap between two events on the loop).
 (c) control socket ping round trip on one connection, and with a new connection per ping.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,12 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -47,16 +52,24 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def summary(xs: list[float]) -> dict:
-    return {"n": len(xs), "p50": pct(xs, 50), "p95": pct(xs, 95), "p99": pct(xs, 99), "max": max(xs),
-            "mean": statistics.fmean(xs)}
+    return {
+        "n": len(xs),
+        "p50": pct(xs, 50),
+        "p95": pct(xs, 95),
+        "p99": pct(xs, 99),
+        "max": max(xs),
+        "mean": statistics.fmean(xs),
+    }
 
 
 def config(n_mappings: int, tag: str) -> str:
     out = f'[device]\nname = "pads"\n\n[[modes]]\nname = "M"\n# {tag}\n'
     for i in range(n_mappings):
-        out += (f'[[modes.mappings]]\ndescription = "m{i}"\ntrigger = {{ type = "Note", note = {i % 128}, '
-                f'channel = {i // 128} }}\naction = {{ type = "SendMidi", port = "sink", message_type = "NoteOn", '
-                f'note = {i % 128}, velocity = 1 }}\n')
+        out += (
+            f'[[modes.mappings]]\ndescription = "m{i}"\ntrigger = {{ type = "Note", note = {i % 128}, '
+            f'channel = {i // 128} }}\naction = {{ type = "SendMidi", port = "sink", message_type = "NoteOn", '
+            f"note = {i % 128}, velocity = 1 }}\n"
+        )
     return out
 
 
@@ -94,7 +107,7 @@ def bench_save(d, home: Path, n: int) -> dict:
 
 def bench_reload(d, n: int, mappings: int = 100) -> dict:
     totals, build, swap = [], [], []
-    d.extensions["live"].watcher.close()   # only explicit reloads here
+    d.extensions["live"].watcher.close()  # only explicit reloads here
     for i in range(n):
         text = config(mappings, f"r{i}").encode()
         t0 = time.perf_counter()
@@ -148,7 +161,9 @@ def main() -> int:
         shutil.rmtree(base, ignore_errors=True)
     s, r, p = res["save_to_active_ms"], res["reload_100_mappings"], res["ping"]
     print(f"machine: {res['machine']['nproc']} x {res['machine']['cpu']}, Python {res['machine']['python']}")
-    print(f"save -> active (os.replace)     p50 {s['p50']:7.1f} ms   p95 {s['p95']:7.1f} ms   max {s['max']:7.1f} ms  (n={s['n']})")
+    print(
+        f"save -> active (os.replace)     p50 {s['p50']:7.1f} ms   p95 {s['p95']:7.1f} ms   max {s['max']:7.1f} ms  (n={s['n']})"
+    )
     for k in ("total_ms", "load_validate_compile_ms", "swap_ms"):
         x = r[k]
         print(f"reload 100 mappings {k:<26} p50 {x['p50']:6.2f} ms  p95 {x['p95']:6.2f} ms  max {x['max']:6.2f} ms")

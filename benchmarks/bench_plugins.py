@@ -10,6 +10,7 @@ the workers in parallel (Runtime.load_many); the figure is the wall time of the 
 scan divided by 20. "Warm" = a rescan
 that finds nothing changed (what every watcher event and `midimon reload` costs).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,9 +33,13 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            # other work on the machine shows in these figures: record how busy it was
-            "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        # other work on the machine shows in these figures: record how busy it was
+        "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def pct(values, p):
@@ -43,8 +48,12 @@ def pct(values, p):
 
 
 def summary(values_ms):
-    return {"median_ms": round(statistics.median(values_ms), 3), "p95_ms": round(pct(values_ms, 95), 3),
-            "p99_ms": round(pct(values_ms, 99), 3), "n": len(values_ms)}
+    return {
+        "median_ms": round(statistics.median(values_ms), 3),
+        "p95_ms": round(pct(values_ms, 95), 3),
+        "p99_ms": round(pct(values_ms, 99), 3),
+        "n": len(values_ms),
+    }
 
 
 PLUGIN = '''"""Bench plugin {i}."""
@@ -62,8 +71,8 @@ def main() -> None:
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="midimon-bench-"))
     os.environ["MIDIMON_HOME"] = str(home)
-    from midimon.engine.actions import ActionRunner
     from midimon.config.models import DelayAction, PluginAction
+    from midimon.engine.actions import ActionRunner
     from midimon.plugins.manager import PluginManager
     from midimon.sandbox import prepare
 
@@ -108,8 +117,18 @@ def main() -> None:
     runner = ActionRunner(None, plugins=m.plugin_call)
     plugin_action = PluginAction(type="Plugin", plugin="bench_01", params={})
     builtin = DelayAction(type="Delay", ms=0)
-    ctx = {"note": 36, "velocity": 100, "trigger": "Note", "description": "bench", "mode": "Default",
-           "timestamp": time.time(), "channel": 0, "device": "bench", "cc": None, "value": None}
+    ctx = {
+        "note": 36,
+        "velocity": 100,
+        "trigger": "Note",
+        "description": "bench",
+        "mode": "Default",
+        "timestamp": time.time(),
+        "channel": 0,
+        "device": "bench",
+        "cc": None,
+        "value": None,
+    }
     p_times, b_times = [], []
     for _ in range(50):
         runner.run(plugin_action, ctx)

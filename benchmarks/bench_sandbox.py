@@ -4,10 +4,12 @@
 Run: .venv/bin/python benchmarks/bench_sandbox.py [--out FILE] [--quick]
 Prints a table and writes the figures as JSON (default: benchmarks/results/sandbox.json).
 """
+
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import multiprocessing
 import os
 import platform
@@ -15,10 +17,9 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
-
-import logging
+from typing import Any
 
 from midimon.sandbox import AuditLog, Limits, PluginHost, PluginTimeout, compile_plugin, prepare
 from midimon.sandbox.guards import PluginGuards
@@ -27,7 +28,7 @@ from midimon.sandbox.safe_builtins import allowed_bases, make_builtins
 from midimon.sandbox.stubs import CapabilityError
 
 TRIVIAL = "def f():\n    return 1\n"
-TYPICAL = '''
+TYPICAL = """
 import json, math
 class Point:
     def __init__(self, x, y):
@@ -51,13 +52,17 @@ def body(events):
 EVENTS = [{"type": "note_on", "note": i % 128, "velocity": (i * 7) % 128} for i in range(200)]
 def run():
     return body(EVENTS)
-'''
+"""
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
     s = sorted(samples)
-    return {"p50_us": round(s[len(s) // 2] * 1e6, 1), "p99_us": round(s[int(len(s) * 0.99)] * 1e6, 1),
-            "mean_us": round(statistics.fmean(s) * 1e6, 1), "n": len(s)}
+    return {
+        "p50_us": round(s[len(s) // 2] * 1e6, 1),
+        "p99_us": round(s[int(len(s) * 0.99)] * 1e6, 1),
+        "mean_us": round(statistics.fmean(s) * 1e6, 1),
+        "n": len(s),
+    }
 
 
 def timed(fn: Callable[[], Any], n: int, warmup: int = 200) -> list[float]:
@@ -76,8 +81,11 @@ def restricted_namespace(source: str) -> dict[str, Any]:
     compiled = compile_plugin(source, "bench.py")
     guards = PluginGuards(lambda text: None, allowed_bases=allowed_bases())
     importer, _ = make_importer()
-    ns: dict[str, Any] = {"__builtins__": make_builtins(importer, {"CapabilityError": CapabilityError}),
-                          "__name__": "plugin", **guards.globals()}
+    ns: dict[str, Any] = {
+        "__builtins__": make_builtins(importer, {"CapabilityError": CapabilityError}),
+        "__name__": "plugin",
+        **guards.globals(),
+    }
     exec(compiled.code, ns)
     return ns
 
@@ -88,12 +96,16 @@ def memory_of(pid: int) -> dict[str, float]:
             if line.startswith(key):
                 return float(line.split()[1])
         return 0.0
-    return {"rss_mib": round(kb(f"/proc/{pid}/status", "VmRSS:") / 1024, 1),
-            "pss_mib": round(kb(f"/proc/{pid}/smaps_rollup", "Pss:") / 1024, 1)}
+
+    return {
+        "rss_mib": round(kb(f"/proc/{pid}/status", "VmRSS:") / 1024, 1),
+        "pss_mib": round(kb(f"/proc/{pid}/smaps_rollup", "Pss:") / 1024, 1),
+    }
 
 
 def _spawn_child(conn: Any) -> None:
     import midimon.sandbox.worker_main  # noqa: F401  (what a spawned worker must import)
+
     conn.send("ready")
 
 
@@ -115,12 +127,16 @@ def machine() -> dict[str, str]:
     model = ""
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines()
-                      if l.startswith("Model name")), "")
+        model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "")
     except OSError:
         pass
-    return {"nproc": str(os.cpu_count()), "cpu": model, "python": platform.python_version(),
-            "kernel": platform.release(), "load_1min": f"{os.getloadavg()[0]:.2f}"}
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "load_1min": f"{os.getloadavg()[0]:.2f}",
+    }
 
 
 def main() -> None:
@@ -145,14 +161,19 @@ def main() -> None:
         h.start()
         starts.append(time.perf_counter() - t)
         hosts.append(h)
-    results["worker_start"] = {k.replace("_us", "_ms"): round(v / 1000, 2)
-                               for k, v in percentiles(starts).items() if k != "n"}
+    results["worker_start"] = {
+        k.replace("_us", "_ms"): round(v / 1000, 2) for k, v in percentiles(starts).items() if k != "n"
+    }
     results["spawn_start_for_comparison"] = {
         k.replace("_us", "_ms"): round(v / 1000, 2)
-        for k, v in percentiles(spawn_start_time(3 if args.quick else 5)).items() if k != "n"}
+        for k, v in percentiles(spawn_start_time(3 if args.quick else 5)).items()
+        if k != "n"
+    }
     mems = [memory_of(h.state["pid"]) for h in hosts]
-    results["memory_per_worker"] = {"rss_mib": statistics.median(m["rss_mib"] for m in mems),
-                                    "pss_mib": statistics.median(m["pss_mib"] for m in mems)}
+    results["memory_per_worker"] = {
+        "rss_mib": statistics.median(m["rss_mib"] for m in mems),
+        "pss_mib": statistics.median(m["pss_mib"] for m in mems),
+    }
     for h in hosts[1:]:
         h.stop()
 
@@ -175,22 +196,23 @@ def main() -> None:
     for fn in (plain_typ["run"], guarded_typ["run"], lambda: typical.call("run")):
         timed(fn, 0, 50)
     for _ in range(m):
-        for fn, out in ((plain_typ["run"], plain_s), (guarded_typ["run"], guarded_s),
-                        (lambda: typical.call("run"), worker_s)):
+        for fn, out in (
+            (plain_typ["run"], plain_s),
+            (guarded_typ["run"], guarded_s),
+            (lambda: typical.call("run"), worker_s),
+        ):
             t = time.perf_counter()
             fn()
             out.append(time.perf_counter() - t)
     results["typical_body_plain"] = percentiles(plain_s)
     results["typical_body_guarded_inprocess"] = percentiles(guarded_s)
     results["typical_body_worker"] = percentiles(worker_s)
-    results["typical_guard_slowdown"] = round(statistics.median(
-        g / p for g, p in zip(guarded_s, plain_s)), 2)
+    results["typical_guard_slowdown"] = round(statistics.median(g / p for g, p in zip(guarded_s, plain_s)), 2)
     typical.stop()
 
     hundred = "\n".join(TYPICAL.strip().splitlines() * 4).splitlines()[:100]
     source_100 = "\n".join(hundred) + "\n"
-    results["compile_per_100_lines"] = percentiles(timed(lambda: compile_plugin(source_100, "c.py"),
-                                                         200, 20))
+    results["compile_per_100_lines"] = percentiles(timed(lambda: compile_plugin(source_100, "c.py"), 200, 20))
 
     restarts = []
     for _ in range(10):
@@ -199,13 +221,19 @@ def main() -> None:
         t = time.perf_counter()
         host.call("f")
         restarts.append(time.perf_counter() - t)
-    results["worker_restart_ms"] = {k.replace("_us", "_ms"): round(v / 1000, 2)
-                                    for k, v in percentiles(restarts).items() if k != "n"}
+    results["worker_restart_ms"] = {
+        k.replace("_us", "_ms"): round(v / 1000, 2) for k, v in percentiles(restarts).items() if k != "n"
+    }
     host.stop()
 
-    loop = PluginHost("loop", "def spin():\n    while True:\n        pass\ndef ok():\n    return 1\n",
-                      "loop.py", data_dir=tmp / "loop", audit=audit,
-                      limits=Limits(call_timeout=0.2, max_failures=10_000))
+    loop = PluginHost(
+        "loop",
+        "def spin():\n    while True:\n        pass\ndef ok():\n    return 1\n",
+        "loop.py",
+        data_dir=tmp / "loop",
+        audit=audit,
+        limits=Limits(call_timeout=0.2, max_failures=10_000),
+    )
     loop.start()
     overshoot = []
     for _ in range(5 if args.quick else 20):
@@ -216,8 +244,10 @@ def main() -> None:
             pass
         overshoot.append(time.perf_counter() - t - 0.2)
         loop.call("ok")
-    results["deadline_overshoot_ms"] = {"p50": round(statistics.median(overshoot) * 1e3, 2),
-                                        "max": round(max(overshoot) * 1e3, 2)}
+    results["deadline_overshoot_ms"] = {
+        "p50": round(statistics.median(overshoot) * 1e3, 2),
+        "max": round(max(overshoot) * 1e3, 2),
+    }
     loop.stop()
 
     width = max(len(k) for k in results)

@@ -1,4 +1,5 @@
 """What every benchmark script shares: the machine it ran on, percentiles."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,15 @@ def machine() -> dict:
         load = Path("/proc/loadavg").read_text().split()[:3]
     except OSError:
         load = []
-    return {"nproc": os.cpu_count(), "cpu_model": model or platform.processor(), "python": sys.version.split()[0],
-            "implementation": platform.python_implementation(), "platform": platform.platform(),
-            "loadavg_at_start": load, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model or platform.processor(),
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "loadavg_at_start": load,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def pct(values: list[float], p: float) -> float:
@@ -38,8 +45,13 @@ def pct(values: list[float], p: float) -> float:
 
 def ms(values_s: list[float]) -> dict:
     v = [x * 1000 for x in values_s]
-    return {"n": len(v), "median_ms": round(statistics.median(v), 3), "p99_ms": round(pct(v, 99), 3),
-            "min_ms": round(min(v), 3), "max_ms": round(max(v), 3)}
+    return {
+        "n": len(v),
+        "median_ms": round(statistics.median(v), 3),
+        "p99_ms": round(pct(v, 99), 3),
+        "min_ms": round(min(v), 3),
+        "max_ms": round(max(v), 3),
+    }
 
 
 def write_results(path: str | Path, out: dict) -> None:

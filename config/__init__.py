@@ -6,11 +6,20 @@ Public API::
     Config, Mapping, Mode, ...                                      # the models
     Diagnostic, ConfigError
 """
+
 from midimon.config.diagnostics import ConfigError, Diagnostic, format_path
 from midimon.config.loader import LoadResult, iter_actions, iter_mappings, load_config
 from midimon.config.models import Config, Mapping, Mode
 
 __all__ = [
-    "Config", "ConfigError", "Diagnostic", "LoadResult", "Mapping", "Mode", "format_path",
-    "iter_actions", "iter_mappings", "load_config",
+    "Config",
+    "ConfigError",
+    "Diagnostic",
+    "LoadResult",
+    "Mapping",
+    "Mode",
+    "format_path",
+    "iter_actions",
+    "iter_mappings",
+    "load_config",
 ]

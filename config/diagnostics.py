@@ -1,4 +1,5 @@
 """Errors and warnings that name the file, the line and the key path."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -5,6 +5,7 @@ applies the same table to the file itself. Condition shorthands (``"Always"``,
 ``"TimeRange:09:00-17:00"``, ``{ TimeRange = {...} }``) are all current forms, not deprecated:
 they are normalised here to the ``type = "..."`` table form the models use.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,9 +30,9 @@ MODIFIER_RENAMES = {"option": "alt"}
 
 @dataclass(frozen=True)
 class Rewrite:
-    path: tuple          # where the old spelling stands (key path, or the value's path)
+    path: tuple  # where the old spelling stands (key path, or the value's path)
     message: str
-    kind: str            # "rename-key" | "value"
+    kind: str  # "rename-key" | "value"
     new_key: str | None = None
     new_value: Any = None
 
@@ -40,11 +41,24 @@ def _rename(table: dict, renames: dict[str, str], path: tuple, out: list[Rewrite
     for old, new in renames.items():
         if old in table:
             if new in table:
-                out.append(Rewrite(path + (old,), f"'{old}' is a deprecated spelling of '{new}', which is also set; '{old}' is ignored", "drop"))
+                out.append(
+                    Rewrite(
+                        path + (old,),
+                        f"'{old}' is a deprecated spelling of '{new}', which is also set; '{old}' is ignored",
+                        "drop",
+                    )
+                )
                 del table[old]
                 continue
             table[new] = table.pop(old)
-            out.append(Rewrite(path + (old,), f"'{old}' is deprecated; write '{new}' (midimon config migrate does it for you)", "rename-key", new_key=new))
+            out.append(
+                Rewrite(
+                    path + (old,),
+                    f"'{old}' is deprecated; write '{new}' (midimon config migrate does it for you)",
+                    "rename-key",
+                    new_key=new,
+                )
+            )
 
 
 def normalize_condition(cond: Any) -> Any:
@@ -67,7 +81,7 @@ def normalize_condition(cond: Any) -> Any:
         return {"type": name, "value": arg}  # unknown: let validation name it
     if isinstance(cond, dict):
         if "type" not in cond and len(cond) == 1:
-            (name, body), = cond.items()
+            ((name, body),) = cond.items()
             if isinstance(body, dict):
                 cond = {"type": name, **body}
             elif isinstance(body, list) and name in ("And", "Or"):
@@ -98,18 +112,32 @@ def _action(action: Any, path: tuple, mode_names: list[str], out: list[Rewrite])
         index = action["mode"]
         if 0 <= index < len(mode_names):
             action["mode"] = mode_names[index]
-            out.append(Rewrite(path + ("mode",), f"a mode number is deprecated; write mode = {mode_names[index]!r} (mode {index})", "value", new_value=mode_names[index]))
+            out.append(
+                Rewrite(
+                    path + ("mode",),
+                    f"a mode number is deprecated; write mode = {mode_names[index]!r} (mode {index})",
+                    "value",
+                    new_value=mode_names[index],
+                )
+            )
     if kind == "Keystroke" and isinstance(action.get("modifiers"), list):
         for i, m in enumerate(action["modifiers"]):
             if isinstance(m, str) and m.lower() in MODIFIER_RENAMES:
                 new = MODIFIER_RENAMES[m.lower()]
                 action["modifiers"][i] = new
-                out.append(Rewrite(path + ("modifiers", i), f"modifier '{m}' is deprecated; write '{new}'", "value", new_value=new))
+                out.append(
+                    Rewrite(
+                        path + ("modifiers", i), f"modifier '{m}' is deprecated; write '{new}'", "value", new_value=new
+                    )
+                )
     if kind == "Conditional":
         if "condition" in action:
             action["condition"] = normalize_condition(action["condition"])
         elif "conditions" in action and isinstance(action["conditions"], list):
-            action["condition"] = {"type": "And", "conditions": [normalize_condition(c) for c in action.pop("conditions")]}
+            action["condition"] = {
+                "type": "And",
+                "conditions": [normalize_condition(c) for c in action.pop("conditions")],
+            }
     for key in ("action", "then_action", "else_action"):
         _action(action.get(key), path + (key,), mode_names, out)
     if isinstance(action.get("actions"), list):
@@ -130,7 +158,8 @@ def _mapping(mapping: Any, path: tuple, mode_names: list[str], out: list[Rewrite
 # of them (most files) skips the rewrite walk, a quarter of a large config's load time.
 _MAY_NEED_REWRITE = re.compile(
     r"min_velocity|max_velocity|min_duration_ms|hold_ms|max_interval_ms|min_value|max_value|min_pressure"
-    r"|option|condition|\baction\s*=\s*[\"']|\bmode\s*=\s*-?\d")
+    r"|option|condition|\baction\s*=\s*[\"']|\bmode\s*=\s*-?\d"
+)
 
 
 def may_need_rewrite(source: str) -> bool:

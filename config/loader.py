@@ -3,6 +3,7 @@
 Every problem becomes a :class:`Diagnostic` with the file, line, column and key path. Nothing
 here raises anything but :class:`ConfigError`; a bad file never produces a traceback.
 """
+
 from __future__ import annotations
 
 import copy
@@ -11,9 +12,10 @@ import functools
 import hashlib
 import re
 import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -99,11 +101,18 @@ def _parse_toml(source: str, filename: str | None) -> dict:
         text = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg) or "invalid TOML"
         if m is None and "end of document" in msg:
             line = source.count("\n") + 1
-        raise ConfigError([Diagnostic("error", f"invalid TOML: {text[0].lower() + text[1:]}", (), filename, line, col)]) from None
+        raise ConfigError(
+            [Diagnostic("error", f"invalid TOML: {text[0].lower() + text[1:]}", (), filename, line, col)]
+        ) from None
 
 
 def validate_raw(
-    raw: dict, source: str, filename: str | None, *, strict: bool = False, checks: Iterable[Check] = (),
+    raw: dict,
+    source: str,
+    filename: str | None,
+    *,
+    strict: bool = False,
+    checks: Iterable[Check] = (),
     copy_raw: bool = True,
 ) -> tuple[Config, list[Diagnostic]]:
     place = _Placer(source, filename)
@@ -347,9 +356,17 @@ def _cross_checks(config: Config):
         kind = action.type
         if kind == "ModeChange" and action.mode not in known and action.mode.lower() not in ("next", "previous"):
             hint = difflib.get_close_matches(action.mode, list(known), n=1)
-            yield "error", path + ("mode",), (
-                f"there is no mode named {action.mode!r}"
-                + (f"; did you mean {hint[0]!r}?" if hint else f" (modes: {', '.join(sorted(known))}; or 'next'/'previous')")
+            yield (
+                "error",
+                path + ("mode",),
+                (
+                    f"there is no mode named {action.mode!r}"
+                    + (
+                        f"; did you mean {hint[0]!r}?"
+                        if hint
+                        else f" (modes: {', '.join(sorted(known))}; or 'next'/'previous')"
+                    )
+                ),
             )
         elif kind == "Keystroke" and key_parser is not None:
             try:
@@ -358,12 +375,19 @@ def _cross_checks(config: Config):
                 yield "error", path + ("keys",), str(exc)
             else:
                 for name in getattr(plan, "ignored", ()) or ():
-                    yield "warning", path + ("modifiers",), (
-                        f"modifier {name!r} has no key code on any system and is ignored")
+                    yield (
+                        "warning",
+                        path + ("modifiers",),
+                        (f"modifier {name!r} has no key code on any system and is ignored"),
+                    )
         elif kind == "Conditional":
             for cond, cpath in _walk_conditions(action.condition, path + ("condition",)):
                 if cond.type == "ModeIs" and cond.mode not in known:
-                    yield "warning", cpath + ("mode",), f"there is no mode named {cond.mode!r}; this condition is never true"
+                    yield (
+                        "warning",
+                        cpath + ("mode",),
+                        f"there is no mode named {cond.mode!r}; this condition is never true",
+                    )
             if action.then_action is None and action.else_action is None:
                 yield "warning", path, "a Conditional with neither then_action nor else_action does nothing"
         elif kind == "SendMidi" and action.message_type == "SysEx" and action.data is None:
@@ -373,7 +397,11 @@ def _cross_checks(config: Config):
         if curve is not None:
             fixed = [a for a, _ in _walk_actions(mapping.action, ()) if a.type == "SendMidi" and a.velocity is not None]
             if fixed and len(fixed) == sum(1 for a, _ in _walk_actions(mapping.action, ()) if a.type == "SendMidi"):
-                yield "warning", path + ("velocity_curve",), "has no effect: every SendMidi in this mapping sets its own velocity"
+                yield (
+                    "warning",
+                    path + ("velocity_curve",),
+                    "has no effect: every SendMidi in this mapping sets its own velocity",
+                )
 
 
 def _key_parser():

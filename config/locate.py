@@ -7,6 +7,7 @@ inline tables, arrays) and maps each key path, with array indices, to where it s
 diagnostic to place, and only on text that ``tomllib`` already accepted, so it may be
 forgiving about anything malformed.
 """
+
 from __future__ import annotations
 
 Path = tuple

@@ -3,6 +3,7 @@
 The edits are made on the text itself, at the positions the locator finds, so nothing but
 the deprecated spellings changes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -33,7 +34,7 @@ def migrate_text(source: str, filename: str | None = None) -> tuple[str, list[le
         if r.kind == "rename-key":
             old = r.path[-1]
             if text.startswith(old, at):
-                text = text[:at] + r.new_key + text[at + len(old):]
+                text = text[:at] + r.new_key + text[at + len(old) :]
         elif r.kind == "drop":
             continue  # both spellings present: leave it for the user to choose
         elif r.kind == "value":
@@ -45,10 +46,10 @@ def migrate_text(source: str, filename: str | None = None) -> tuple[str, list[le
                 m = re.compile(r"\s*(-?\d+)").match(text, eq + 1)
                 if m:
                     at = m.start(1)
-                    text = text[:at] + value + text[m.end(1):]
+                    text = text[:at] + value + text[m.end(1) :]
                     lines[line - 1] = text
                     continue
             if m:
-                text = text[:m.start()] + value + text[m.end():]
+                text = text[: m.start()] + value + text[m.end() :]
         lines[line - 1] = text
     return "".join(lines), rewrites

@@ -4,10 +4,11 @@ Field names follow MIDIMon v2.x as its real config files use them. Legacy spelli
 (``min_velocity``, ``max_interval_ms``, ``action = "Down"``...) are rewritten before these models
 see the data, by :mod:`midimon.config.legacy`, so the models hold only the current vocabulary.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -69,7 +70,9 @@ class LongPressTrigger(_Trigger):
 class DoubleTapTrigger(_Trigger):
     type: Literal["DoubleTap"]
     note: Note
-    timeout_ms: Millis | None = Field(None, description="Max time between the two presses; default double_tap_timeout_ms")
+    timeout_ms: Millis | None = Field(
+        None, description="Max time between the two presses; default double_tap_timeout_ms"
+    )
 
 
 class NoteChordTrigger(_Trigger):
@@ -125,10 +128,16 @@ class PluginTrigger(_Trigger):
 
 
 Trigger = Annotated[
-    Union[
-        NoteTrigger, VelocityRangeTrigger, LongPressTrigger, DoubleTapTrigger, NoteChordTrigger,
-        EncoderTurnTrigger, CCTrigger, AftertouchTrigger, PitchBendTrigger, PluginTrigger,
-    ],
+    NoteTrigger
+    | VelocityRangeTrigger
+    | LongPressTrigger
+    | DoubleTapTrigger
+    | NoteChordTrigger
+    | EncoderTurnTrigger
+    | CCTrigger
+    | AftertouchTrigger
+    | PitchBendTrigger
+    | PluginTrigger,
     Field(discriminator="type"),
 ]
 
@@ -199,24 +208,30 @@ class ModeIsCondition(Model):
 
 class AndCondition(Model):
     type: Literal["And"]
-    conditions: list["Condition"]
+    conditions: list[Condition]
 
 
 class OrCondition(Model):
     type: Literal["Or"]
-    conditions: list["Condition"]
+    conditions: list[Condition]
 
 
 class NotCondition(Model):
     type: Literal["Not"]
-    condition: "Condition"
+    condition: Condition
 
 
 Condition = Annotated[
-    Union[
-        AlwaysCondition, NeverCondition, TimeRangeCondition, DayOfWeekCondition, AppRunningCondition,
-        AppFrontmostCondition, ModeIsCondition, AndCondition, OrCondition, NotCondition,
-    ],
+    AlwaysCondition
+    | NeverCondition
+    | TimeRangeCondition
+    | DayOfWeekCondition
+    | AppRunningCondition
+    | AppFrontmostCondition
+    | ModeIsCondition
+    | AndCondition
+    | OrCondition
+    | NotCondition,
     Field(discriminator="type"),
 ]
 
@@ -282,7 +297,7 @@ class ModeChangeAction(Model):
 
 class SequenceAction(Model):
     type: Literal["Sequence"]
-    actions: list["Action"]
+    actions: list[Action]
 
 
 class DelayAction(Model):
@@ -301,19 +316,26 @@ class MouseClickAction(Model):
 class RepeatAction(Model):
     type: Literal["Repeat"]
     count: Annotated[int, Field(ge=0, le=10_000)]
-    action: "Action"
+    action: Action
     delay_ms: Millis = 0
 
 
 class ConditionalAction(Model):
     type: Literal["Conditional"]
     condition: Condition
-    then_action: "Action | None" = None
-    else_action: "Action | None" = None
+    then_action: Action | None = None
+    else_action: Action | None = None
 
 
 MessageType = Literal[
-    "NoteOn", "NoteOff", "CC", "ProgramChange", "PitchBend", "Aftertouch", "PolyAftertouch", "SysEx",
+    "NoteOn",
+    "NoteOff",
+    "CC",
+    "ProgramChange",
+    "PitchBend",
+    "Aftertouch",
+    "PolyAftertouch",
+    "SysEx",
 ]
 
 
@@ -337,8 +359,12 @@ class SendMidiAction(Model):
     @model_validator(mode="after")
     def _fields_for_type(self):
         need = {
-            "NoteOn": ("note",), "NoteOff": ("note",), "CC": ("controller",),
-            "ProgramChange": ("program",), "PolyAftertouch": ("note",), "SysEx": ("data",),
+            "NoteOn": ("note",),
+            "NoteOff": ("note",),
+            "CC": ("controller",),
+            "ProgramChange": ("program",),
+            "PolyAftertouch": ("note",),
+            "SysEx": ("data",),
         }.get(self.message_type, ())
         missing = [f for f in need if getattr(self, f) is None]
         if missing:
@@ -353,11 +379,19 @@ class PluginAction(Model):
 
 
 Action = Annotated[
-    Union[
-        KeystrokeAction, TextAction, LaunchAction, ShellAction, VolumeControlAction, ModeChangeAction,
-        SequenceAction, DelayAction, MouseClickAction, RepeatAction, ConditionalAction, SendMidiAction,
-        PluginAction,
-    ],
+    KeystrokeAction
+    | TextAction
+    | LaunchAction
+    | ShellAction
+    | VolumeControlAction
+    | ModeChangeAction
+    | SequenceAction
+    | DelayAction
+    | MouseClickAction
+    | RepeatAction
+    | ConditionalAction
+    | SendMidiAction
+    | PluginAction,
     Field(discriminator="type"),
 ]
 
@@ -385,9 +419,7 @@ class ShapedCurve(Model):
     intensity: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
 
 
-VelocityCurve = Annotated[
-    Union[FixedCurve, PassThroughCurve, LinearCurve, ShapedCurve], Field(discriminator="type")
-]
+VelocityCurve = Annotated[FixedCurve | PassThroughCurve | LinearCurve | ShapedCurve, Field(discriminator="type")]
 
 # --------------------------------------------------------------------------- structure
 
@@ -449,7 +481,8 @@ class DeviceSettings(Model):
     auto_reconnect: bool = True
     virtual_output: str | None = Field(None, description="Create a virtual MIDI output with this name")
     feedback_output: str | None = Field(
-        None, description="Output for LED feedback to the controller; default: the output named like the input")
+        None, description="Output for LED feedback to the controller; default: the output named like the input"
+    )
 
 
 class AdvancedSettings(Model):

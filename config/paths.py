@@ -1,4 +1,5 @@
 """Where midimon keeps things: MIDIMON_HOME (default ~/.midimon) and the runtime folder."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Evaluate Conditional actions' conditions at the moment the action runs."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -6,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from midimon.config.models import DAYS
 
@@ -14,9 +15,14 @@ from midimon.config.models import DAYS
 class ConditionContext:
     """What a condition may look at. ``now`` and the app probes are replaceable for tests."""
 
-    def __init__(self, mode: Callable[[], str], now: Callable[[], _dt.datetime] = _dt.datetime.now,
-                 running_apps: Callable[[], set[str]] | None = None,
-                 frontmost_app: Callable[[], str | None] | None = None, warn: Callable[[str], None] = lambda m: None):
+    def __init__(
+        self,
+        mode: Callable[[], str],
+        now: Callable[[], _dt.datetime] = _dt.datetime.now,
+        running_apps: Callable[[], set[str]] | None = None,
+        frontmost_app: Callable[[], str | None] | None = None,
+        warn: Callable[[str], None] = lambda m: None,
+    ):
         self.mode = mode
         self.now = now
         self.running_apps = running_apps or _running_apps
@@ -54,8 +60,10 @@ def evaluate(cond, ctx: ConditionContext) -> bool:
     if kind == "AppFrontmost":
         front = ctx.frontmost_app()
         if front is None:
-            ctx.warn("AppFrontmost cannot tell the front application on this system "
-                     "(Linux needs X11 and xdotool; Wayland does not expose it); treating it as false")
+            ctx.warn(
+                "AppFrontmost cannot tell the front application on this system "
+                "(Linux needs X11 and xdotool; Wayland does not expose it); treating it as false"
+            )
             return False
         return cond.app.lower() in front.lower()
     raise ValueError(f"unknown condition type {kind!r}")
@@ -94,15 +102,26 @@ def _frontmost_app() -> str | None:
     if sys.platform == "darwin":
         try:
             out = subprocess.run(
-                ["osascript", "-e", 'tell application "System Events" to get name of first process whose frontmost is true'],
-                capture_output=True, text=True, timeout=2)
+                [
+                    "osascript",
+                    "-e",
+                    'tell application "System Events" to get name of first process whose frontmost is true',
+                ],
+                capture_output=True,
+                text=True,
+                timeout=2,
+            )
             return out.stdout.strip() or None
         except (OSError, subprocess.SubprocessError):
             return None
     if os.environ.get("DISPLAY") and shutil.which("xdotool"):
         try:
-            pid = subprocess.run(["xdotool", "getactivewindow", "getwindowpid"], capture_output=True, text=True, timeout=2).stdout.strip()
-            name = subprocess.run(["xdotool", "getactivewindow", "getwindowname"], capture_output=True, text=True, timeout=2).stdout.strip()
+            pid = subprocess.run(
+                ["xdotool", "getactivewindow", "getwindowpid"], capture_output=True, text=True, timeout=2
+            ).stdout.strip()
+            name = subprocess.run(
+                ["xdotool", "getactivewindow", "getwindowname"], capture_output=True, text=True, timeout=2
+            ).stdout.strip()
             comm = ""
             if pid.isdigit():
                 with open(f"/proc/{pid}/comm") as f:

@@ -10,10 +10,11 @@ and the output is round(127 * y), never below 1 (a velocity of 0 would be a note
 Linear maps 1..127 onto min..max; Fixed always gives its velocity; PassThrough changes nothing.
 At intensity 0 every shaped curve is the identity.
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 Curve = Callable[[int], int]
 
@@ -49,7 +50,7 @@ def _logarithmic(x: float, i: float) -> float:
 
 
 def _scurve(x: float, i: float) -> float:
-    return (1 - i) * x + i * (3 * x * x - 2 * x ** 3)
+    return (1 - i) * x + i * (3 * x * x - 2 * x**3)
 
 
 _SHAPES = {"Exponential": _exponential, "Logarithmic": _logarithmic, "SCurve": _scurve}

@@ -3,6 +3,7 @@
 Everything the daemon owns hangs off one :class:`Daemon` object; the control socket, the
 watchers and the plugin manager receive it and call its methods, never each other.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,6 +21,7 @@ from midimon.engine.midi_out import MidiOut
 from midimon.engine.table import Table, compile_table
 
 log = logging.getLogger("midimon")
+
 
 def starter_text() -> str:
     from importlib.resources import files
@@ -64,7 +66,9 @@ def _is_own_port(name: str, own: set[str]) -> bool:
 
 
 class Daemon:
-    def __init__(self, config_path: Path | None = None, *, backend=None, desktop=None, home: Path | None = None) -> None:
+    def __init__(
+        self, config_path: Path | None = None, *, backend=None, desktop=None, home: Path | None = None
+    ) -> None:
         self.home = home or paths.home()
         self.config_path = Path(config_path) if config_path else paths.config_file()
         self._backend = backend
@@ -79,11 +83,11 @@ class Daemon:
         self.warnings: list[str] = []
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
-        self.extensions: dict[str, Any] = {}   # control socket, watcher, plugin manager...
+        self.extensions: dict[str, Any] = {}  # control socket, watcher, plugin manager...
 
     # ------------------------------------------------------------------ start / stop
     def start(self, mode: str | None = None) -> None:
-        mode = mode or self.extensions.get("saved_mode")   # the mode saved in state.json (engine.live)
+        mode = mode or self.extensions.get("saved_mode")  # the mode saved in state.json (engine.live)
         table, result = build_table(self.config_path)
         self._apply_logging(result.config)
         for w in result.warnings:
@@ -105,14 +109,24 @@ class Daemon:
                 log.error("cannot create the virtual MIDI output %r: %s", dev.virtual_output, exc)
         self.midi_out.prepare(output_ports(result.config))
         self.engine = Engine(table, mode=mode)
-        self.runner = ActionRunner(self.engine, midi_out=self.midi_out, desktop=self._desktop_backend(),
-                                   plugins=self.extensions.get("plugin_call"))
+        self.runner = ActionRunner(
+            self.engine,
+            midi_out=self.midi_out,
+            desktop=self._desktop_backend(),
+            plugins=self.extensions.get("plugin_call"),
+        )
         self.engine.runner = self.runner
         self.engine.start()
         own = {dev.virtual_output} if dev.virtual_output else set()
         self.devices = DeviceManager(
-            backend, self.engine.submit, name=dev.name, port=dev.port, auto_connect=dev.auto_connect,
-            auto_reconnect=dev.auto_reconnect, ignore=lambda n: _is_own_port(n, own))
+            backend,
+            self.engine.submit,
+            name=dev.name,
+            port=dev.port,
+            auto_connect=dev.auto_connect,
+            auto_reconnect=dev.auto_reconnect,
+            ignore=lambda n: _is_own_port(n, own),
+        )
         self.feedback = Feedback(backend, self.engine, self._feedback_output(dev))
         self.engine.mode_listeners.append(self.feedback.on_mode)
         self.engine.event_listeners.append(self.feedback.on_event)
@@ -123,8 +137,10 @@ class Daemon:
         if waiting:
             log.warning("%s", waiting)
         self.last_reload = {"ok": True, "time": time.time(), "sha256": table.sha256, "phase_ms": {}, "error": None}
-        log.info("midimon is running: %s (%d mappings, mode %r)", self.config_path, table.mapping_count, self.engine.mode)
-        for hook in self.extensions.get("start_hooks", []):   # control socket, watcher, state (engine.live)
+        log.info(
+            "midimon is running: %s (%d mappings, mode %r)", self.config_path, table.mapping_count, self.engine.mode
+        )
+        for hook in self.extensions.get("start_hooks", []):  # control socket, watcher, state (engine.live)
             hook(self)
 
     @staticmethod
@@ -220,24 +236,47 @@ class Daemon:
                 if old_device is not None and old_device != result.config.device:
                     self._device_changed(result.config.device)
                 elif self.feedback is not None:
-                    self.feedback.resend()   # the new config may light things differently
+                    self.feedback.resend()  # the new config may light things differently
                 if self.midi_out is not None:
                     self.midi_out.prepare(output_ports(result.config))
-                outcome = {"ok": True, "time": time.time(), "source": source, "sha256": table.sha256,
-                           "mappings": table.mapping_count, "mode": mode, "phase_ms": phases,
-                           "warnings": self.warnings, "error": None}
-                log.info("config reloaded (%s): %d mappings in %.1f ms", source, table.mapping_count,
-                         (time.perf_counter() - t0) * 1000)
+                outcome = {
+                    "ok": True,
+                    "time": time.time(),
+                    "source": source,
+                    "sha256": table.sha256,
+                    "mappings": table.mapping_count,
+                    "mode": mode,
+                    "phase_ms": phases,
+                    "warnings": self.warnings,
+                    "error": None,
+                }
+                log.info(
+                    "config reloaded (%s): %d mappings in %.1f ms",
+                    source,
+                    table.mapping_count,
+                    (time.perf_counter() - t0) * 1000,
+                )
             except ConfigError as exc:
-                outcome = {"ok": False, "time": time.time(), "source": source, "phase_ms": phases,
-                           "error": str(exc), "diagnostics": [d.to_json() for d in exc.diagnostics]}
+                outcome = {
+                    "ok": False,
+                    "time": time.time(),
+                    "source": source,
+                    "phase_ms": phases,
+                    "error": str(exc),
+                    "diagnostics": [d.to_json() for d in exc.diagnostics],
+                }
                 log.error("config reload failed; the previous config keeps running.\n%s", exc)
                 if self.engine:
                     self.engine.stats.error(f"config reload failed: {exc.first()}")
             except Exception as exc:  # the reload machinery itself must never wedge
                 log.exception("config reload crashed")
-                outcome = {"ok": False, "time": time.time(), "source": source, "phase_ms": phases,
-                           "error": f"internal error: {type(exc).__name__}: {exc}"}
+                outcome = {
+                    "ok": False,
+                    "time": time.time(),
+                    "source": source,
+                    "phase_ms": phases,
+                    "error": f"internal error: {type(exc).__name__}: {exc}",
+                }
             self.last_reload = outcome
             for cb in self.extensions.get("reload_listeners", []):
                 try:
@@ -251,8 +290,14 @@ class Daemon:
         old = self.devices
         if old:
             old.close()
-        self.devices = DeviceManager(self.backend, self.engine.submit, name=dev.name, port=dev.port,
-                                     auto_connect=dev.auto_connect, auto_reconnect=dev.auto_reconnect)
+        self.devices = DeviceManager(
+            self.backend,
+            self.engine.submit,
+            name=dev.name,
+            port=dev.port,
+            auto_connect=dev.auto_connect,
+            auto_reconnect=dev.auto_reconnect,
+        )
         self.feedback.wanted = self._feedback_output(dev)
         self.devices.on_connect.append(lambda _port: self.feedback.resend(reopen=True))
         self.devices.start()

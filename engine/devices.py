@@ -3,13 +3,14 @@
 The port list is polled (a MIDI API's hot-plug notifications differ per platform and some
 have none); a vanished port is closed, and a returning one is reconnected with backoff.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from midimon.engine import events as E
 from midimon.engine.ports import match_port
@@ -19,9 +20,9 @@ log = logging.getLogger("midimon.devices")
 
 @dataclass
 class DeviceState:
-    wanted: str                     # what the config asks for ("*" = every input)
-    port: str | None = None         # the real port name while connected
-    state: str = "waiting"          # waiting | connected | error | disabled
+    wanted: str  # what the config asks for ("*" = every input)
+    port: str | None = None  # the real port name while connected
+    state: str = "waiting"  # waiting | connected | error | disabled
     since: float = field(default_factory=time.time)
     error: str | None = None
     connects: int = 0
@@ -30,9 +31,18 @@ class DeviceState:
 
 
 class DeviceManager:
-    def __init__(self, backend, submit: Callable[[E.Event], None], *, name: str | None, port: str | None,
-                 auto_connect: bool = True, auto_reconnect: bool = True, ignore: Callable[[str], bool] = lambda n: False,
-                 poll_interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        backend,
+        submit: Callable[[E.Event], None],
+        *,
+        name: str | None,
+        port: str | None,
+        auto_connect: bool = True,
+        auto_reconnect: bool = True,
+        ignore: Callable[[str], bool] = lambda n: False,
+        poll_interval: float = 0.5,
+    ) -> None:
         self.backend = backend
         self.submit = submit
         self.spec = port or name
@@ -56,6 +66,7 @@ class DeviceManager:
             ev = from_mido(msg, port_name)
             if ev is not None:
                 submit(ev)
+
         return on_message
 
     def scan(self) -> None:
@@ -70,8 +81,13 @@ class DeviceManager:
                 return
             names = [n for n in self.backend.input_names() if not self.ignore(n)]
             if self.spec:
-                wanted = {self.spec: (self.spec if self.exact and self.spec in names else
-                                      (None if self.exact else match_port(self.spec, names)))}
+                wanted = {
+                    self.spec: (
+                        self.spec
+                        if self.exact and self.spec in names
+                        else (None if self.exact else match_port(self.spec, names))
+                    )
+                }
             else:
                 wanted = {n: n for n in names}
             for key in list(self.devices):
@@ -152,5 +168,14 @@ class DeviceManager:
 
     def to_json(self) -> list[dict]:
         with self._lock:
-            return [{"wanted": st.wanted, "port": st.port, "state": st.state, "since": st.since,
-                     "error": st.error, "connects": st.connects} for st in self.devices.values()]
+            return [
+                {
+                    "wanted": st.wanted,
+                    "port": st.port,
+                    "state": st.state,
+                    "since": st.since,
+                    "error": st.error,
+                    "connects": st.connects,
+                }
+                for st in self.devices.values()
+            ]

@@ -4,6 +4,7 @@ Everything that can fire a mapping (a MIDI message from any port, an event from 
 plugin, a `midimon send` over the control socket) becomes an :class:`Event` before it reaches
 the recognizers, so the rest of the engine never knows where it came from.
 """
+
 from __future__ import annotations
 
 import time
@@ -13,7 +14,7 @@ from typing import Any
 NOTE_ON = "note_on"
 NOTE_OFF = "note_off"
 CC = "control_change"
-AFTERTOUCH = "aftertouch"            # channel pressure
+AFTERTOUCH = "aftertouch"  # channel pressure
 POLY_AFTERTOUCH = "polytouch"
 PITCHBEND = "pitchwheel"
 PROGRAM = "program_change"
@@ -27,14 +28,14 @@ KINDS = (NOTE_ON, NOTE_OFF, CC, AFTERTOUCH, POLY_AFTERTOUCH, PITCHBEND, PROGRAM,
 class Event:
     kind: str
     channel: int = 0
-    note: int = -1          # note number, for notes and poly aftertouch
+    note: int = -1  # note number, for notes and poly aftertouch
     velocity: int = 0
-    control: int = -1       # CC number
-    value: int = 0          # CC value, pressure, program, or pitch bend as 0..16383 (8192 = centre)
+    control: int = -1  # CC number
+    value: int = 0  # CC value, pressure, program, or pitch bend as 0..16383 (8192 = centre)
     device: str = ""
     time: float = field(default_factory=time.monotonic)
-    name: str = ""          # plugin event name
-    data: Any = None        # plugin event data, SysEx bytes
+    name: str = ""  # plugin event name
+    data: Any = None  # plugin event data, SysEx bytes
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"type": self.kind, "device": self.device}
@@ -87,11 +88,21 @@ def from_fields(kind: str, args: dict[str, Any], device: str = "midimon send") -
 
     Raises ValueError naming the bad field.
     """
-    aliases = {"note": NOTE_ON, "cc": CC, "control": CC, "pitchbend": PITCHBEND, "pitch_bend": PITCHBEND,
-               "channel_pressure": AFTERTOUCH, "poly_aftertouch": POLY_AFTERTOUCH, "program": PROGRAM}
+    aliases = {
+        "note": NOTE_ON,
+        "cc": CC,
+        "control": CC,
+        "pitchbend": PITCHBEND,
+        "pitch_bend": PITCHBEND,
+        "channel_pressure": AFTERTOUCH,
+        "poly_aftertouch": POLY_AFTERTOUCH,
+        "program": PROGRAM,
+    }
     kind = aliases.get(kind, kind)
     if kind not in KINDS or kind == PLUGIN:
-        raise ValueError(f"unknown message type {kind!r}; expected one of: {', '.join(k for k in KINDS if k != PLUGIN)}")
+        raise ValueError(
+            f"unknown message type {kind!r}; expected one of: {', '.join(k for k in KINDS if k != PLUGIN)}"
+        )
 
     def num(key: str, lo: int, hi: int, default: int | None = None) -> int:
         if key not in args:
@@ -117,7 +128,9 @@ def from_fields(kind: str, args: dict[str, Any], device: str = "midimon send") -
         control = num("control", 0, 127) if "control" in args else num("cc", 0, 127)
         return Event(CC, ch, control=control, value=num("value", 0, 127), device=dev)
     if kind == AFTERTOUCH:
-        return Event(AFTERTOUCH, ch, value=num("value", 0, 127) if "value" in args else num("pressure", 0, 127), device=dev)
+        return Event(
+            AFTERTOUCH, ch, value=num("value", 0, 127) if "value" in args else num("pressure", 0, 127), device=dev
+        )
     if kind == POLY_AFTERTOUCH:
         return Event(POLY_AFTERTOUCH, ch, num("note", 0, 127), value=num("value", 0, 127), device=dev)
     if kind == PITCHBEND:

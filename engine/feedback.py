@@ -6,6 +6,7 @@ every reconnect of the device, and on each mode change (lights the new mode does
 go to 0), and a light's press / release value as it happens. Sending runs on its own thread,
 in order, so opening a port (a second on JACK) never stalls the engine loop.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,7 +18,7 @@ from midimon.engine.ports import match_port
 
 log = logging.getLogger("midimon.feedback")
 
-Light = tuple[str, int, int]   # ("note" | "cc", channel, number)
+Light = tuple[str, int, int]  # ("note" | "cc", channel, number)
 
 
 def mode_lights(table, mode: str) -> dict[Light, int]:
@@ -63,8 +64,11 @@ def press_lights(table, mode: str) -> dict[tuple[str, int], list]:
                     if fb.cc is not None:
                         light = ("cc", fb.channel if fb.channel is not None else (t.channel or 0), fb.cc)
                     else:
-                        light = (kind, fb.channel if fb.channel is not None else (t.channel or 0),
-                                 fb.note if fb.note is not None else num)
+                        light = (
+                            kind,
+                            fb.channel if fb.channel is not None else (t.channel or 0),
+                            fb.note if fb.note is not None else num,
+                        )
                     out.setdefault((kind, num), []).append((light, fb.press, fb.release))
     return out
 
@@ -89,8 +93,10 @@ class Feedback:
     def enabled(self) -> bool:
         cfg = self.engine.table.config
         return self.wanted is not None and (
-            any(m.leds for m in cfg.modes) or any(mp.feedback for m in cfg.modes for mp in m.mappings)
-            or any(mp.feedback for mp in cfg.global_mappings))
+            any(m.leds for m in cfg.modes)
+            or any(mp.feedback for m in cfg.modes for mp in m.mappings)
+            or any(mp.feedback for mp in cfg.global_mappings)
+        )
 
     # ---- hooks (engine loop thread) ---------------------------------------------------------
     def on_mode(self, _old: str, new: str) -> None:
@@ -191,5 +197,10 @@ class Feedback:
         self.sent += 1
 
     def to_json(self) -> dict:
-        return {"output": self.wanted, "port": self.port_name, "enabled": self.enabled,
-                "sent": self.sent, "problem": self.problem}
+        return {
+            "output": self.wanted,
+            "port": self.port_name,
+            "enabled": self.enabled,
+            "sent": self.sent,
+            "problem": self.problem,
+        }

@@ -4,6 +4,7 @@ Back-end threads only call :meth:`Engine.submit` (enqueue). Everything that can 
 on the action pool, so a slow action never delays the next event. A config reload is a
 single reference swap done on this thread between two events (:meth:`Engine.swap_table`).
 """
+
 from __future__ import annotations
 
 import heapq
@@ -12,8 +13,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from midimon.engine import events as E
 from midimon.engine.recognizer import Recognizer
@@ -33,8 +35,15 @@ class _Timer:
 
 
 class Engine:
-    def __init__(self, table: Table, runner=None, *, mode: str | None = None, pool_size: int = 16,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        table: Table,
+        runner=None,
+        *,
+        mode: str | None = None,
+        pool_size: int = 16,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.table = table
         self.runner = runner
         self.clock = clock
@@ -80,6 +89,7 @@ class Engine:
 
     def swap_table(self, table: Table) -> str:
         """Install a new table between two events. Returns the mode now active."""
+
         def swap() -> str:
             old_mode = self.mode
             self.table = table
@@ -89,6 +99,7 @@ class Engine:
                 for listener in self.mode_listeners:
                     listener(old_mode, self.mode)
             return self.mode
+
         return self.call_and_wait(swap)
 
     def set_mode(self, name: str) -> str:
@@ -96,8 +107,10 @@ class Engine:
 
         Raises ValueError for a mode that does not exist.
         """
+
         def switch() -> str:
             return self._set_mode(name)
+
         return self.call_and_wait(switch)
 
     def on_loop(self) -> bool:

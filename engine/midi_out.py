@@ -1,4 +1,5 @@
 """MIDI output: named ports opened on first use, and the daemon's own virtual output."""
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,10 @@ class MidiOut:
     def _port(self, name: str | None):
         if name is None or name == self.virtual_name:
             if self._virtual is None:
-                raise ActionError("SendMidi has no port and the config asks for no virtual output; "
-                                  "set port = \"...\" or [device] virtual_output = \"midimon\"")
+                raise ActionError(
+                    "SendMidi has no port and the config asks for no virtual output; "
+                    'set port = "..." or [device] virtual_output = "midimon"'
+                )
             return self._virtual
         port = self._ports.get(name)
         if port is not None:
@@ -43,7 +46,9 @@ class MidiOut:
                     raise BackendUnavailable(problem)
                 real = match_port(name, self.backend.output_names())
                 if real is None:
-                    raise ActionError(f"no MIDI output named {name!r} (outputs: {', '.join(self.backend.output_names()) or 'none'})")
+                    raise ActionError(
+                        f"no MIDI output named {name!r} (outputs: {', '.join(self.backend.output_names()) or 'none'})"
+                    )
                 port = self.backend.open_output(real)
                 self._ports[name] = port
                 log.info("MIDI output %r opened as %r", name, real)
@@ -63,6 +68,7 @@ class MidiOut:
                     self._port(name)
                 except Exception as exc:
                     log.warning("MIDI output %r is not available yet: %s", name, exc)
+
         t = threading.Thread(target=open_all, name="midimon-open-outputs", daemon=True)
         t.start()
         return t

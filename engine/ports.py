@@ -3,10 +3,12 @@
 As in mido, back ends live behind this one interface (``backends/``); the engine never knows
 which one runs. Callbacks from a back end arrive on its own thread and must only enqueue.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 
 class OutputPort(Protocol):

@@ -18,9 +18,11 @@ Rules where triggers overlap on one note (documented in docs/triggers.md):
 - Several LongPress mappings on one note with different durations each fire as their time
   passes during the same hold.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from midimon.engine import events as E
 from midimon.engine.table import Bound, ModeTable
@@ -101,8 +103,11 @@ class Recognizer:
         elif kind in (E.AFTERTOUCH, E.POLY_AFTERTOUCH):
             for b in table.aftertouch:
                 t = b.trigger
-                if (t.note is None or (kind == E.POLY_AFTERTOUCH and t.note == ev.note)) and \
-                        t.pressure_min <= ev.value <= t.pressure_max and _filter(b, ev):
+                if (
+                    (t.note is None or (kind == E.POLY_AFTERTOUCH and t.note == ev.note))
+                    and t.pressure_min <= ev.value <= t.pressure_max
+                    and _filter(b, ev)
+                ):
                     self._fire(b, ev, {})
         elif kind == E.PITCHBEND:
             for b in table.pitchbend:
@@ -131,14 +136,21 @@ class Recognizer:
             prev = self._taps.pop(key, None)
             if prev is not None:
                 first_time, first_press, timer = prev
-                window = max((b.trigger.timeout_ms if b.trigger.timeout_ms is not None else s.double_tap_timeout_ms)
-                             for b in doubles) / 1000
+                window = (
+                    max(
+                        (b.trigger.timeout_ms if b.trigger.timeout_ms is not None else s.double_tap_timeout_ms)
+                        for b in doubles
+                    )
+                    / 1000
+                )
                 self._cancel(timer)
                 if first_press is not None:
                     self._drop(first_press)
                 if ev.time - first_time <= window:
                     for b in doubles:
-                        limit = (b.trigger.timeout_ms if b.trigger.timeout_ms is not None else s.double_tap_timeout_ms) / 1000
+                        limit = (
+                            b.trigger.timeout_ms if b.trigger.timeout_ms is not None else s.double_tap_timeout_ms
+                        ) / 1000
                         if ev.time - first_time <= limit:
                             self._fire(b, ev, {"gesture": "double_tap"})
                     return
@@ -172,17 +184,26 @@ class Recognizer:
             press.blockers.add("release")
             for b in holds:
                 ms = b.trigger.duration_ms if b.trigger.duration_ms is not None else s.hold_threshold_ms
-                press.timers.append(self._schedule(ev.time + ms / 1000, lambda b=b, ms=ms: self._hold(key, press, b, ms)))
+                press.timers.append(
+                    self._schedule(ev.time + ms / 1000, lambda b=b, ms=ms: self._hold(key, press, b, ms))
+                )
         if doubles:
             press.blockers.add("tap")
-            window = max((b.trigger.timeout_ms if b.trigger.timeout_ms is not None else s.double_tap_timeout_ms)
-                         for b in doubles) / 1000
+            window = (
+                max(
+                    (b.trigger.timeout_ms if b.trigger.timeout_ms is not None else s.double_tap_timeout_ms)
+                    for b in doubles
+                )
+                / 1000
+            )
             timer = self._schedule(ev.time + window, lambda: self._tap_expired(key, press))
             self._taps[key] = (ev.time, press, timer)
         if chords:
             press.blockers.add("chord")
-            window = max((b.trigger.timeout_ms if b.trigger.timeout_ms is not None else s.chord_timeout_ms)
-                         for b in chords) / 1000
+            window = (
+                max((b.trigger.timeout_ms if b.trigger.timeout_ms is not None else s.chord_timeout_ms) for b in chords)
+                / 1000
+            )
             press.timers.append(self._schedule(ev.time + window, lambda: self._resolve(press, "chord")))
 
     def _note_off(self, ev: E.Event) -> None:

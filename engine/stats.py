@@ -1,4 +1,5 @@
 """Counters for `midimon status`: events, actions, failures, events per second."""
+
 from __future__ import annotations
 
 import collections

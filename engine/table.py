@@ -6,11 +6,13 @@ following the precedence rule: a mode mapping hides a global mapping with the *s
 kind on the same control* (same note / CC / set of chord notes, channel and device filter).
 Different gestures on one control coexist (see docs/triggers.md, "When triggers overlap").
 """
+
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from midimon.config.models import AdvancedSettings, Config, Mapping
 from midimon.engine import curves
@@ -24,10 +26,10 @@ class Bound:
     """One mapping, compiled."""
 
     mapping: Mapping
-    scope: str                 # the mode's name, or "global"
-    path: tuple                # key path in the config, for messages
+    scope: str  # the mode's name, or "global"
+    path: tuple  # key path in the config, for messages
     curve: Callable[[int], int]
-    inline: bool               # cheap enough to run on the engine loop itself
+    inline: bool  # cheap enough to run on the engine loop itself
 
     @property
     def trigger(self):
@@ -44,9 +46,9 @@ class Bound:
 
 @dataclass
 class ModeTable:
-    press: dict[int, list[Bound]] = field(default_factory=dict)      # Note, VelocityRange
-    hold: dict[int, list[Bound]] = field(default_factory=dict)       # LongPress
-    double: dict[int, list[Bound]] = field(default_factory=dict)     # DoubleTap
+    press: dict[int, list[Bound]] = field(default_factory=dict)  # Note, VelocityRange
+    hold: dict[int, list[Bound]] = field(default_factory=dict)  # LongPress
+    double: dict[int, list[Bound]] = field(default_factory=dict)  # DoubleTap
     chord_by_note: dict[int, list[Bound]] = field(default_factory=dict)
     cc: dict[int, list[Bound]] = field(default_factory=dict)
     encoder: dict[int, list[Bound]] = field(default_factory=dict)
@@ -118,7 +120,8 @@ def is_inline(action) -> bool:
         return True
     if kind == "Conditional":
         return _cheap(action.condition) and all(
-            a is None or is_inline(a) for a in (action.then_action, action.else_action))
+            a is None or is_inline(a) for a in (action.then_action, action.else_action)
+        )
     if kind == "Sequence":
         return all(is_inline(a) for a in action.actions)
     return False
@@ -137,15 +140,23 @@ def compile_table(config: Config, source: str | None = None, sha256: str = "") -
     def bind(m: Mapping, scope: str, path: tuple) -> Bound:
         return Bound(m, scope, path, curves.build(m.velocity_curve), is_inline(m.action))
 
-    globals_ = [(bind(m, "global", ("global_mappings", j)), hide_key(m.trigger))
-                for j, m in enumerate(config.global_mappings) if m.enabled]
+    globals_ = [
+        (bind(m, "global", ("global_mappings", j)), hide_key(m.trigger))
+        for j, m in enumerate(config.global_mappings)
+        if m.enabled
+    ]
     modes: dict[str, ModeTable] = {}
     order = config.mode_names()
     mode_models = config.modes or []
     for i, name in enumerate(order):
         table = ModeTable()
-        own = [] if not mode_models else [
-            bind(m, name, ("modes", i, "mappings", j)) for j, m in enumerate(mode_models[i].mappings) if m.enabled]
+        own = (
+            []
+            if not mode_models
+            else [
+                bind(m, name, ("modes", i, "mappings", j)) for j, m in enumerate(mode_models[i].mappings) if m.enabled
+            ]
+        )
         hidden = {hide_key(b.trigger) for b in own}
         for b in own:
             table.add(b)

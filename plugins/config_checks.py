@@ -7,10 +7,12 @@
 Inside the daemon the live plugin manager answers (``set_live``); elsewhere (``midimon
 validate``) the plugins folder is read statically, without running any plugin code.
 """
+
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from midimon.config import paths
 
@@ -45,8 +47,7 @@ def _lookup(name: str) -> _Info | None:
             if not _live.state.enabled(name):
                 return _Info(None, None, f"plugin {name!r} is disabled (midimon plugins enable {name})")
             err = _live.runtime.errors.get(name)
-            return _Info(None, None, f"plugin {name!r} failed to load: "
-                         f"{err['text'] if err else 'unknown error'}")
+            return _Info(None, None, f"plugin {name!r} failed to load: {err['text'] if err else 'unknown error'}")
         return None
     return _static(name)
 
@@ -105,16 +106,24 @@ def check_plugins(config) -> Iterator[tuple[str, tuple, str]]:
             continue
         i = info(action.plugin)
         if i is None:
-            yield "warning", path + ("plugin",), (
-                f"plugin {action.plugin!r} is not installed; pressing this mapping will only "
-                "log an error (see: midimon plugins list)")
+            yield (
+                "warning",
+                path + ("plugin",),
+                (
+                    f"plugin {action.plugin!r} is not installed; pressing this mapping will only "
+                    "log an error (see: midimon plugins list)"
+                ),
+            )
             continue
         if i.problem:
             yield "warning", path + ("plugin",), i.problem
             continue
         if i.kind == "trigger":
-            yield "warning", path + ("plugin",), (
-                f"plugin {action.plugin!r} is a trigger plugin; it cannot run as an action")
+            yield (
+                "warning",
+                path + ("plugin",),
+                (f"plugin {action.plugin!r} is a trigger plugin; it cannot run as an action"),
+            )
             continue
         if i.params_schema:
             for where, message in _schema_errors(i.params_schema, dict(action.params)):
@@ -125,10 +134,16 @@ def check_plugins(config) -> Iterator[tuple[str, tuple, str]]:
             continue
         i = info(t.plugin)
         if i is None:
-            yield "warning", path + ("trigger", "plugin"), (
-                f"plugin {t.plugin!r} is not installed; this mapping never fires")
+            yield (
+                "warning",
+                path + ("trigger", "plugin"),
+                (f"plugin {t.plugin!r} is not installed; this mapping never fires"),
+            )
         elif i.problem:
             yield "warning", path + ("trigger", "plugin"), i.problem
         elif i.kind == "action":
-            yield "warning", path + ("trigger", "plugin"), (
-                f"plugin {t.plugin!r} is an action plugin; it produces no events")
+            yield (
+                "warning",
+                path + ("trigger", "plugin"),
+                (f"plugin {t.plugin!r} is an action plugin; it produces no events"),
+            )

@@ -5,6 +5,7 @@ bytes once, checks them (checksum, signature, declarations) and returns what the
 compiles. Editor temporaries (``.#x.py``, ``x.py~``, ``.x.py.swp``) and names starting with
 ``_`` or ``.`` are ignored.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,8 +15,7 @@ from typing import Any
 
 from . import integrity
 from .integrity import IntegrityError, read_no_follow
-from .manifest import (MANIFEST, Declarations, ManifestError, check_name, merge_manifest,
-                       parse_manifest, parse_source)
+from .manifest import MANIFEST, Declarations, ManifestError, check_name, merge_manifest, parse_manifest, parse_source
 
 ENTRY_POINT_GROUP = "midimon.plugins"
 
@@ -23,9 +23,9 @@ ENTRY_POINT_GROUP = "midimon.plugins"
 @dataclasses.dataclass(frozen=True)
 class Candidate:
     name: str
-    packaging: str            # "file" | "folder" | "entrypoint"
-    path: Path | None         # the .py file or the folder; None for entry points
-    entry_point: Any = None   # importlib.metadata.EntryPoint for trusted plugins
+    packaging: str  # "file" | "folder" | "entrypoint"
+    path: Path | None  # the .py file or the folder; None for entry points
+    entry_point: Any = None  # importlib.metadata.EntryPoint for trusted plugins
 
     @property
     def trusted(self) -> bool:
@@ -34,15 +34,13 @@ class Candidate:
     def signature_path(self) -> Path | None:
         if self.path is None:
             return None
-        return self.path / "plugin.sig" if self.packaging == "folder" else \
-            self.path.with_name(self.path.name + ".sig")
+        return self.path / "plugin.sig" if self.packaging == "folder" else self.path.with_name(self.path.name + ".sig")
 
     def stamp(self) -> tuple:
         """Changes whenever any file the plugin is read from changes (for warm loads)."""
         if self.path is None:
             return ("ep", str(self.entry_point))
-        files = [self.path] if self.packaging == "file" else \
-            [self.path / MANIFEST, *sorted(self.path.glob("*.py"))]
+        files = [self.path] if self.packaging == "file" else [self.path / MANIFEST, *sorted(self.path.glob("*.py"))]
         sig = self.signature_path()
         out = []
         for f in [*files, sig]:
@@ -68,8 +66,7 @@ class Verified:
 
 
 def _ignored(name: str) -> bool:
-    return (name.startswith((".", "_", "#")) or name.endswith(("~", ".swp", ".tmp", ".bak"))
-            or ".#" in name)
+    return name.startswith((".", "_", "#")) or name.endswith(("~", ".swp", ".tmp", ".bak")) or ".#" in name
 
 
 def scan(folder: Path) -> tuple[dict[str, Candidate], list[tuple[str, str]]]:
@@ -98,8 +95,9 @@ def scan(folder: Path) -> tuple[dict[str, Candidate], list[tuple[str, str]]]:
             problems.append((e.path, str(exc)))
             continue
         if name in found:
-            problems.append((e.path, f"a plugin named {name!r} is already loaded from "
-                             f"{found[name].path}; this one is ignored"))
+            problems.append(
+                (e.path, f"a plugin named {name!r} is already loaded from {found[name].path}; this one is ignored")
+            )
             continue
         found[name] = Candidate(name, kind, Path(e.path))
     return found, problems
@@ -135,17 +133,21 @@ def read(candidate: Candidate, policy: str = "allow", keys: Path | None = None) 
         manifest_bytes = read_no_follow(folder / MANIFEST)
         plugin = parse_manifest(manifest_bytes, str(folder / MANIFEST))
         if plugin.get("name", candidate.name) != candidate.name:
-            raise ManifestError(str(folder / MANIFEST), f"name {plugin.get('name')!r} does not "
-                                f"match the folder name {candidate.name!r}", 1, 1)
+            raise ManifestError(
+                str(folder / MANIFEST),
+                f"name {plugin.get('name')!r} does not match the folder name {candidate.name!r}",
+                1,
+                1,
+            )
         entry = str(plugin.get("entry") or "plugin.py")
         if "/" in entry or "\\" in entry or entry.startswith(".") or not entry.endswith(".py"):
-            raise ManifestError(str(folder / MANIFEST), f"entry {entry!r} must be a .py file "
-                                "directly inside the plugin folder", 1, 1)
+            raise ManifestError(
+                str(folder / MANIFEST), f"entry {entry!r} must be a .py file directly inside the plugin folder", 1, 1
+            )
         data = read_no_follow(folder / entry)
         filename = str(folder / entry)
         integrity.check_checksum(plugin.get("checksum"), data, filename)
-        decl = merge_manifest(parse_source(candidate.name, data, filename), plugin,
-                              str(folder / MANIFEST))
+        decl = merge_manifest(parse_source(candidate.name, data, filename), plugin, str(folder / MANIFEST))
     else:
         raise ValueError("entry-point plugins are not read from files")
     sig_path = candidate.signature_path()
@@ -155,5 +157,4 @@ def read(candidate: Candidate, policy: str = "allow", keys: Path | None = None) 
         sig = None
     verdict = integrity.verify_signature(data, manifest_bytes, sig, keys)
     warning = integrity.apply_policy(policy, verdict, filename)
-    return Verified(candidate, data, filename, decl, integrity.sha256(data), verdict,
-                    (warning,) if warning else ())
+    return Verified(candidate, data, filename, decl, integrity.sha256(data), verdict, (warning,) if warning else ())

@@ -5,6 +5,7 @@ declared at grant time plus any the user added (``--scope hosts=https://...``). 
 gets the capabilities that are both granted and declared, with the recorded scopes only: an edit
 that asks for more gets nothing new until the user grants again (``pending`` lists what waits).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,12 +30,12 @@ def parse_scope_args(items: list[str], capability: str) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or key not in SCOPE_ALIASES:
-            raise ValueError(f"--scope {item!r}: use KEY=VALUE with KEY one of "
-                             f"{', '.join(sorted(SCOPE_ALIASES))}")
+            raise ValueError(f"--scope {item!r}: use KEY=VALUE with KEY one of {', '.join(sorted(SCOPE_ALIASES))}")
         for field in SCOPE_ALIASES[key]:
             if SCOPE_CAPABILITY[field] != capability:
-                raise ValueError(f"--scope {key} belongs to the "
-                                 f"{SCOPE_CAPABILITY[field]!r} capability, not {capability!r}")
+                raise ValueError(
+                    f"--scope {key} belongs to the {SCOPE_CAPABILITY[field]!r} capability, not {capability!r}"
+                )
             if field == "sysex":
                 out["sysex"] = value.strip().lower() in ("1", "true", "yes", "on")
             else:

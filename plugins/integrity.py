@@ -10,6 +10,7 @@ so a folder plugin's manifest (its capabilities) is signed with its code. Truste
 live in ``MIDIMON_HOME/trusted_keys/`` as PEM or raw-base64 files; midimon only writes there when
 the user runs ``midimon plugins keys add``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,8 +38,9 @@ def read_no_follow(path: Path, limit: int = MAX_PLUGIN_BYTES) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise IntegrityError(f"{path} is a symbolic link; plugins must be regular files "
-                                 "(copy the file instead of linking it)") from None
+            raise IntegrityError(
+                f"{path} is a symbolic link; plugins must be regular files (copy the file instead of linking it)"
+            ) from None
         raise
     try:
         st = os.fstat(fd)
@@ -70,9 +72,11 @@ def check_checksum(expected: str | None, data: bytes, what: str) -> None:
         return
     actual = "sha256:" + sha256(data)
     if actual != expected:
-        raise IntegrityError(f"{what}: checksum mismatch: plugin.toml says {expected}, the file "
-                             f"is {actual}; refusing to load it (if you changed the file on "
-                             "purpose, update the checksum)")
+        raise IntegrityError(
+            f"{what}: checksum mismatch: plugin.toml says {expected}, the file "
+            f"is {actual}; refusing to load it (if you changed the file on "
+            "purpose, update the checksum)"
+        )
 
 
 def signed_message(entry: bytes, manifest: bytes | None) -> bytes:
@@ -80,6 +84,7 @@ def signed_message(entry: bytes, manifest: bytes | None) -> bytes:
 
 
 # -- keys -----------------------------------------------------------------------------------------
+
 
 def keys_dir() -> Path:
     return paths.home() / "trusted_keys"
@@ -112,8 +117,7 @@ def load_private(path: Path):
 def public_pem(key) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
-    return key.public_bytes(serialization.Encoding.PEM,
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def fingerprint(public_key) -> str:
@@ -151,8 +155,7 @@ def add_key(source: Path, name: str | None = None) -> TrustedKey:
     try:
         key = _load_public(data)
     except Exception as exc:
-        raise IntegrityError(f"{source} is not an Ed25519 public key (PEM or raw base64): "
-                             f"{exc}") from None
+        raise IntegrityError(f"{source} is not an Ed25519 public key (PEM or raw base64): {exc}") from None
     name = name or Path(source).stem
     folder = keys_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -173,6 +176,7 @@ def remove_key(name: str) -> bool:
 
 # -- signatures ------------------------------------------------------------------------------------
 
+
 def sign(entry: bytes, manifest: bytes | None, private_key) -> str:
     return base64.b64encode(private_key.sign(signed_message(entry, manifest))).decode()
 
@@ -185,8 +189,9 @@ class Verdict:
     message: str
 
 
-def verify_signature(entry: bytes, manifest: bytes | None, signature: bytes | None,
-                     folder: Path | None = None) -> Verdict:
+def verify_signature(
+    entry: bytes, manifest: bytes | None, signature: bytes | None, folder: Path | None = None
+) -> Verdict:
     if signature is None:
         return Verdict(False, False, None, "not signed")
     try:
@@ -198,15 +203,24 @@ def verify_signature(entry: bytes, manifest: bytes | None, signature: bytes | No
     for tk, key in keys:
         try:
             key.verify(sig, message)  # type: ignore[attr-defined]
-            return Verdict(True, True, tk.fingerprint, f"signed by trusted key {tk.name} "
-                           f"({tk.fingerprint})")
+            return Verdict(True, True, tk.fingerprint, f"signed by trusted key {tk.name} ({tk.fingerprint})")
         except Exception:
             continue
     if not keys:
-        return Verdict(True, False, None, "signed, but there are no trusted keys in "
-                       f"{folder or keys_dir()} (add one with: midimon plugins keys add FILE)")
-    return Verdict(True, False, None, "the signature does not match any trusted key (the "
-                   "plugin changed after signing, or it was signed by an unknown key)")
+        return Verdict(
+            True,
+            False,
+            None,
+            "signed, but there are no trusted keys in "
+            f"{folder or keys_dir()} (add one with: midimon plugins keys add FILE)",
+        )
+    return Verdict(
+        True,
+        False,
+        None,
+        "the signature does not match any trusted key (the "
+        "plugin changed after signing, or it was signed by an unknown key)",
+    )
 
 
 def apply_policy(policy: str, verdict: Verdict, what: str) -> str | None:
@@ -216,9 +230,11 @@ def apply_policy(policy: str, verdict: Verdict, what: str) -> str | None:
         raise IntegrityError(f"{what}: {verdict.message}; refusing to load it")
     if not verdict.signed:
         if policy == "require":
-            raise IntegrityError(f"{what}: not signed, and the signature policy is 'require' "
-                                 "(sign it with: midimon plugins sign NAME --key FILE, or change "
-                                 "the policy with: midimon plugins policy warn)")
+            raise IntegrityError(
+                f"{what}: not signed, and the signature policy is 'require' "
+                "(sign it with: midimon plugins sign NAME --key FILE, or change "
+                "the policy with: midimon plugins policy warn)"
+            )
         if policy == "warn":
             return f"{what}: not signed (signature policy 'warn')"
     return None

@@ -5,6 +5,7 @@ enabled plugin, gives the daemon ``extensions["plugin_call"]`` (the Plugin actio
 hook (``midimon reload`` rescans), watches the plugins folder and the state file, and publishes
 a status snapshot that ``midimon status`` and ``midimon plugins list/info`` show.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,6 +37,7 @@ def status_path() -> Path:
 
 def plain_context(ctx: dict[str, Any]) -> dict[str, Any]:
     """The engine's firing context as plain data, with the documented names."""
+
     def clean(v: Any, depth: int = 0) -> Any:
         if v is None or isinstance(v, (bool, int, float, str)):
             return v
@@ -46,6 +48,7 @@ def plain_context(ctx: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, dict):
             return {str(k): clean(x, depth + 1) for k, x in v.items()}
         return str(v)
+
     out = {str(k): clean(v) for k, v in ctx.items()}
     out.setdefault("trigger", None)
     out["trigger_type"] = out.get("trigger")
@@ -62,28 +65,43 @@ def _notify(title: str, body: str) -> None:
 
     def run() -> None:
         try:
-            subprocess.run([exe, "--app-name=midimon", "--urgency=critical", title, body],
-                           timeout=5, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=False)
+            subprocess.run(
+                [exe, "--app-name=midimon", "--urgency=critical", title, body],
+                timeout=5,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
         except Exception:
             pass
+
     threading.Thread(target=run, daemon=True, name="midimon-notify").start()
 
 
 class PluginManager:
     """Owns the runtime of one daemon. ``sync()`` makes the loaded plugins match the disk."""
 
-    def __init__(self, daemon: Any = None, *, home: Path | None = None,
-                 limits: Limits | None = None, watch: bool = True,
-                 services: HostServices | None = None) -> None:
+    def __init__(
+        self,
+        daemon: Any = None,
+        *,
+        home: Path | None = None,
+        limits: Limits | None = None,
+        watch: bool = True,
+        services: HostServices | None = None,
+    ) -> None:
         self.daemon = daemon
         self.home = Path(home) if home else paths.home()
         self.plugins_dir = self.home / "plugins"
         self.state = PluginState(self.home / "plugin-state.json")
-        self.runtime = Runtime(services=services or self._services(), limits=limits,
-                               data_root=self.home / "plugins-data",
-                               audit=AuditLog(self.home / "logs" / "audit.jsonl"),
-                               on_change=self._changed)
+        self.runtime = Runtime(
+            services=services or self._services(),
+            limits=limits,
+            data_root=self.home / "plugins-data",
+            audit=AuditLog(self.home / "logs" / "audit.jsonl"),
+            on_change=self._changed,
+        )
         self.runtime.swap_listeners.append(self._on_swap)
         self.pollers: dict[str, Poller] = {}
         self.problems: list[tuple[str, str]] = []
@@ -123,10 +141,14 @@ class PluginManager:
 
         if d is None:
             return HostServices()
-        return HostServices(midi_send=midi_send,
-                            midi_output_ports=lambda: d.midi_out.names() if d.midi_out else [],
-                            keystroke=keystroke, type_text=lambda t: desktop().text(t),
-                            set_volume=set_volume, launch=lambda app: desktop().launch(app))
+        return HostServices(
+            midi_send=midi_send,
+            midi_output_ports=lambda: d.midi_out.names() if d.midi_out else [],
+            keystroke=keystroke,
+            type_text=lambda t: desktop().text(t),
+            set_volume=set_volume,
+            launch=lambda app: desktop().launch(app),
+        )
 
     def _engine_running(self) -> bool:
         return self.daemon is None or getattr(self.daemon, "engine", None) is not None
@@ -148,8 +170,9 @@ class PluginManager:
         if self._watch:
             from .watch import PluginWatcher
 
-            self.watcher = PluginWatcher(self.plugins_dir, self.state.path,
-                                         integrity.keys_dir(), lambda: self.sync("watch"))
+            self.watcher = PluginWatcher(
+                self.plugins_dir, self.state.path, integrity.keys_dir(), lambda: self.sync("watch")
+            )
 
     def close(self) -> None:
         if self._closed:
@@ -204,8 +227,7 @@ class PluginManager:
                 self._attempted.pop(name, None)
                 continue
             stamp = (cand.stamp(), policy, keys_stamp)
-            decisions = (json.dumps(entry["grants"], sort_keys=True),
-                         json.dumps(entry["settings"], sort_keys=True))
+            decisions = (json.dumps(entry["grants"], sort_keys=True), json.dumps(entry["settings"], sort_keys=True))
             if self._attempted.get(name) == stamp:
                 if self._applied.get(name) != decisions and name in self.runtime.active:
                     self._apply_decisions(name, entry, decisions)
@@ -218,20 +240,25 @@ class PluginManager:
             log.debug("plugins rescanned (%s): loaded %s, unloaded %s", reason, loaded, unloaded)
             if reason == "watch" and self.daemon is not None and getattr(self.daemon, "engine", None):
                 # the config's Plugin mappings are checked again against the new plugin set
-                threading.Thread(target=self.daemon.reload, kwargs={"source": "plugins changed"},
-                                 name="midimon-plugin-reload", daemon=True).start()
+                threading.Thread(
+                    target=self.daemon.reload,
+                    kwargs={"source": "plugins changed"},
+                    name="midimon-plugin-reload",
+                    daemon=True,
+                ).start()
         self._changed()
         return {"loaded": loaded, "unloaded": unloaded, "errors": dict(self.runtime.errors)}
 
-    def _load_all(self, items: list[tuple[discovery.Candidate, dict[str, Any]]],
-                  policy: str) -> list[str]:
+    def _load_all(self, items: list[tuple[discovery.Candidate, dict[str, Any]]], policy: str) -> list[str]:
         """Load several plugins at once: each file is read and verified here while the workers
         of the ones before it start (Runtime.load_many). Returns the names now active."""
+
         def jobs():
             for cand, entry in items:
                 job = self._prepare(cand, entry, policy)
                 if job is not None:
                     yield job
+
         if not items:
             return []
         results = self.runtime.load_many(jobs())
@@ -240,8 +267,7 @@ class PluginManager:
                 self._notify_failure(name)
         return [cand.name for cand, _ in items if results.get(cand.name) is not None]
 
-    def _prepare(self, cand: discovery.Candidate, entry: dict[str, Any],
-                 policy: str) -> LoadJob | None:
+    def _prepare(self, cand: discovery.Candidate, entry: dict[str, Any], policy: str) -> LoadJob | None:
         """Read and verify one candidate; None when it fails (recorded) or did not change."""
         verified = None
         if not cand.trusted:
@@ -256,7 +282,7 @@ class PluginManager:
                 log.warning("plugin %s: %s", cand.name, w)
             old = self.runtime.active.get(cand.name)
             if old is not None and old.verified is not None and old.verified.sha256 == verified.sha256:
-                return None   # touched, not changed
+                return None  # touched, not changed
         return LoadJob(cand, verified, entry["grants"], self._settings(cand, entry, verified))
 
     def _settings(self, cand, entry, verified) -> dict[str, Any]:
@@ -274,15 +300,15 @@ class PluginManager:
     def _notify_failure(self, name: str) -> None:
         err = self.runtime.errors.get(name)
         if err:
-            _notify(f"midimon: plugin {name} not loaded",
-                    ("The previous version keeps running.\n" if err.get("keeps_previous_version")
-                     else "") + err["text"])
+            _notify(
+                f"midimon: plugin {name} not loaded",
+                ("The previous version keeps running.\n" if err.get("keeps_previous_version") else "") + err["text"],
+            )
 
     def _on_swap(self, name: str, version: Version | None) -> None:
         if version is not None and version.decl.kind == "trigger":
             if name not in self.pollers:
-                poller = Poller(self.runtime, name, lambda ev: self.submit(ev),
-                                self._engine_running)
+                poller = Poller(self.runtime, name, lambda ev: self.submit(ev), self._engine_running)
                 poller.after_tick = self._changed_soon
                 self.pollers[name] = poller.start()
         elif name in self.pollers:
@@ -298,8 +324,7 @@ class PluginManager:
                     self.runtime.unload(name, "disabled")
                     self._attempted.pop(name, None)
                     continue
-                decisions = (json.dumps(entry["grants"], sort_keys=True),
-                             json.dumps(entry["settings"], sort_keys=True))
+                decisions = (json.dumps(entry["grants"], sort_keys=True), json.dumps(entry["settings"], sort_keys=True))
                 if self._applied.get(name) != decisions:
                     self._apply_decisions(name, entry, decisions)
 
@@ -310,8 +335,10 @@ class PluginManager:
             raise ActionError(self.missing_reason(name))
         try:
             if version.decl.kind != "action" or not version.defines("execute"):
-                raise ActionError(f"plugin {name!r} is a {version.decl.kind} plugin; it has no "
-                                  "execute(params, context) to run as an action")
+                raise ActionError(
+                    f"plugin {name!r} is a {version.decl.kind} plugin; it has no "
+                    "execute(params, context) to run as an action"
+                )
             try:
                 return version.host.call("execute", dict(params), plain_context(ctx))
             except SandboxError as exc:
@@ -326,8 +353,10 @@ class PluginManager:
         err = self.runtime.errors.get(name)
         if err:
             return f"plugin {name!r} failed to load: {err['text']}"
-        return (f"plugin {name!r} is not installed (no {name}.py or {name}/ in "
-                f"{self.plugins_dir}; see: midimon plugins list)")
+        return (
+            f"plugin {name!r} is not installed (no {name}.py or {name}/ in "
+            f"{self.plugins_dir}; see: midimon plugins list)"
+        )
 
     # -- status ----------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -336,26 +365,39 @@ class PluginManager:
             v = self.runtime.active.get(name)
             cand = self.candidates.get(name)
             item: dict[str, Any] = {
-                "name": name, "enabled": self.state.enabled(name),
+                "name": name,
+                "enabled": self.state.enabled(name),
                 "packaging": cand.packaging if cand else None,
                 "path": str(cand.path) if cand and cand.path else None,
                 "trusted": bool(cand and cand.trusted),
-                "loaded": v is not None, "error": self.runtime.errors.get(name),
+                "loaded": v is not None,
+                "error": self.runtime.errors.get(name),
                 "warnings": self.warnings.get(name, []),
             }
             if v is not None:
-                item.update(kind=v.decl.kind, version=v.decl.version,
-                            description=v.decl.description, generation=v.generation,
-                            loaded_at=v.loaded_at, sha256=v.verified.sha256 if v.verified else None,
-                            signature=v.verified.signature.message if v.verified else "trusted",
-                            granted=sorted(v.grants.capabilities) if v.grants else [],
-                            pending=v.pending, init_error=v.init_error, host=v.host.state)
+                item.update(
+                    kind=v.decl.kind,
+                    version=v.decl.version,
+                    description=v.decl.description,
+                    generation=v.generation,
+                    loaded_at=v.loaded_at,
+                    sha256=v.verified.sha256 if v.verified else None,
+                    signature=v.verified.signature.message if v.verified else "trusted",
+                    granted=sorted(v.grants.capabilities) if v.grants else [],
+                    pending=v.pending,
+                    init_error=v.init_error,
+                    host=v.host.state,
+                )
                 if name in self.pollers:
                     item["trigger"] = self.pollers[name].to_json()
             plugins.append(item)
-        return {"plugins": plugins, "problems": [{"path": p, "message": m} for p, m in self.problems],
-                "rescans": self.rescans, "signature_policy": self.state.signature_policy,
-                "state_warnings": self.state.warnings}
+        return {
+            "plugins": plugins,
+            "problems": [{"path": p, "message": m} for p, m in self.problems],
+            "rescans": self.rescans,
+            "signature_policy": self.state.signature_policy,
+            "state_warnings": self.state.warnings,
+        }
 
     _last_write = 0.0
     _pending_write = False
@@ -371,8 +413,7 @@ class PluginManager:
             target = status_path()
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"pid": os.getpid(), "time": time.time(), **self.status()},
-                                      default=str), "utf-8")
+            tmp.write_text(json.dumps({"pid": os.getpid(), "time": time.time(), **self.status()}, default=str), "utf-8")
             os.replace(tmp, target)
         except Exception:
             log.debug("cannot write the plugin status file", exc_info=True)

@@ -6,6 +6,7 @@ has a ``plugin.toml``. Both are read here statically (``ast.literal_eval`` of to
 assignments, never ``exec``), so ``midimon plugins list``, ``install`` and the config checks can
 show what a plugin asks for before any of its code runs.
 """
+
 from __future__ import annotations
 
 import ast
@@ -26,21 +27,49 @@ MIN_POLL_MS = 5
 
 #: Scope names a plugin may declare -> the sandbox scope fields they fill.
 SCOPE_ALIASES: dict[str, tuple[str, ...]] = {
-    "hosts": ("hosts",), "brokers": ("brokers",), "publish": ("publish",),
-    "subscribe": ("subscribe",), "topics": ("publish", "subscribe"),
-    "read_paths": ("read_paths",), "write_paths": ("write_paths",),
-    "paths": ("read_paths", "write_paths"), "commands": ("commands",), "ports": ("ports",),
-    "sysex": ("sysex",), "system": ("system",), "apps": ("apps",), "sounds": ("sounds",),
+    "hosts": ("hosts",),
+    "brokers": ("brokers",),
+    "publish": ("publish",),
+    "subscribe": ("subscribe",),
+    "topics": ("publish", "subscribe"),
+    "read_paths": ("read_paths",),
+    "write_paths": ("write_paths",),
+    "paths": ("read_paths", "write_paths"),
+    "commands": ("commands",),
+    "ports": ("ports",),
+    "sysex": ("sysex",),
+    "system": ("system",),
+    "apps": ("apps",),
+    "sounds": ("sounds",),
 }
 #: Which capability a scope belongs to: granting the capability grants its declared scopes.
 SCOPE_CAPABILITY: dict[str, str] = {
-    "hosts": "network", "brokers": "network", "publish": "network", "subscribe": "network",
-    "read_paths": "filesystem", "write_paths": "filesystem", "commands": "subprocess",
-    "ports": "midi", "sysex": "midi", "system": "system_control", "apps": "system_control",
+    "hosts": "network",
+    "brokers": "network",
+    "publish": "network",
+    "subscribe": "network",
+    "read_paths": "filesystem",
+    "write_paths": "filesystem",
+    "commands": "subprocess",
+    "ports": "midi",
+    "sysex": "midi",
+    "system": "system_control",
+    "apps": "system_control",
     "sounds": "audio",
 }
-_DECLARED = {"version", "capabilities", "scopes", "params_schema", "config_schema",
-             "poll_interval_ms", "kind", "author", "license", "homepage", *SCOPE_ALIASES}
+_DECLARED = {
+    "version",
+    "capabilities",
+    "scopes",
+    "params_schema",
+    "config_schema",
+    "poll_interval_ms",
+    "kind",
+    "author",
+    "license",
+    "homepage",
+    *SCOPE_ALIASES,
+}
 
 
 class ManifestError(ValueError):
@@ -71,7 +100,7 @@ class Declarations:
     config_schema: dict[str, Any] | None = None
     poll_interval_ms: int = DEFAULT_POLL_MS
     functions: tuple[str, ...] = ()
-    checksum: str | None = None   # folder manifests only: "sha256:<hex>" of the entry file
+    checksum: str | None = None  # folder manifests only: "sha256:<hex>" of the entry file
     entry: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -83,8 +112,10 @@ class Declarations:
 
 def check_name(name: str) -> str:
     if not NAME_RE.match(name):
-        raise ValueError(f"invalid plugin name {name!r}: use lowercase letters, digits and "
-                         "underscores, starting with a letter (at most 64 characters)")
+        raise ValueError(
+            f"invalid plugin name {name!r}: use lowercase letters, digits and "
+            "underscores, starting with a letter (at most 64 characters)"
+        )
     return name
 
 
@@ -93,8 +124,7 @@ def _normalise_scopes(raw: dict[str, Any], filename: str) -> dict[str, Any]:
     for key, value in raw.items():
         fields = SCOPE_ALIASES.get(key)
         if fields is None:
-            raise ManifestError(filename, f"unknown scope {key!r}; known: "
-                                f"{', '.join(sorted(SCOPE_ALIASES))}")
+            raise ManifestError(filename, f"unknown scope {key!r}; known: {', '.join(sorted(SCOPE_ALIASES))}")
         if key == "sysex":
             out["sysex"] = bool(value)
             continue
@@ -114,8 +144,9 @@ def _check_caps(caps: Any, filename: str) -> tuple[str, ...]:
         raise ManifestError(filename, "capabilities must be a list of strings")
     unknown = sorted(set(caps) - CAPABILITIES)
     if unknown:
-        raise ManifestError(filename, f"unknown capabilities: {', '.join(unknown)}; known: "
-                            f"{', '.join(sorted(CAPABILITIES))}")
+        raise ManifestError(
+            filename, f"unknown capabilities: {', '.join(unknown)}; known: {', '.join(sorted(CAPABILITIES))}"
+        )
     return tuple(sorted(set(caps)))
 
 
@@ -124,13 +155,11 @@ def parse_source(name: str, source: bytes, filename: str) -> Declarations:
     try:
         text = source.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ManifestError(filename, f"the plugin is not valid UTF-8 text (byte {exc.start})",
-                            1, 1) from None
+        raise ManifestError(filename, f"the plugin is not valid UTF-8 text (byte {exc.start})", 1, 1) from None
     try:
         tree = ast.parse(text, filename)
     except SyntaxError as exc:
-        raise ManifestError(filename, exc.msg or "invalid syntax", exc.lineno or 0,
-                            exc.offset or 0) from None
+        raise ManifestError(filename, exc.msg or "invalid syntax", exc.lineno or 0, exc.offset or 0) from None
     values: dict[str, Any] = {}
     functions: list[str] = []
     for node in tree.body:
@@ -146,9 +175,12 @@ def parse_source(name: str, source: bytes, filename: str) -> Declarations:
                 try:
                     values[target.id.lower()] = ast.literal_eval(value)
                 except ValueError:
-                    raise ManifestError(filename, f"{target.id} must be a plain literal "
-                                        "(strings, numbers, lists, dicts)", node.lineno,
-                                        node.col_offset + 1) from None
+                    raise ManifestError(
+                        filename,
+                        f"{target.id} must be a plain literal (strings, numbers, lists, dicts)",
+                        node.lineno,
+                        node.col_offset + 1,
+                    ) from None
     doc = ast.get_docstring(tree) or ""
     scopes_raw = dict(values.get("scopes") or {})
     for key in SCOPE_ALIASES:
@@ -158,20 +190,30 @@ def parse_source(name: str, source: bytes, filename: str) -> Declarations:
     if kind not in KINDS:
         raise ManifestError(filename, f"kind must be 'action' or 'trigger', not {kind!r}")
     if kind == "action" and "execute" not in functions:
-        raise ManifestError(filename, "the plugin defines neither execute(params, context) "
-                            "(an action plugin) nor poll_events() (a trigger plugin)", 1, 1)
+        raise ManifestError(
+            filename,
+            "the plugin defines neither execute(params, context) "
+            "(an action plugin) nor poll_events() (a trigger plugin)",
+            1,
+            1,
+        )
     if kind == "trigger" and "poll_events" not in functions:
         raise ManifestError(filename, "a trigger plugin must define poll_events()", 1, 1)
     return Declarations(
-        name=name, kind=kind, description=doc.strip().splitlines()[0] if doc.strip() else "",
-        version=str(values.get("version", "")), author=str(values.get("author", "")),
-        license=str(values.get("license", "")), homepage=str(values.get("homepage", "")),
+        name=name,
+        kind=kind,
+        description=doc.strip().splitlines()[0] if doc.strip() else "",
+        version=str(values.get("version", "")),
+        author=str(values.get("author", "")),
+        license=str(values.get("license", "")),
+        homepage=str(values.get("homepage", "")),
         capabilities=_check_caps(values.get("capabilities", []), filename),
         scopes=_normalise_scopes(scopes_raw, filename),
         params_schema=_schema(values.get("params_schema"), "params_schema", filename),
         config_schema=_schema(values.get("config_schema"), "config_schema", filename),
         poll_interval_ms=_poll(values.get("poll_interval_ms", DEFAULT_POLL_MS), filename),
-        functions=tuple(sorted(functions)))
+        functions=tuple(sorted(functions)),
+    )
 
 
 def _poll(value: Any, filename: str) -> int:
@@ -212,8 +254,20 @@ def parse_manifest(data: bytes, filename: str) -> dict[str, Any]:
     plugin = doc.get("plugin")
     if not isinstance(plugin, dict):
         raise ManifestError(filename, "plugin.toml needs a [plugin] table", 1, 1)
-    known = {"name", "version", "description", "author", "license", "homepage", "type", "entry",
-             "checksum", "capabilities", "scopes", "poll_interval_ms"}
+    known = {
+        "name",
+        "version",
+        "description",
+        "author",
+        "license",
+        "homepage",
+        "type",
+        "entry",
+        "checksum",
+        "capabilities",
+        "scopes",
+        "poll_interval_ms",
+    }
     unknown = sorted(set(plugin) - known)
     if unknown:
         raise ManifestError(filename, f"unknown keys in [plugin]: {', '.join(unknown)}", 1, 1)
@@ -235,7 +289,9 @@ def merge_manifest(decl: Declarations, plugin: dict[str, Any], filename: str) ->
     if kind not in KINDS:
         raise ManifestError(filename, f"type must be 'action' or 'trigger', not {kind!r}")
     return dataclasses.replace(
-        decl, kind=kind, version=str(plugin.get("version", decl.version)),
+        decl,
+        kind=kind,
+        version=str(plugin.get("version", decl.version)),
         description=str(plugin.get("description", decl.description)),
         author=str(plugin.get("author", decl.author)),
         license=str(plugin.get("license", decl.license)),
@@ -243,4 +299,6 @@ def merge_manifest(decl: Declarations, plugin: dict[str, Any], filename: str) ->
         capabilities=_check_caps(caps, filename) if caps_table else decl.capabilities,
         scopes=_normalise_scopes(scope_raw, filename) if scope_raw else decl.scopes,
         poll_interval_ms=_poll(plugin.get("poll_interval_ms", decl.poll_interval_ms), filename),
-        checksum=plugin.get("checksum"), entry=plugin.get("entry"))
+        checksum=plugin.get("checksum"),
+        entry=plugin.get("entry"),
+    )

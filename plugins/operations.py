@@ -5,6 +5,7 @@ the change through its watcher (and re-reads the state file before every Plugin 
 revoke takes effect on the next call). Each raises ``OperationError`` with a sentence that says
 what to do.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,23 +81,33 @@ def _candidate(name: str) -> discovery.Candidate:
 
 def describe(cand: discovery.Candidate, state: PluginState, live: dict[str, Any] | None) -> dict[str, Any]:
     entry = state.entry(cand.name)
-    item: dict[str, Any] = {"name": cand.name, "packaging": cand.packaging,
-                            "path": str(cand.path) if cand.path else None,
-                            "trusted": cand.trusted, "enabled": entry["enabled"],
-                            "granted": sorted(entry["grants"]), "settings": entry["settings"]}
+    item: dict[str, Any] = {
+        "name": cand.name,
+        "packaging": cand.packaging,
+        "path": str(cand.path) if cand.path else None,
+        "trusted": cand.trusted,
+        "enabled": entry["enabled"],
+        "granted": sorted(entry["grants"]),
+        "settings": entry["settings"],
+    }
     if not cand.trusted:
         try:
             v = discovery.read(cand, state.signature_policy)
             grants, pending = effective(v.decl, entry["grants"])
             item.update(v.decl.to_json())
-            item.update(sha256=v.sha256, signature=v.signature.message,
-                        signature_valid=v.signature.valid, warnings=list(v.warnings),
-                        effective_grants=grants.to_dict(), pending=pending, valid=True)
+            item.update(
+                sha256=v.sha256,
+                signature=v.signature.message,
+                signature_valid=v.signature.valid,
+                warnings=list(v.warnings),
+                effective_grants=grants.to_dict(),
+                pending=pending,
+                valid=True,
+            )
         except Exception as exc:
             item.update(valid=False, problem=str(exc))
     else:
-        item.update(kind=None, description="trusted plugin installed with pip (not sandboxed)",
-                    valid=True)
+        item.update(kind=None, description="trusted plugin installed with pip (not sandboxed)", valid=True)
     if live is not None:
         match = next((p for p in live.get("plugins", []) if p["name"] == cand.name), None)
         item["daemon"] = match or {"loaded": False}
@@ -110,12 +121,15 @@ def list_plugins() -> dict[str, Any]:
     for name, cand in discovery.entry_points().items():
         found.setdefault(name, cand)
     builtins = sorted(p.stem for p in BUILTIN_DIR.glob("*.py") if not p.name.startswith("_"))
-    return {"folder": str(_folder()), "daemon_running": live is not None,
-            "signature_policy": state.signature_policy,
-            "plugins": [describe(c, state, live) for c in found.values()],
-            "problems": [{"path": p, "message": m} for p, m in problems],
-            "available_builtin": [b for b in builtins if b not in found],
-            "state_warnings": state.warnings}
+    return {
+        "folder": str(_folder()),
+        "daemon_running": live is not None,
+        "signature_policy": state.signature_policy,
+        "plugins": [describe(c, state, live) for c in found.values()],
+        "problems": [{"path": p, "message": m} for p, m in problems],
+        "available_builtin": [b for b in builtins if b not in found],
+        "state_warnings": state.warnings,
+    }
 
 
 def info(name: str) -> dict[str, Any]:
@@ -137,6 +151,7 @@ def info(name: str) -> dict[str, Any]:
 
 # -- install / uninstall ------------------------------------------------------------------------
 
+
 def _safe_extract(archive: Path, into: Path) -> None:
     """Extract a .zip, rejecting any member that would land outside ``into`` (zip slip),
     links, and archives that unpack to more than MAX_ARCHIVE_BYTES."""
@@ -146,16 +161,17 @@ def _safe_extract(archive: Path, into: Path) -> None:
             name = info.filename
             p = PurePosixPath(name)
             if name.startswith("/") or "\\" in name or ".." in p.parts or (p.parts and ":" in p.parts[0]):
-                raise OperationError(f"{archive}: refusing the archive: member {name!r} would be "
-                                     "written outside the plugin folder")
+                raise OperationError(
+                    f"{archive}: refusing the archive: member {name!r} would be written outside the plugin folder"
+                )
             mode = (info.external_attr >> 16) & 0o170000
             if mode == 0o120000:
-                raise OperationError(f"{archive}: refusing the archive: member {name!r} is a "
-                                     "symbolic link")
+                raise OperationError(f"{archive}: refusing the archive: member {name!r} is a symbolic link")
             total += info.file_size
             if total > MAX_ARCHIVE_BYTES:
-                raise OperationError(f"{archive}: refusing the archive: it unpacks to more than "
-                                     f"{MAX_ARCHIVE_BYTES} bytes")
+                raise OperationError(
+                    f"{archive}: refusing the archive: it unpacks to more than {MAX_ARCHIVE_BYTES} bytes"
+                )
         for info in zf.infolist():
             target = (into / info.filename).resolve()
             if not str(target).startswith(str(into.resolve()) + os.sep) and target != into.resolve():
@@ -174,8 +190,10 @@ def _resolve_source(source: str, work: Path) -> tuple[Path, str]:
         name = source.split(":", 1)[1]
         p = BUILTIN_DIR / f"{name}.py"
         if not p.is_file():
-            raise OperationError(f"there is no built-in plugin {name!r}; available: "
-                                 + ", ".join(sorted(x.stem for x in BUILTIN_DIR.glob("[a-z]*.py"))))
+            raise OperationError(
+                f"there is no built-in plugin {name!r}; available: "
+                + ", ".join(sorted(x.stem for x in BUILTIN_DIR.glob("[a-z]*.py")))
+            )
         return p, "file"
     p = Path(source).expanduser()
     if p.is_symlink():
@@ -200,8 +218,7 @@ def _resolve_source(source: str, work: Path) -> tuple[Path, str]:
         pys = [e for e in entries if e.suffix == ".py"]
         if len(entries) == 1 and pys:
             return pys[0], "file"
-        raise OperationError(f"{p}: the archive holds neither a plugin folder with {MANIFEST} "
-                             "nor a single .py file")
+        raise OperationError(f"{p}: the archive holds neither a plugin folder with {MANIFEST} nor a single .py file")
     raise OperationError(f"{source}: not a .py file, a plugin folder or a .zip archive")
 
 
@@ -219,8 +236,7 @@ def install(source: str, *, grant: bool = False, force: bool = False) -> dict[st
         folder.mkdir(parents=True, exist_ok=True)
         dest = folder / (f"{name}.py" if packaging == "file" else name)
         if (dest.exists() or (folder / name).exists() or (folder / f"{name}.py").exists()) and not force:
-            raise OperationError(f"a plugin named {name!r} is already installed; use --force to "
-                                 "replace it")
+            raise OperationError(f"a plugin named {name!r} is already installed; use --force to replace it")
         # validate and verify a staged copy before anything lands in the plugins folder
         staged = work / "staged"
         staged.mkdir()
@@ -257,12 +273,21 @@ def install(source: str, *, grant: bool = False, force: bool = False) -> dict[st
         for cap in decl.capabilities:
             grant_capability(name, cap)
             granted.append(cap)
-    return {"installed": name, "path": str(dest), "kind": decl.kind, "version": decl.version,
-            "description": decl.description, "sha256": verified.sha256,
-            "signature": verified.signature.message, "warnings": list(verified.warnings),
-            "asks_for": [{"capability": c, "why": CAPABILITY_WHY.get(c, ""),
-                          "scopes": declared_scopes_for(decl, c)} for c in decl.capabilities],
-            "granted": granted}
+    return {
+        "installed": name,
+        "path": str(dest),
+        "kind": decl.kind,
+        "version": decl.version,
+        "description": decl.description,
+        "sha256": verified.sha256,
+        "signature": verified.signature.message,
+        "warnings": list(verified.warnings),
+        "asks_for": [
+            {"capability": c, "why": CAPABILITY_WHY.get(c, ""), "scopes": declared_scopes_for(decl, c)}
+            for c in decl.capabilities
+        ],
+        "granted": granted,
+    }
 
 
 def uninstall(name: str, *, keep_data: bool = True) -> dict[str, Any]:
@@ -286,6 +311,7 @@ def uninstall(name: str, *, keep_data: bool = True) -> dict[str, Any]:
 
 # -- decisions ----------------------------------------------------------------------------------
 
+
 def set_enabled(name: str, enabled: bool) -> dict[str, Any]:
     _candidate(name)
     _state().update_plugin(name, lambda e: e.__setitem__("enabled", enabled))
@@ -303,8 +329,10 @@ def grant_capability(name: str, capability: str, scopes: list[str] | None = None
     except Exception as exc:
         raise OperationError(f"cannot read plugin {name!r}: {exc}") from None
     if capability not in decl.capabilities:
-        raise OperationError(f"plugin {name!r} does not ask for {capability!r} (it asks for: "
-                             f"{', '.join(decl.capabilities) or 'nothing'})")
+        raise OperationError(
+            f"plugin {name!r} does not ask for {capability!r} (it asks for: "
+            f"{', '.join(decl.capabilities) or 'nothing'})"
+        )
     try:
         extra = parse_scope_args(scopes or [], capability)
     except ValueError as exc:
@@ -313,8 +341,8 @@ def grant_capability(name: str, capability: str, scopes: list[str] | None = None
 
     def apply(entry):
         old = (entry["grants"].get(capability) or {}).get("scopes") or {}
-        entry["grants"][capability] = {"scopes": merge_scopes(old, granted_scopes),
-                                       "time": time.time()}
+        entry["grants"][capability] = {"scopes": merge_scopes(old, granted_scopes), "time": time.time()}
+
     entry = _state().update_plugin(name, apply)
     return {"name": name, "granted": capability, "scopes": entry["grants"][capability]["scopes"]}
 
@@ -356,11 +384,13 @@ def configure(name: str, set_: list[str] | None = None, unset: list[str] | None 
     if schema and (set_ or unset):
         import jsonschema
 
-        errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(settings),
-                        key=lambda e: list(e.absolute_path))
+        errors = sorted(
+            jsonschema.Draft202012Validator(schema).iter_errors(settings), key=lambda e: list(e.absolute_path)
+        )
         if errors:
-            raise OperationError("; ".join(f"{'.'.join(map(str, e.absolute_path)) or 'settings'}: "
-                                           f"{e.message}" for e in errors))
+            raise OperationError(
+                "; ".join(f"{'.'.join(map(str, e.absolute_path)) or 'settings'}: {e.message}" for e in errors)
+            )
     if set_ or unset:
         _state().update_plugin(name, lambda e: e.__setitem__("settings", settings))
     secret = {k for k, p in props.items() if isinstance(p, dict) and p.get("secret")}
@@ -379,6 +409,7 @@ def set_policy(policy: str | None) -> dict[str, Any]:
 
 # -- integrity ----------------------------------------------------------------------------------
 
+
 def verify(name: str) -> dict[str, Any]:
     cand = _candidate(name)
     if cand.trusted:
@@ -388,10 +419,18 @@ def verify(name: str) -> dict[str, Any]:
         v = discovery.read(cand, state.signature_policy)
     except Exception as exc:
         return {"name": name, "ok": False, "message": str(exc)}
-    return {"name": name, "ok": True, "sha256": v.sha256, "signed": v.signature.signed,
-            "signature_valid": v.signature.valid, "key": v.signature.key,
-            "message": v.signature.message, "warnings": list(v.warnings),
-            "checksum": v.decl.checksum, "policy": state.signature_policy}
+    return {
+        "name": name,
+        "ok": True,
+        "sha256": v.sha256,
+        "signed": v.signature.signed,
+        "signature_valid": v.signature.valid,
+        "key": v.signature.key,
+        "message": v.signature.message,
+        "warnings": list(v.warnings),
+        "checksum": v.decl.checksum,
+        "policy": state.signature_policy,
+    }
 
 
 def sign(name: str, key_file: str) -> dict[str, Any]:
@@ -413,14 +452,16 @@ def sign(name: str, key_file: str) -> dict[str, Any]:
     sig_path = cand.signature_path()
     assert sig_path is not None
     sig_path.write_text(integrity.sign(entry, manifest, key) + "\n")
-    return {"name": name, "signature": str(sig_path),
-            "key": integrity.fingerprint(key.public_key())}
+    return {"name": name, "signature": str(sig_path), "key": integrity.fingerprint(key.public_key())}
 
 
 def keys_list() -> dict[str, Any]:
-    return {"folder": str(integrity.keys_dir()),
-            "keys": [{"name": tk.name, "fingerprint": tk.fingerprint, "path": str(tk.path)}
-                     for tk, _ in integrity.trusted_keys()]}
+    return {
+        "folder": str(integrity.keys_dir()),
+        "keys": [
+            {"name": tk.name, "fingerprint": tk.fingerprint, "path": str(tk.path)} for tk, _ in integrity.trusted_keys()
+        ],
+    }
 
 
 def keys_add(path: str, name: str | None = None) -> dict[str, Any]:
@@ -438,6 +479,7 @@ def keys_remove(name: str) -> dict[str, Any]:
 
 
 # -- new ----------------------------------------------------------------------------------------
+
 
 def new(name: str, trigger: bool = False, directory: str | None = None) -> dict[str, Any]:
     try:
@@ -459,6 +501,22 @@ def new(name: str, trigger: bool = False, directory: str | None = None) -> dict[
     return {"plugin": str(plugin), "test": str(test), "kind": "trigger" if trigger else "action"}
 
 
-__all__ = ["OperationError", "configure", "grant_capability", "info", "install", "keys_add",
-           "keys_list", "keys_remove", "list_plugins", "new", "revoke_capability", "set_enabled",
-           "set_policy", "sign", "uninstall", "verify", "runtime_status"]
+__all__ = [
+    "OperationError",
+    "configure",
+    "grant_capability",
+    "info",
+    "install",
+    "keys_add",
+    "keys_list",
+    "keys_remove",
+    "list_plugins",
+    "new",
+    "revoke_capability",
+    "set_enabled",
+    "set_policy",
+    "sign",
+    "uninstall",
+    "verify",
+    "runtime_status",
+]

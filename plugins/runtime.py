@@ -12,6 +12,7 @@ several changes): each plugin's build waits mostly on its worker (fork, compile,
 the builds run on a few threads and overlap; each swap still happens alone, in the caller's
 thread, and each plugin's retire-then-initialize sequence is the same as for one plugin.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -20,10 +21,10 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
 
-from midimon.sandbox import (HostServices, Limits, PluginCompileError, PluginHost,
-                             PluginLoadError, SandboxError)
+from midimon.sandbox import HostServices, Limits, PluginCompileError, PluginHost, PluginLoadError, SandboxError
 
 from . import grants as grantlib
 from .discovery import Candidate, Verified
@@ -48,14 +49,24 @@ class LoadJob(NamedTuple):
 def describe_error(exc: BaseException) -> dict[str, Any]:
     """A load error as plain data: file, line, column when known, and a one-line message."""
     if isinstance(exc, (PluginCompileError, ManifestError)):
-        return {"type": type(exc).__name__, "file": exc.filename, "line": exc.lineno,
-                "col": exc.col, "message": exc.message, "text": str(exc)}
+        return {
+            "type": type(exc).__name__,
+            "file": exc.filename,
+            "line": exc.lineno,
+            "col": exc.col,
+            "message": exc.message,
+            "text": str(exc),
+        }
     if isinstance(exc, PluginLoadError):
-        return {"type": type(exc).__name__, "file": exc.filename, "line": exc.lineno, "col": 0,
-                "message": f"{exc.type_name + ': ' if exc.type_name else ''}{exc.message}",
-                "text": str(exc)}
-    return {"type": type(exc).__name__, "file": "", "line": 0, "col": 0, "message": str(exc),
-            "text": str(exc)}
+        return {
+            "type": type(exc).__name__,
+            "file": exc.filename,
+            "line": exc.lineno,
+            "col": 0,
+            "message": f"{exc.type_name + ': ' if exc.type_name else ''}{exc.message}",
+            "text": str(exc),
+        }
+    return {"type": type(exc).__name__, "file": "", "line": 0, "col": 0, "message": str(exc), "text": str(exc)}
 
 
 class TrustedHost:
@@ -69,8 +80,15 @@ class TrustedHost:
         self.filename = f"entry point {entry_point.value}"
         self._ep = entry_point
         self._obj: Any = None
-        self._counts = {"calls": 0, "failures": 0, "consecutive_failures": 0, "timeouts": 0,
-                        "crashes": 0, "restarts": 0, "starts": 0}
+        self._counts = {
+            "calls": 0,
+            "failures": 0,
+            "consecutive_failures": 0,
+            "timeouts": 0,
+            "crashes": 0,
+            "restarts": 0,
+            "starts": 0,
+        }
         self._last_error = ""
         self.recent_logs: list = []
 
@@ -80,8 +98,11 @@ class TrustedHost:
         except Exception as exc:
             raise PluginLoadError(str(exc), type(exc).__name__, self.filename) from None
         self._counts["starts"] += 1
-        fns = sorted(n for n in ("execute", "poll_events", "start", "stop", "initialize", "shutdown")
-                     if callable(getattr(self._obj, n, None)))
+        fns = sorted(
+            n
+            for n in ("execute", "poll_events", "start", "stop", "initialize", "shutdown")
+            if callable(getattr(self._obj, n, None))
+        )
         return {"functions": fns, "kind": "trigger" if "poll_events" in fns else "action"}
 
     def call(self, func_name: str, *args: Any, timeout: float | None = None) -> Any:
@@ -99,16 +120,29 @@ class TrustedHost:
 
     @property
     def state(self) -> dict[str, Any]:
-        return {"name": self.name, "status": "running" if self._obj is not None else "stopped",
-                "pid": None, "last_error": self._last_error, **self._counts}
+        return {
+            "name": self.name,
+            "status": "running" if self._obj is not None else "stopped",
+            "pid": None,
+            "last_error": self._last_error,
+            **self._counts,
+        }
 
 
 class Version:
     """One loaded version of one plugin."""
 
-    def __init__(self, candidate: Candidate, verified: Verified | None, decl: Declarations,
-                 host: Any, grants: Any, pending: dict[str, Any], settings: dict[str, Any],
-                 generation: int) -> None:
+    def __init__(
+        self,
+        candidate: Candidate,
+        verified: Verified | None,
+        decl: Declarations,
+        host: Any,
+        grants: Any,
+        pending: dict[str, Any],
+        settings: dict[str, Any],
+        generation: int,
+    ) -> None:
         self.candidate = candidate
         self.verified = verified
         self.decl = decl
@@ -167,9 +201,15 @@ class Version:
 class Runtime:
     """The live plugins of one daemon. Thread-safe; reloads are serialised."""
 
-    def __init__(self, *, services: HostServices | None = None, limits: Limits | None = None,
-                 data_root: Any = None, audit: Any = None,
-                 on_change: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        services: HostServices | None = None,
+        limits: Limits | None = None,
+        data_root: Any = None,
+        audit: Any = None,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
         self.services = services or HostServices()
         self.limits = limits or Limits()
         self.data_root = data_root
@@ -183,8 +223,9 @@ class Runtime:
         self.swap_listeners: list[Callable[[str, Version | None], None]] = []
 
     # -- loading -------------------------------------------------------------------------------
-    def load(self, candidate: Candidate, verified: Verified | None, recorded_grants: dict[str, Any],
-             settings: dict[str, Any]) -> Version | None:
+    def load(
+        self, candidate: Candidate, verified: Verified | None, recorded_grants: dict[str, Any], settings: dict[str, Any]
+    ) -> Version | None:
         """Build a new version and swap it in. On failure the old version keeps running."""
         with self._reload_lock:
             t0 = time.perf_counter()
@@ -209,13 +250,15 @@ class Runtime:
         ready (initialised) or failed; the status is published once, at the end.
         """
         results: dict[str, Version | None] = {}
-        with self._reload_lock, self._quiet(), concurrent.futures.ThreadPoolExecutor(
-                LOAD_THREADS, thread_name_prefix="midimon-plugin-load") as pool:
+        with (
+            self._reload_lock,
+            self._quiet(),
+            concurrent.futures.ThreadPoolExecutor(LOAD_THREADS, thread_name_prefix="midimon-plugin-load") as pool,
+        ):
             builds: dict[concurrent.futures.Future, tuple[LoadJob, float]] = {}
             try:
                 for job in jobs:
-                    fut = pool.submit(self._build, job.candidate, job.verified, job.grants,
-                                      job.settings)
+                    fut = pool.submit(self._build, job.candidate, job.verified, job.grants, job.settings)
                     builds[fut] = (job, time.perf_counter())
             finally:
                 # swap each version in as its build completes (in this thread, one at a time)
@@ -233,11 +276,10 @@ class Runtime:
                     results[name] = version
                     self._swap(version, old)
                     if old is None and not self._needs_lifecycle(version):
-                        self._finish(version, None)       # nothing to wait for
+                        self._finish(version, None)  # nothing to wait for
                         self._log_active(version, None, t0)
                     else:
-                        finishing.append((pool.submit(self._finish, version, old), version,
-                                          old, t0))
+                        finishing.append((pool.submit(self._finish, version, old), version, old, t0))
                 for fut, version, old, t0 in finishing:
                     try:
                         fut.result()
@@ -249,33 +291,43 @@ class Runtime:
 
     @staticmethod
     def _needs_lifecycle(version: Version) -> bool:
-        return version.defines("initialize") or (version.decl.kind == "trigger"
-                                                 and version.defines("start"))
+        return version.defines("initialize") or (version.decl.kind == "trigger" and version.defines("start"))
 
     def _log_active(self, version: Version, old: Version | None, t0: float) -> None:
-        log.info("plugin %s: version %s active (%s, %.1f ms)%s", version.name,
-                 version.decl.version or "-", "replaced the previous version" if old else
-                 "new", (time.perf_counter() - t0) * 1000,
-                 f"; not granted yet: {version.pending}" if version.pending else "")
+        log.info(
+            "plugin %s: version %s active (%s, %.1f ms)%s",
+            version.name,
+            version.decl.version or "-",
+            "replaced the previous version" if old else "new",
+            (time.perf_counter() - t0) * 1000,
+            f"; not granted yet: {version.pending}" if version.pending else "",
+        )
 
     def fail(self, name: str, exc: BaseException, keeps_old: bool) -> None:
         err = describe_error(exc)
         err["time"] = time.time()
         err["keeps_previous_version"] = keeps_old
         self.errors[name] = err
-        log.error("plugin %s: %s: %s", name,
-                  "not reloaded, the previous version keeps running" if keeps_old
-                  else "not loaded", err["text"])
+        log.error(
+            "plugin %s: %s: %s",
+            name,
+            "not reloaded, the previous version keeps running" if keeps_old else "not loaded",
+            err["text"],
+        )
         self._changed()
 
-    def _build(self, candidate: Candidate, verified: Verified | None,
-               recorded: dict[str, Any], settings: dict[str, Any]) -> Version:
+    def _build(
+        self, candidate: Candidate, verified: Verified | None, recorded: dict[str, Any], settings: dict[str, Any]
+    ) -> Version:
         if candidate.trusted:
             host: Any = TrustedHost(candidate.name, candidate.entry_point)
             info = host.start()
-            decl = Declarations(name=candidate.name, kind=info["kind"],
-                                functions=tuple(info["functions"]),
-                                description="trusted plugin installed with pip")
+            decl = Declarations(
+                name=candidate.name,
+                kind=info["kind"],
+                functions=tuple(info["functions"]),
+                description="trusted plugin installed with pip",
+            )
             grants, pending = None, {}
         else:
             assert verified is not None
@@ -299,8 +351,16 @@ class Runtime:
                     err = err or version.lifecycle("start")
                 version.init_error = err
 
-            host = PluginHost(candidate.name, verified.source, verified.filename, grants=grants,
-                              limits=self.limits, services=self.services, on_restart=restarted, **kw)
+            host = PluginHost(
+                candidate.name,
+                verified.source,
+                verified.filename,
+                grants=grants,
+                limits=self.limits,
+                services=self.services,
+                on_restart=restarted,
+                **kw,
+            )
             try:
                 info = host.start()
             except BaseException:
@@ -308,15 +368,17 @@ class Runtime:
                 raise
             functions = tuple(sorted(info.get("functions") or decl.functions))
             import dataclasses
+
             decl = dataclasses.replace(decl, functions=functions)
-        version = Version(candidate, verified, decl, host, grants, pending, settings,
-                          next(self._generations))   # builds may run on several threads
+        version = Version(
+            candidate, verified, decl, host, grants, pending, settings, next(self._generations)
+        )  # builds may run on several threads
         if not candidate.trusted:
             built["version"] = version
         return version
 
     def _swap(self, new: Version, old: Version | None) -> None:
-        self.active[new.name] = new          # the swap: one reference, between two events
+        self.active[new.name] = new  # the swap: one reference, between two events
         self.errors.pop(new.name, None)
         for cb in self.swap_listeners:
             cb(new.name, new)
@@ -338,8 +400,11 @@ class Runtime:
     def _retire(self, old: Version) -> None:
         old.retired = True
         if not old.drain(self.limits.call_timeout + 1.0):
-            log.warning("plugin %s: calls on the previous version still running after %.0f s; "
-                        "stopping it anyway", old.name, self.limits.call_timeout + 1.0)
+            log.warning(
+                "plugin %s: calls on the previous version still running after %.0f s; stopping it anyway",
+                old.name,
+                self.limits.call_timeout + 1.0,
+            )
         if old.decl.kind == "trigger":
             old.lifecycle("stop")
         old.lifecycle("shutdown")

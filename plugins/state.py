@@ -6,6 +6,7 @@ fsync, rename); read at start and whenever the file changes (the CLI and the dae
 different processes). A file that cannot be read is moved aside with a warning and an empty
 state is used: nothing crashes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -80,8 +81,10 @@ class PluginState:
                 where = f"moved it to {aside}"
             except OSError:
                 where = "could not move it aside"
-            message = (f"the plugin state file {self.path} could not be read ({exc}); {where} "
-                       "and started with an empty state (plugins enabled, nothing granted)")
+            message = (
+                f"the plugin state file {self.path} could not be read ({exc}); {where} "
+                "and started with an empty state (plugins enabled, nothing granted)"
+            )
             log.warning("%s", message)
             self.warnings.append(message)
             self._stamp = None
@@ -97,8 +100,11 @@ class PluginState:
     def entry(self, name: str) -> dict[str, Any]:
         with self._lock:
             e = self._data["plugins"].get(name) or {}
-            return {"enabled": e.get("enabled", True), "grants": copy.deepcopy(e.get("grants", {})),
-                    "settings": copy.deepcopy(e.get("settings", {}))}
+            return {
+                "enabled": e.get("enabled", True),
+                "grants": copy.deepcopy(e.get("grants", {})),
+                "settings": copy.deepcopy(e.get("settings", {})),
+            }
 
     def enabled(self, name: str) -> bool:
         return bool(self.entry(name)["enabled"])
@@ -127,6 +133,7 @@ class PluginState:
             entry.setdefault("grants", {})
             entry.setdefault("settings", {})
             fn(entry)
+
         return self.update(apply)["plugins"][name]
 
     def forget(self, name: str) -> None:

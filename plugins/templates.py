@@ -1,4 +1,5 @@
 """What ``midimon plugins new NAME [--trigger]`` writes: a working plugin and its test."""
+
 from __future__ import annotations
 
 ACTION = '''"""{title}: describe what it does in this first line."""
@@ -68,5 +69,6 @@ def render(name: str, trigger: bool, plugin_path: str = "") -> tuple[str, str]:
     title = name.replace("_", " ").capitalize()
     source = (TRIGGER if trigger else ACTION).format(title=title)
     test = (TRIGGER_TEST if trigger else ACTION_TEST).format(
-        test_name=f"test_{name}.py", plugin_path=plugin_path or f"{name}.py")
+        test_name=f"test_{name}.py", plugin_path=plugin_path or f"{name}.py"
+    )
     return source, test

@@ -1,11 +1,12 @@
 """Test a plugin the way the daemon runs it: in a real sandbox worker, with chosen grants.
 
-    from midimon.plugins.testing import load
+from midimon.plugins.testing import load
 
-    def test_hello(tmp_path):
-        with load("~/.midimon/plugins/hello.py", data_dir=tmp_path) as plugin:
-            assert plugin.execute({"name": "Ada"}, {"note": 36}) == "hello Ada"
+def test_hello(tmp_path):
+    with load("~/.midimon/plugins/hello.py", data_dir=tmp_path) as plugin:
+        assert plugin.execute({"name": "Ada"}, {"note": 36}) == "hello Ada"
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -46,26 +47,36 @@ class LoadedForTest:
                 pass
         self.host.stop()
 
-    def __enter__(self) -> "LoadedForTest":
+    def __enter__(self) -> LoadedForTest:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
 
-def load(path: str | Path, *, grants: Grants | dict[str, Any] | None = None,
-         settings: dict[str, Any] | None = None, data_dir: str | Path | None = None,
-         limits: Limits | None = None) -> LoadedForTest:
+def load(
+    path: str | Path,
+    *,
+    grants: Grants | dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    data_dir: str | Path | None = None,
+    limits: Limits | None = None,
+) -> LoadedForTest:
     path = Path(path).expanduser()
-    cand = Candidate(path.stem if path.is_file() else path.name,
-                     "file" if path.is_file() else "folder", path)
+    cand = Candidate(path.stem if path.is_file() else path.name, "file" if path.is_file() else "folder", path)
     verified = read(cand)
     if isinstance(grants, dict):
         grants = Grants.from_dict(grants)
     data = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="midimon-plugin-test-"))
-    host = PluginHost(cand.name, verified.source, verified.filename, grants=grants or Grants(),
-                      limits=limits or Limits(call_timeout=5.0), data_dir=data / "data",
-                      audit=AuditLog(data / "audit.jsonl"))
+    host = PluginHost(
+        cand.name,
+        verified.source,
+        verified.filename,
+        grants=grants or Grants(),
+        limits=limits or Limits(call_timeout=5.0),
+        data_dir=data / "data",
+        audit=AuditLog(data / "audit.jsonl"),
+    )
     from midimon.plugins.manager import with_defaults
 
     return LoadedForTest(host, with_defaults(settings or {}, verified.decl.config_schema))

@@ -5,12 +5,14 @@ ended by the sandbox's deadline). Each tick takes the plugin's *current* version
 takes effect on the next tick. Events become ``Event(PLUGIN, device=<plugin>, name=<event>,
 data=<dict>)`` and go through the same recognizers and mappings as MIDI.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from midimon.engine import events as E
 
@@ -40,16 +42,16 @@ def to_events(plugin: str, value: Any) -> tuple[list[E.Event], list[str]]:
             continue
         events.append(E.Event(E.PLUGIN, device=plugin, name=item["event"], data=data))
     if len(value) > MAX_EVENTS_PER_POLL:
-        problems.append(f"{len(value) - MAX_EVENTS_PER_POLL} events dropped (at most "
-                        f"{MAX_EVENTS_PER_POLL} per poll)")
+        problems.append(f"{len(value) - MAX_EVENTS_PER_POLL} events dropped (at most {MAX_EVENTS_PER_POLL} per poll)")
     return events, problems
 
 
 class Poller:
-    def __init__(self, runtime: Runtime, name: str, submit: Callable[[E.Event], None],
-                 gate: Callable[[], bool] = lambda: True) -> None:
+    def __init__(
+        self, runtime: Runtime, name: str, submit: Callable[[E.Event], None], gate: Callable[[], bool] = lambda: True
+    ) -> None:
         self.runtime = runtime
-        self.gate = gate   # polls wait until events have somewhere to go (the engine runs)
+        self.gate = gate  # polls wait until events have somewhere to go (the engine runs)
         self.after_tick: Callable[[], None] = lambda: None
         self.name = name
         self.submit = submit
@@ -58,10 +60,9 @@ class Poller:
         self.errors = 0
         self.last_error = ""
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"midimon-trigger-{name}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"midimon-trigger-{name}", daemon=True)
 
-    def start(self) -> "Poller":
+    def start(self) -> Poller:
         self._thread.start()
         return self
 
@@ -109,10 +110,9 @@ class Poller:
 
     def _error(self, message: str) -> None:
         self.errors += 1
-        if message != self.last_error:   # the same failure every 50 ms is logged once
+        if message != self.last_error:  # the same failure every 50 ms is logged once
             log.warning("trigger plugin %s: %s", self.name, message)
         self.last_error = message
 
     def to_json(self) -> dict[str, Any]:
-        return {"polls": self.polls, "events": self.events, "errors": self.errors,
-                "last_error": self.last_error}
+        return {"polls": self.polls, "events": self.events, "errors": self.errors, "last_error": self.last_error}

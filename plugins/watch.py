@@ -7,20 +7,20 @@ rescans and compares file stamps, so an extra call costs a ``scandir`` and chang
 file caught half-written fails to compile, keeps the old version, and the final write of the
 save brings another event and the good version.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 log = logging.getLogger("midimon.plugins")
 
 
 class Debouncer:
-    def __init__(self, callback: Callable[[], None], quiet: float = 0.04,
-                 max_delay: float = 0.25) -> None:
+    def __init__(self, callback: Callable[[], None], quiet: float = 0.04, max_delay: float = 0.25) -> None:
         self.callback = callback
         self.quiet = quiet
         self.max_delay = max_delay
@@ -29,8 +29,7 @@ class Debouncer:
         self._last = 0.0
         self._closed = False
         self.fired = 0
-        self._thread = threading.Thread(target=self._run, name="midimon-plugin-watch",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="midimon-plugin-watch", daemon=True)
         self._thread.start()
 
     def poke(self) -> None:
@@ -73,8 +72,7 @@ class Debouncer:
 class PluginWatcher:
     """watchdog observer on the plugins folder (recursive) and on the state file's folder."""
 
-    def __init__(self, plugins_dir: Path, state_file: Path, keys_dir: Path,
-                 callback: Callable[[], None]) -> None:
+    def __init__(self, plugins_dir: Path, state_file: Path, keys_dir: Path, callback: Callable[[], None]) -> None:
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
 

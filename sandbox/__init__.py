@@ -3,10 +3,20 @@ plugin, reaching the world only through capabilities the user granted.
 
 The public surface is what this module exports; everything else is private implementation.
 """
+
 from .audit import AuditLog, midimon_home
-from .errors import (CapabilityDenied, CapabilityFailed, PluginCallError, PluginCompileError,
-                     PluginCrashed, PluginLoadError, PluginSuspended, PluginTimeout,
-                     SandboxError, ServiceUnavailable)
+from .errors import (
+    CapabilityDenied,
+    CapabilityFailed,
+    PluginCallError,
+    PluginCompileError,
+    PluginCrashed,
+    PluginLoadError,
+    PluginSuspended,
+    PluginTimeout,
+    SandboxError,
+    ServiceUnavailable,
+)
 from .grants import ALWAYS_PRESENT, CAPABILITIES, CAPABILITY_OBJECTS, Grants, Scopes, grant_command
 from .host import PluginHost
 from .limits import Limits
@@ -15,9 +25,28 @@ from .services import HostServices
 from .spawner import prepare
 
 __all__ = [
-    "ALWAYS_PRESENT", "AuditLog", "CAPABILITIES", "CAPABILITY_OBJECTS", "CapabilityDenied",
-    "CapabilityFailed", "CompiledPlugin", "Grants", "HostServices", "Limits", "PluginCallError",
-    "PluginCompileError", "PluginCrashed", "PluginHost", "PluginLoadError", "PluginSuspended",
-    "PluginTimeout", "SandboxError", "Scopes", "ServiceUnavailable", "compile_plugin",
-    "grant_command", "midimon_home", "prepare",
+    "ALWAYS_PRESENT",
+    "AuditLog",
+    "CAPABILITIES",
+    "CAPABILITY_OBJECTS",
+    "CapabilityDenied",
+    "CapabilityFailed",
+    "CompiledPlugin",
+    "Grants",
+    "HostServices",
+    "Limits",
+    "PluginCallError",
+    "PluginCompileError",
+    "PluginCrashed",
+    "PluginHost",
+    "PluginLoadError",
+    "PluginSuspended",
+    "PluginTimeout",
+    "SandboxError",
+    "Scopes",
+    "ServiceUnavailable",
+    "compile_plugin",
+    "grant_command",
+    "midimon_home",
+    "prepare",
 ]

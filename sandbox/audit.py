@@ -3,6 +3,7 @@
 It lives at ``$MIDIMON_HOME/logs/audit.jsonl`` (``~/.midimon`` when MIDIMON_HOME is unset).
 Lines are small and plain so ``grep`` and ``jq`` answer "what did this plugin do?".
 """
+
 from __future__ import annotations
 
 import datetime
@@ -31,19 +32,27 @@ def _short(value: Any) -> Any:
 class AuditLog:
     """Thread-safe append-only JSON-lines file with size-based rotation (file.1 ... file.N)."""
 
-    def __init__(self, path: Path | str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 backups: int = DEFAULT_BACKUPS) -> None:
+    def __init__(
+        self, path: Path | str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS
+    ) -> None:
         self.path = Path(path) if path is not None else midimon_home() / "logs" / "audit.jsonl"
         self.max_bytes = max_bytes
         self.backups = backups
         self._lock = threading.Lock()
 
-    def record(self, plugin: str, capability: str, action: str, outcome: str,
-               target: str = "", detail: str = "") -> None:
+    def record(
+        self, plugin: str, capability: str, action: str, outcome: str, target: str = "", detail: str = ""
+    ) -> None:
         """``outcome`` is one of allowed, denied, error, granted, revoked."""
-        entry = {"ts": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
-                 "plugin": plugin, "capability": capability, "action": action,
-                 "outcome": outcome, "target": _short(target), "detail": _short(detail)}
+        entry = {
+            "ts": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+            "plugin": plugin,
+            "capability": capability,
+            "action": action,
+            "outcome": outcome,
+            "target": _short(target),
+            "detail": _short(detail),
+        }
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
         # One record, one line, for every reader: json leaves U+0085/U+2028/U+2029 raw, and
         # str.splitlines() breaks lines there, so a plugin could split (and so hide) its own
@@ -68,13 +77,14 @@ class AuditLog:
                 # An unwritable audit log must not take a plugin action down with it; the
                 # daemon's own log reports the disk problem.
                 import logging
-                logging.getLogger("midimon.sandbox.audit").warning(
-                    "cannot write audit log %s", self.path)
+
+                logging.getLogger("midimon.sandbox.audit").warning("cannot write audit log %s", self.path)
 
     def grant(self, plugin: str, capability: str, granted: bool = True, detail: str = "") -> None:
         """For the CLI: record a grant or a revocation."""
-        self.record(plugin, capability, "grant" if granted else "revoke",
-                    "granted" if granted else "revoked", detail=detail)
+        self.record(
+            plugin, capability, "grant" if granted else "revoke", "granted" if granted else "revoked", detail=detail
+        )
 
     def _rotate(self) -> None:
         for index in range(self.backups, 0, -1):

@@ -5,6 +5,7 @@ None, so no live object and no code can cross, whatever the other side sends. Ea
 4-byte big-endian length and a UTF-8 JSON body, written with one ``sendall`` so a message is one
 syscall on each side in the common case (this is what keeps a call near 50 µs).
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,7 @@ import time
 from typing import Any
 
 _HEADER = struct.Struct(">I")
-_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"),
-                           check_circular=True).encode
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=True).encode
 _decode = json.JSONDecoder().decode
 
 
@@ -37,8 +37,9 @@ def encode_message(message: Any, limit: int) -> bytes:
     try:
         body = _encode(message).encode("utf-8")
     except (TypeError, ValueError, RecursionError, OverflowError) as exc:
-        raise ValueError(f"only plain data (dict, list, str, int, float, bool, None) can cross "
-                         f"the sandbox: {exc}") from None
+        raise ValueError(
+            f"only plain data (dict, list, str, int, float, bool, None) can cross the sandbox: {exc}"
+        ) from None
     if len(body) > limit:
         raise ValueError(f"message of {len(body)} bytes is larger than the {limit} byte limit")
     return _HEADER.pack(len(body)) + body
@@ -90,8 +91,8 @@ class Channel:
                 if size > self.limit:
                     raise ProtocolError(f"message of {size} bytes exceeds the {self.limit} limit")
                 if len(self._buf) >= 4 + size:
-                    body = bytes(self._buf[4:4 + size])
-                    del self._buf[:4 + size]
+                    body = bytes(self._buf[4 : 4 + size])
+                    del self._buf[: 4 + size]
                     try:
                         return _decode(body.decode("utf-8"))
                     except (ValueError, RecursionError) as exc:

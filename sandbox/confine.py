@@ -21,6 +21,7 @@ exists in the process, it takes away what it will never need (Linux only, each s
 
 ``apply()`` returns what was applied, by name; ``status()`` of the worker reports it to the host.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -40,25 +41,49 @@ _SECCOMP_MODE_FILTER = 2
 
 # -- Landlock (linux/landlock.h) -------------------------------------------------------------------
 _SYS_LANDLOCK = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}
-_FS_ABI1 = (1 << 13) - 1          # EXECUTE .. MAKE_SYM
-_FS_REFER = 1 << 13               # ABI 2
-_FS_TRUNCATE = 1 << 14            # ABI 3
-_FS_IOCTL_DEV = 1 << 15           # ABI 5
-_FS_READ = (1 << 2) | (1 << 3)    # READ_FILE | READ_DIR
-_NET_TCP = (1 << 0) | (1 << 1)    # BIND_TCP | CONNECT_TCP (ABI 4)
+_FS_ABI1 = (1 << 13) - 1  # EXECUTE .. MAKE_SYM
+_FS_REFER = 1 << 13  # ABI 2
+_FS_TRUNCATE = 1 << 14  # ABI 3
+_FS_IOCTL_DEV = 1 << 15  # ABI 5
+_FS_READ = (1 << 2) | (1 << 3)  # READ_FILE | READ_DIR
+_NET_TCP = (1 << 0) | (1 << 1)  # BIND_TCP | CONNECT_TCP (ABI 4)
 _SCOPE_ALL = (1 << 0) | (1 << 1)  # ABSTRACT_UNIX_SOCKET | SIGNAL (ABI 6)
 
 # -- seccomp ---------------------------------------------------------------------------------------
 #: arch -> (AUDIT_ARCH value, {syscall name: number}) of the calls a worker never makes.
 _SECCOMP = {
-    "x86_64": (0xC000003E, {"socket": 41, "socketpair": 53, "ptrace": 101, "io_uring_setup": 425,
-                            "process_vm_readv": 310, "process_vm_writev": 311, "clone": 56,
-                            "fork": 57, "vfork": 58, "execve": 59, "execveat": 322,
-                            "clone3": 435}),
-    "aarch64": (0xC00000B7, {"socket": 198, "socketpair": 199, "ptrace": 117,
-                             "io_uring_setup": 425, "process_vm_readv": 270,
-                             "process_vm_writev": 271, "clone": 220, "execve": 221,
-                             "execveat": 281, "clone3": 435}),
+    "x86_64": (
+        0xC000003E,
+        {
+            "socket": 41,
+            "socketpair": 53,
+            "ptrace": 101,
+            "io_uring_setup": 425,
+            "process_vm_readv": 310,
+            "process_vm_writev": 311,
+            "clone": 56,
+            "fork": 57,
+            "vfork": 58,
+            "execve": 59,
+            "execveat": 322,
+            "clone3": 435,
+        },
+    ),
+    "aarch64": (
+        0xC00000B7,
+        {
+            "socket": 198,
+            "socketpair": 199,
+            "ptrace": 117,
+            "io_uring_setup": 425,
+            "process_vm_readv": 270,
+            "process_vm_writev": 271,
+            "clone": 220,
+            "execve": 221,
+            "execveat": 281,
+            "clone3": 435,
+        },
+    ),
 }
 
 _libc: Any = None
@@ -82,9 +107,16 @@ def _syscall(*args: Any) -> int:
 
 
 def _prctl(option: int, arg: int, arg3: Any = None) -> None:
-    if _load().prctl(ctypes.c_int(option), ctypes.c_ulong(arg),
-                   arg3 if arg3 is not None else ctypes.c_ulong(0),
-                   ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
+    if (
+        _load().prctl(
+            ctypes.c_int(option),
+            ctypes.c_ulong(arg),
+            arg3 if arg3 is not None else ctypes.c_ulong(0),
+            ctypes.c_ulong(0),
+            ctypes.c_ulong(0),
+        )
+        != 0
+    ):
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
 
@@ -104,15 +136,24 @@ def readable_roots() -> list[str]:
     """What a confined worker may still read: Python's own library (lazy imports such as codecs
     or ``_strptime``) and the time zone database (``time.localtime``)."""
     paths = sysconfig.get_paths()
-    roots = {paths.get("stdlib"), paths.get("platstdlib"), "/usr/share/zoneinfo",
-             "/etc/localtime", os.path.realpath("/etc/localtime")}
+    roots = {
+        paths.get("stdlib"),
+        paths.get("platstdlib"),
+        "/usr/share/zoneinfo",
+        "/etc/localtime",
+        os.path.realpath("/etc/localtime"),
+    }
     return sorted(p for p in roots if p and os.path.exists(p))
 
 
 def _landlock(abi: int, read_only: list[str]) -> None:
     create, add_rule, restrict = _SYS_LANDLOCK[platform.machine()]
-    fs = _FS_ABI1 | (_FS_REFER if abi >= 2 else 0) | (_FS_TRUNCATE if abi >= 3 else 0) | \
-        (_FS_IOCTL_DEV if abi >= 5 else 0)
+    fs = (
+        _FS_ABI1
+        | (_FS_REFER if abi >= 2 else 0)
+        | (_FS_TRUNCATE if abi >= 3 else 0)
+        | (_FS_IOCTL_DEV if abi >= 5 else 0)
+    )
     net = _NET_TCP if abi >= 4 else 0
     scoped = _SCOPE_ALL if abi >= 6 else 0
     attr = struct.pack("=QQQ", fs, net, scoped)[: 8 if abi < 4 else 16 if abi < 6 else 24]
@@ -127,8 +168,7 @@ def _landlock(abi: int, read_only: list[str]) -> None:
             try:
                 access = _FS_READ if os.path.isdir(path) else (1 << 2)
                 rule = ctypes.create_string_buffer(struct.pack("=Qi", access, fd), 12)
-                _syscall(add_rule, ctypes.c_int(ruleset), ctypes.c_int(1), rule,
-                         ctypes.c_uint32(0))
+                _syscall(add_rule, ctypes.c_int(ruleset), ctypes.c_int(1), rule, ctypes.c_uint32(0))
             finally:
                 os.close(fd)
         _syscall(restrict, ctypes.c_int(ruleset), ctypes.c_uint32(0))
@@ -139,7 +179,7 @@ def _landlock(abi: int, read_only: list[str]) -> None:
 def _seccomp() -> None:
     arch, calls = _SECCOMP[platform.machine()]
     eperm = 0x00050000 | errno.EPERM  # SECCOMP_RET_ERRNO | EPERM
-    allow = 0x7FFF0000                # SECCOMP_RET_ALLOW
+    allow = 0x7FFF0000  # SECCOMP_RET_ALLOW
 
     def stmt(code: int, k: int) -> bytes:
         return struct.pack("=HBBI", code, 0, 0, k)
@@ -148,13 +188,17 @@ def _seccomp() -> None:
         return struct.pack("=HBBI", 0x15, jt, jf, k)  # BPF_JMP|BPF_JEQ|BPF_K
 
     numbers = sorted(calls.values())
-    prog = [stmt(0x20, 4),              # A = seccomp_data.arch
-            jeq(arch, 1, 0),
-            stmt(0x06, eperm),          # another ABI (i386 int 0x80, x32): refuse everything
-            stmt(0x20, 0)]              # A = seccomp_data.nr
+    prog = [
+        stmt(0x20, 4),  # A = seccomp_data.arch
+        jeq(arch, 1, 0),
+        stmt(0x06, eperm),  # another ABI (i386 int 0x80, x32): refuse everything
+        stmt(0x20, 0),
+    ]  # A = seccomp_data.nr
     if platform.machine() == "x86_64":
-        prog += [struct.pack("=HBBI", 0x35, 0, 1, 0x40000000),  # JGE x32 bit -> refuse
-                 stmt(0x06, eperm)]
+        prog += [
+            struct.pack("=HBBI", 0x35, 0, 1, 0x40000000),  # JGE x32 bit -> refuse
+            stmt(0x06, eperm),
+        ]
     for i, nr in enumerate(numbers):
         prog.append(jeq(nr, len(numbers) - i, 0))
     prog += [stmt(0x06, allow), stmt(0x06, eperm)]
@@ -185,9 +229,12 @@ def apply(keep_fds: tuple[int, ...] = (), *, max_open_files: int = 32) -> list[s
     os.chdir("/")
     os.umask(0o077)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past RLIMIT_FSIZE fails with EFBIG
-    for which, value in ((resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_NPROC, 0),
-                         (resource.RLIMIT_NOFILE, max(max_open_files, keep[-1] + 1)),
-                         (resource.RLIMIT_CORE, 0)):
+    for which, value in (
+        (resource.RLIMIT_FSIZE, 0),
+        (resource.RLIMIT_NPROC, 0),
+        (resource.RLIMIT_NOFILE, max(max_open_files, keep[-1] + 1)),
+        (resource.RLIMIT_CORE, 0),
+    ):
         try:
             resource.setrlimit(which, (value, value))
         except (ValueError, OSError):

@@ -3,6 +3,7 @@
 They carry plain strings and ints only: an error that crosses from a worker must never hold a live
 object, and an error shown to a user must say what to do, not print a traceback.
 """
+
 from __future__ import annotations
 
 
@@ -13,8 +14,9 @@ class SandboxError(Exception):
 class PluginCompileError(SandboxError):
     """The plugin source breaks a rule of the sandbox policy or is not valid Python."""
 
-    def __init__(self, filename: str, lineno: int, col: int, message: str,
-                 problems: tuple[tuple[int, int, str], ...] = ()) -> None:
+    def __init__(
+        self, filename: str, lineno: int, col: int, message: str, problems: tuple[tuple[int, int, str], ...] = ()
+    ) -> None:
         self.filename = filename
         self.lineno = lineno
         self.col = col
@@ -27,9 +29,13 @@ class PluginCompileError(SandboxError):
         return f"{self.filename}:{self.lineno}:{self.col}: {self.message}"
 
     def to_dict(self) -> dict[str, object]:
-        return {"filename": self.filename, "lineno": self.lineno, "col": self.col,
-                "message": self.message,
-                "problems": [list(p) for p in self.problems]}
+        return {
+            "filename": self.filename,
+            "lineno": self.lineno,
+            "col": self.col,
+            "message": self.message,
+            "problems": [list(p) for p in self.problems],
+        }
 
 
 class PluginLoadError(SandboxError):
@@ -69,8 +75,10 @@ class PluginTimeout(SandboxError):
         self.plugin = plugin
         self.func = func
         self.timeout = timeout
-        super().__init__(f"plugin {plugin!r}: {func}() did not finish within {timeout:g} s; "
-                         "its worker was stopped and will restart on the next call")
+        super().__init__(
+            f"plugin {plugin!r}: {func}() did not finish within {timeout:g} s; "
+            "its worker was stopped and will restart on the next call"
+        )
 
 
 class PluginCrashed(SandboxError):
@@ -79,8 +87,7 @@ class PluginCrashed(SandboxError):
     def __init__(self, plugin: str, detail: str) -> None:
         self.plugin = plugin
         self.detail = detail
-        super().__init__(f"plugin {plugin!r}: worker stopped unexpectedly ({detail}); "
-                         "it will restart on the next call")
+        super().__init__(f"plugin {plugin!r}: worker stopped unexpectedly ({detail}); it will restart on the next call")
 
 
 class PluginSuspended(SandboxError):
@@ -90,8 +97,10 @@ class PluginSuspended(SandboxError):
         self.plugin = plugin
         self.failures = failures
         self.last_error = last_error
-        super().__init__(f"plugin {plugin!r} is suspended after {failures} failures in a row "
-                         f"(last: {last_error}); fix it and reload it, or resume it")
+        super().__init__(
+            f"plugin {plugin!r} is suspended after {failures} failures in a row "
+            f"(last: {last_error}); fix it and reload it, or resume it"
+        )
 
 
 class CapabilityDenied(SandboxError):

@@ -4,10 +4,12 @@ A grant names a capability (``network``, ``filesystem``, ...). Scopes narrow it:
 paths, commands, topics, ports. The plugin's own declarations are a request shown to the user;
 only a ``Grants`` value decides anything.
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 #: Capability name -> the global objects it gives a plugin.
 CAPABILITY_OBJECTS: dict[str, tuple[str, ...]] = {
@@ -21,9 +23,7 @@ CAPABILITY_OBJECTS: dict[str, tuple[str, ...]] = {
 #: Objects every plugin has without a grant.
 ALWAYS_PRESENT: tuple[str, ...] = ("log", "store")
 CAPABILITIES: frozenset[str] = frozenset(CAPABILITY_OBJECTS)
-OBJECT_TO_CAPABILITY: dict[str, str] = {
-    obj: cap for cap, objs in CAPABILITY_OBJECTS.items() for obj in objs
-}
+OBJECT_TO_CAPABILITY: dict[str, str] = {obj: cap for cap, objs in CAPABILITY_OBJECTS.items() for obj in objs}
 SYSTEM_ACTIONS: frozenset[str] = frozenset({"keystroke", "text", "volume", "launch"})
 
 
@@ -68,7 +68,7 @@ class Scopes:
     sounds: tuple[str, ...] = ()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "Scopes":
+    def from_dict(cls, data: dict[str, Any] | None) -> Scopes:
         data = dict(data or {})
         kwargs: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
@@ -84,8 +84,7 @@ class Scopes:
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in dataclasses.asdict(self).items()}
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,25 +99,30 @@ class Grants:
     def __post_init__(self) -> None:
         unknown = (set(self.capabilities) | set(self.denied_capabilities)) - CAPABILITIES
         if unknown:
-            raise ValueError(f"unknown capabilities: {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(sorted(CAPABILITIES))}")
+            raise ValueError(
+                f"unknown capabilities: {', '.join(sorted(unknown))}; known: {', '.join(sorted(CAPABILITIES))}"
+            )
 
     def has(self, capability: str) -> bool:
         return capability in self.capabilities and capability not in self.denied_capabilities
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "Grants":
+    def from_dict(cls, data: dict[str, Any] | None) -> Grants:
         data = data or {}
-        return cls(capabilities=frozenset(_strings(data.get("capabilities"), "capabilities")),
-                   allow=Scopes.from_dict(data.get("allow")),
-                   deny=Scopes.from_dict(data.get("deny")),
-                   denied_capabilities=frozenset(
-                       _strings(data.get("denied_capabilities"), "denied_capabilities")))
+        return cls(
+            capabilities=frozenset(_strings(data.get("capabilities"), "capabilities")),
+            allow=Scopes.from_dict(data.get("allow")),
+            deny=Scopes.from_dict(data.get("deny")),
+            denied_capabilities=frozenset(_strings(data.get("denied_capabilities"), "denied_capabilities")),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"capabilities": sorted(self.capabilities), "allow": self.allow.to_dict(),
-                "deny": self.deny.to_dict(),
-                "denied_capabilities": sorted(self.denied_capabilities)}
+        return {
+            "capabilities": sorted(self.capabilities),
+            "allow": self.allow.to_dict(),
+            "deny": self.deny.to_dict(),
+            "denied_capabilities": sorted(self.denied_capabilities),
+        }
 
 
 def grant_command(plugin: str, capability: str) -> str:

@@ -4,29 +4,46 @@ RestrictedPython turns ``a.b`` into ``_getattr_(a, "b")``, ``a[b]`` into ``_geti
 ``a.b = c`` into ``_write_(a).b = c`` and so on; what those functions allow *is* the policy at
 run time. Every guard here refuses by default and says why in the message.
 """
+
 from __future__ import annotations
 
 import collections
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from RestrictedPython.Guards import (guarded_iter_unpack_sequence, guarded_unpack_sequence,
-                                     raise_, safer_getattr)
+from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence, raise_, safer_getattr
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 from .policy import FORBIDDEN_ATTRIBUTES
 
 _DENIED_ATTRIBUTES = FORBIDDEN_ATTRIBUTES | INSPECT_ATTRIBUTES
 #: Containers a plugin may change in place. They hold data, never behaviour of the host.
-_MUTABLE_PLAIN: frozenset[type] = frozenset({
-    dict, list, bytearray, collections.deque, collections.OrderedDict,
-    collections.defaultdict, collections.Counter,
-})
+_MUTABLE_PLAIN: frozenset[type] = frozenset(
+    {
+        dict,
+        list,
+        bytearray,
+        collections.deque,
+        collections.OrderedDict,
+        collections.defaultdict,
+        collections.Counter,
+    }
+)
 _INPLACE_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
-    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow,
-    "<<=": operator.ilshift, ">>=": operator.irshift, "&=": operator.iand,
-    "|=": operator.ior, "^=": operator.ixor, "@=": operator.imatmul,
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    "%=": operator.imod,
+    "**=": operator.ipow,
+    "<<=": operator.ilshift,
+    ">>=": operator.irshift,
+    "&=": operator.iand,
+    "|=": operator.ior,
+    "^=": operator.ixor,
+    "@=": operator.imatmul,
 }
 #: Extra names a class body may define beyond RestrictedPython's allowed dunder methods.
 _CLASS_NAMESPACE_INTERNALS = frozenset({"__module__", "__qualname__", "__doc__"})
@@ -47,12 +64,11 @@ def check_attribute_name(obj: Any, name: Any) -> str:
     if name.startswith("_"):
         raise AttributeError(f"'{name}': names starting with '_' are not allowed in plugins")
     if name in _DENIED_ATTRIBUTES:
-        raise AttributeError(f"'{name}' is not allowed in plugins: it reaches interpreter "
-                             "internals")
-    if name in ("format", "format_map") and (
-            isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str))):
-        raise AttributeError("str.format() and format_map() can walk attributes and are not "
-                             "available; use f-strings or the % operator")
+        raise AttributeError(f"'{name}' is not allowed in plugins: it reaches interpreter internals")
+    if name in ("format", "format_map") and (isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str))):
+        raise AttributeError(
+            "str.format() and format_map() can walk attributes and are not available; use f-strings or the % operator"
+        )
     if name == "obj" and isinstance(obj, BaseException):
         # AttributeError.obj hands back the object whose lookup failed (CVE-2024-47532).
         raise AttributeError("'obj' of an exception is not available in plugins")
@@ -61,8 +77,7 @@ def check_attribute_name(obj: Any, name: Any) -> str:
 
 #: Names whose check never depends on the object: once a name passed, later lookups of it skip
 #: straight to getattr. Object-dependent names (format, obj, Formatter methods) never enter.
-_OBJECT_DEPENDENT = frozenset({"format", "format_map", "obj", "vformat", "get_field",
-                               "get_value"})
+_OBJECT_DEPENDENT = frozenset({"format", "format_map", "obj", "vformat", "get_field", "get_value"})
 _KNOWN_SAFE: set[str] = set()
 _KNOWN_SAFE_MAX = 10_000
 
@@ -80,8 +95,7 @@ def guarded_getattr(obj: Any, name: Any, *default: Any) -> Any:
         except AttributeError:
             if default:
                 return default[0]
-            raise AttributeError(f"{type(obj).__name__!s} object has no attribute {name!r}") \
-                from None
+            raise AttributeError(f"{type(obj).__name__!s} object has no attribute {name!r}") from None
     check_attribute_name(obj, name)
     if name not in _OBJECT_DEPENDENT and len(_KNOWN_SAFE) < _KNOWN_SAFE_MAX:
         _KNOWN_SAFE.add(name)
@@ -91,8 +105,7 @@ def guarded_getattr(obj: Any, name: Any, *default: Any) -> Any:
         if default:
             return default[0]
         # A fresh error: the original's .obj and context could carry a live object.
-        raise AttributeError(f"{type(obj).__name__!s} object has no attribute {name!r}") \
-            from None
+        raise AttributeError(f"{type(obj).__name__!s} object has no attribute {name!r}") from None
     except NotImplementedError as exc:
         raise AttributeError(str(exc)) from None
 
@@ -126,8 +139,7 @@ class PluginGuards:
     """The guard set of one plugin: remembers which classes the plugin itself created, so
     ``_write_`` can allow changing the plugin's objects and nothing else."""
 
-    def __init__(self, print_sink: Callable[[str], None], *,
-                 allowed_bases: frozenset[type]) -> None:
+    def __init__(self, print_sink: Callable[[str], None], *, allowed_bases: frozenset[type]) -> None:
         self._print_sink = print_sink
         self._allowed_bases = allowed_bases
         # A plain set, not a WeakSet: it is consulted on every attribute write, and a class a
@@ -142,11 +154,11 @@ class PluginGuards:
         kind = type(obj)
         if kind in _MUTABLE_PLAIN or kind in self.plugin_classes or self.is_plugin_class(obj):
             return obj
-        raise TypeError(f"cannot modify a {kind.__name__!s} object: plugins may change only "
-                        "their own objects and plain containers")
+        raise TypeError(
+            f"cannot modify a {kind.__name__!s} object: plugins may change only their own objects and plain containers"
+        )
 
-    def make_class(self, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
-                   **kwargs: Any) -> type:
+    def make_class(self, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> type:
         """``__metaclass__`` for every plugin class statement."""
         if kwargs:
             raise TypeError("class keywords are not allowed in plugins")
@@ -154,14 +166,17 @@ class PluginGuards:
             if not (base in self._allowed_bases or self.is_plugin_class(base)):
                 raise TypeError(f"a plugin class cannot derive from {getattr(base, '__name__', '?')}")
         for key in namespace:
-            if key.startswith("_") and key not in _CLASS_NAMESPACE_INTERNALS and not (
-                    key.startswith("__") and key.endswith("__")):
+            if (
+                key.startswith("_")
+                and key not in _CLASS_NAMESPACE_INTERNALS
+                and not (key.startswith("__") and key.endswith("__"))
+            ):
                 raise TypeError(f"class attribute {key!r} is not allowed")
         cls = type(name, bases, namespace)
         self.plugin_classes.add(cls)
         return cls
 
-    def print_factory(self, _getattr_: Any = None) -> "BoundedPrinter":
+    def print_factory(self, _getattr_: Any = None) -> BoundedPrinter:
         return BoundedPrinter(self._print_sink)
 
     def globals(self) -> dict[str, Any]:
@@ -191,11 +206,9 @@ class BoundedPrinter:
         self._kept: list[str] = []
         self._kept_size = 0
 
-    def _call_print(self, *objects: Any, sep: Any = " ", end: Any = "\n", file: Any = None,
-                    flush: Any = False) -> None:
+    def _call_print(self, *objects: Any, sep: Any = " ", end: Any = "\n", file: Any = None, flush: Any = False) -> None:
         if file is not None:
-            raise TypeError("print(file=...) is not available in plugins; print goes to the "
-                            "plugin log")
+            raise TypeError("print(file=...) is not available in plugins; print goes to the plugin log")
         text = str(sep).join(str(o) for o in objects) + str(end)
         self._sink(text)
         if self._kept_size < self._KEEP:

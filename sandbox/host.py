@@ -10,70 +10,105 @@ top: call functions by name with ``call()``, learn what the plugin defines from 
 told about fresh workers through ``on_restart``, and reload by building a new host and
 swapping references (the store lives in ``data_dir`` and is shared by both).
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .audit import AuditLog
 from .capabilities import CapabilityBroker
 from .channel import ChannelClosed, ChannelTimeout, ProtocolError, encode_message
-from .errors import (PluginCallError, PluginCompileError, PluginCrashed, PluginLoadError,
-                     PluginSuspended, PluginTimeout, SandboxError)
+from .errors import (
+    PluginCallError,
+    PluginCompileError,
+    PluginCrashed,
+    PluginLoadError,
+    PluginSuspended,
+    PluginTimeout,
+    SandboxError,
+)
 from .grants import Grants
 from .limits import Limits
 from .services import HostServices
 from .spawner import WorkerProcess
 
 log = logging.getLogger("midimon.sandbox")
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR, "print": logging.INFO}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "print": logging.INFO,
+}
 
 
 class PluginHost:
-    def __init__(self, name: str, source: bytes | str, filename: str, grants: Grants | None = None,
-                 limits: Limits | None = None, services: HostServices | None = None,
-                 data_dir: Path | str | None = None, audit: AuditLog | None = None,
-                 on_restart: Callable[["PluginHost"], None] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        source: bytes | str,
+        filename: str,
+        grants: Grants | None = None,
+        limits: Limits | None = None,
+        services: HostServices | None = None,
+        data_dir: Path | str | None = None,
+        audit: AuditLog | None = None,
+        on_restart: Callable[[PluginHost], None] | None = None,
+    ) -> None:
         self.name = name
         self.filename = filename
         self.grants = grants or Grants()
         self.limits = limits or Limits()
         self.audit = audit or AuditLog()
-        self.data_dir = Path(data_dir) if data_dir is not None else \
-            self.audit.path.parent.parent / "plugins-data" / name
+        self.data_dir = (
+            Path(data_dir) if data_dir is not None else self.audit.path.parent.parent / "plugins-data" / name
+        )
         if isinstance(source, (bytes, bytearray)):
             try:
                 self._source = bytes(source).decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise PluginCompileError(filename, 1, 1, "the plugin is not valid UTF-8 text "
-                                         f"(byte {exc.start})") from None
+                raise PluginCompileError(
+                    filename, 1, 1, f"the plugin is not valid UTF-8 text (byte {exc.start})"
+                ) from None
         else:
             self._source = source
         if len(self._source.encode("utf-8", "replace")) > self.limits.max_source_bytes:
-            raise PluginCompileError(filename, 1, 1, f"the plugin is larger than "
-                                     f"{self.limits.max_source_bytes} bytes; split data out "
-                                     "into the plugin's data folder")
-        self._broker = CapabilityBroker(name, self.grants, services or HostServices(),
-                                        self.data_dir, self.audit)
+            raise PluginCompileError(
+                filename,
+                1,
+                1,
+                f"the plugin is larger than "
+                f"{self.limits.max_source_bytes} bytes; split data out "
+                "into the plugin's data folder",
+            )
+        self._broker = CapabilityBroker(name, self.grants, services or HostServices(), self.data_dir, self.audit)
         self.on_restart = on_restart
         self.logger = logging.getLogger(f"midimon.plugin.{name}")
         #: Recent plugin output for a UI: (level, text) pairs.
         self.recent_logs: deque[tuple[str, str]] = deque(maxlen=200)
         self._lock = threading.RLock()
-        self._grants_lock = threading.Lock()   # set_grants only; never held during a call
+        self._grants_lock = threading.Lock()  # set_grants only; never held during a call
         self._worker: WorkerProcess | None = None
         self._info: dict[str, Any] | None = None
         self._status = "new"
         self._suspended = False
         self._stopping = False
         self._broken: SandboxError | None = None
-        self._counts = {"calls": 0, "failures": 0, "consecutive_failures": 0, "timeouts": 0,
-                        "crashes": 0, "restarts": 0, "starts": 0}
+        self._counts = {
+            "calls": 0,
+            "failures": 0,
+            "consecutive_failures": 0,
+            "timeouts": 0,
+            "crashes": 0,
+            "restarts": 0,
+            "starts": 0,
+        }
         self._last_error = ""
 
     # -- life ----------------------------------------------------------------------------------
@@ -82,9 +117,14 @@ class PluginHost:
         with self._lock:
             if self._worker is not None:
                 return dict(self._info or {})
-            self.audit.record(self.name, "*", "start", "granted", "",
-                              "capabilities: " + (", ".join(sorted(self.grants.capabilities))
-                                                  or "none"))
+            self.audit.record(
+                self.name,
+                "*",
+                "start",
+                "granted",
+                "",
+                "capabilities: " + (", ".join(sorted(self.grants.capabilities)) or "none"),
+            )
             self._spawn_and_load()
             return dict(self._info or {})
 
@@ -130,14 +170,26 @@ class PluginHost:
             self._broker.set_grants(grants)
         added = sorted(grants.capabilities - old.capabilities)
         removed = sorted(old.capabilities - grants.capabilities)
-        detail = "; ".join(part for part in (
-            "added: " + ", ".join(added) if added else "",
-            "removed: " + ", ".join(removed) if removed else "",
-            "scopes changed" if (grants.allow, grants.deny, grants.denied_capabilities)
-            != (old.allow, old.deny, old.denied_capabilities) else "") if part)
-        self.audit.record(self.name, "*", "set_grants", "revoked" if removed else "granted", "",
-                          f"{detail or 'unchanged'}; capabilities now: "
-                          f"{', '.join(sorted(grants.capabilities)) or 'none'}")
+        detail = "; ".join(
+            part
+            for part in (
+                "added: " + ", ".join(added) if added else "",
+                "removed: " + ", ".join(removed) if removed else "",
+                "scopes changed"
+                if (grants.allow, grants.deny, grants.denied_capabilities)
+                != (old.allow, old.deny, old.denied_capabilities)
+                else "",
+            )
+            if part
+        )
+        self.audit.record(
+            self.name,
+            "*",
+            "set_grants",
+            "revoked" if removed else "granted",
+            "",
+            f"{detail or 'unchanged'}; capabilities now: {', '.join(sorted(grants.capabilities)) or 'none'}",
+        )
 
     def info(self) -> dict[str, Any]:
         with self._lock:
@@ -149,9 +201,13 @@ class PluginHost:
     def state(self) -> dict[str, Any]:
         with self._lock:
             status = "suspended" if self._suspended else self._status
-            return {"name": self.name, "status": status,
-                    "pid": self._worker.pid if self._worker is not None else None,
-                    "last_error": self._last_error, **self._counts}
+            return {
+                "name": self.name,
+                "status": status,
+                "pid": self._worker.pid if self._worker is not None else None,
+                "last_error": self._last_error,
+                **self._counts,
+            }
 
     # -- calls ---------------------------------------------------------------------------------
     def call(self, func_name: str, *args: Any, timeout: float | None = None) -> Any:
@@ -160,8 +216,7 @@ class PluginHost:
             if self._broken is not None:
                 raise self._broken
             if self._suspended:
-                raise PluginSuspended(self.name, self._counts["consecutive_failures"],
-                                      self._last_error)
+                raise PluginSuspended(self.name, self._counts["consecutive_failures"], self._last_error)
             if self._worker is None:
                 if self._status == "new":
                     raise PluginLoadError(f"plugin {self.name!r} has not been started")
@@ -170,8 +225,9 @@ class PluginHost:
                     raise PluginCrashed(self.name, "the restarted worker failed while being set up again")
             budget = self.limits.call_timeout if timeout is None else float(timeout)
             try:
-                frame = encode_message({"op": "call", "func": str(func_name), "args": list(args)},
-                                       self.limits.max_message_bytes)
+                frame = encode_message(
+                    {"op": "call", "func": str(func_name), "args": list(args)}, self.limits.max_message_bytes
+                )
             except ValueError as exc:
                 raise TypeError(f"arguments to plugin {self.name!r}: {exc}") from None
             self._counts["calls"] += 1
@@ -179,14 +235,17 @@ class PluginHost:
             if reply.get("op") == "return":
                 self._counts["consecutive_failures"] = 0
                 return reply.get("value")
-            error = PluginCallError(str(reply.get("type", "Error")), str(reply.get("message", "")),
-                                    str(reply.get("file", self.filename)), _int(reply.get("line")))
+            error = PluginCallError(
+                str(reply.get("type", "Error")),
+                str(reply.get("message", "")),
+                str(reply.get("file", self.filename)),
+                _int(reply.get("line")),
+            )
             if reply.get("missing"):
                 raise error  # the caller asked for a name the plugin lacks: not its failure
             if error.type_name == "MemoryError":
                 if not error.message:
-                    error.message = (f"out of memory (the limit is "
-                                     f"{self.limits.memory_bytes // (1024 * 1024)} MiB)")
+                    error.message = f"out of memory (the limit is {self.limits.memory_bytes // (1024 * 1024)} MiB)"
                     error.args = (str(error),)
                 # The worker survived, but a process that ran out of memory is not trusted
                 # to be in good shape: start fresh on the next call.
@@ -206,11 +265,11 @@ class PluginHost:
                 if not isinstance(msg, dict):
                     raise ProtocolError("message is not an object")
                 if msg.get("op") == "cap":
-                    ok, value = self._broker.handle(msg.get("obj"), msg.get("method"),
-                                                    msg.get("args"), msg.get("kwargs"), deadline)
+                    ok, value = self._broker.handle(
+                        msg.get("obj"), msg.get("method"), msg.get("args"), msg.get("kwargs"), deadline
+                    )
                     try:
-                        chan.send({"op": "cap_ok", "value": value} if ok
-                                  else {"op": "cap_err", "message": value})
+                        chan.send({"op": "cap_ok", "value": value} if ok else {"op": "cap_err", "message": value})
                     except ValueError as exc:
                         chan.send({"op": "cap_err", "message": f"result too large: {exc}"})
                     continue
@@ -239,11 +298,14 @@ class PluginHost:
             self._status = "crashed"
             raise PluginLoadError(f"cannot start a worker for plugin {self.name!r}: {exc}") from None
         self._counts["starts"] += 1
-        frame = encode_message({"op": "load", "source": self._source, "filename": self.filename},
-                               max(self.limits.max_message_bytes, 4 * len(self._source) + 1024))
+        frame = encode_message(
+            {"op": "load", "source": self._source, "filename": self.filename},
+            max(self.limits.max_message_bytes, 4 * len(self._source) + 1024),
+        )
         try:
-            reply = self._exchange(frame, time.monotonic() + self.limits.load_timeout,
-                                   "<module>", self.limits.load_timeout)
+            reply = self._exchange(
+                frame, time.monotonic() + self.limits.load_timeout, "<module>", self.limits.load_timeout
+            )
         except SandboxError as exc:
             self._status = "crashed"
             raise PluginLoadError(str(exc), type(exc).__name__, self.filename) from None
@@ -255,14 +317,21 @@ class PluginHost:
         self._discard_worker()
         if op == "compile_error":
             error: SandboxError = PluginCompileError(
-                self.filename, _int(reply.get("lineno")), _int(reply.get("col")),
+                self.filename,
+                _int(reply.get("lineno")),
+                _int(reply.get("col")),
                 str(reply.get("message", "")),
-                _problems(reply.get("problems")))
+                _problems(reply.get("problems")),
+            )
             self._broken = error
             self._status = "broken"
         else:
-            error = PluginLoadError(str(reply.get("message", "")), str(reply.get("type", "")),
-                                    str(reply.get("file", self.filename)), _int(reply.get("line")))
+            error = PluginLoadError(
+                str(reply.get("message", "")),
+                str(reply.get("type", "")),
+                str(reply.get("file", self.filename)),
+                _int(reply.get("line")),
+            )
             self._status = "crashed"
         self._last_error = str(error)
         raise error
@@ -274,8 +343,7 @@ class PluginHost:
         except SandboxError as exc:
             self._failed(str(exc))
             raise
-        log.info("plugin %s: worker restarted (pid %s)", self.name,
-                 self._worker.pid if self._worker else "?")
+        log.info("plugin %s: worker restarted (pid %s)", self.name, self._worker.pid if self._worker else "?")
         if self.on_restart is not None:
             self.on_restart(self)
 
@@ -295,8 +363,7 @@ class PluginHost:
             self._suspended = True
             self._discard_worker()
             self._status = "suspended"
-            log.error("plugin %s suspended after %d failures in a row", self.name,
-                      self._counts["consecutive_failures"])
+            log.error("plugin %s suspended after %d failures in a row", self.name, self._counts["consecutive_failures"])
 
     def _forward_logs(self, lines: Any) -> None:
         if not isinstance(lines, list):
@@ -307,10 +374,14 @@ class PluginHost:
                 self.recent_logs.append((level, text))
                 # Continuation lines are marked, so a plugin cannot forge a line of the
                 # daemon's own log by printing a newline.
-                self.logger.log(_LEVELS.get(level, logging.INFO), "%s: %s", self.filename,
-                                text.rstrip("\n").replace("\n", "\n    | "))
+                self.logger.log(
+                    _LEVELS.get(level, logging.INFO),
+                    "%s: %s",
+                    self.filename,
+                    text.rstrip("\n").replace("\n", "\n    | "),
+                )
 
-    def __enter__(self) -> "PluginHost":
+    def __enter__(self) -> PluginHost:
         self.start()
         return self
 
@@ -320,6 +391,7 @@ class PluginHost:
 
 # A worker's reply is untrusted: an escaped worker could send any JSON. Read its fields so that
 # a malformed one degrades to a default instead of raising something other than SandboxError.
+
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9 else 0

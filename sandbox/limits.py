@@ -1,4 +1,5 @@
 """Resource limits for one plugin's worker, and how the worker applies them to itself."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,7 +38,7 @@ class Limits:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Limits":
+    def from_dict(cls, data: dict[str, Any]) -> Limits:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

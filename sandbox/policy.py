@@ -5,6 +5,7 @@ calls to guards (see ``guards.py``) and rejects names that start with ``_``. Our
 what its defaults leave open, and turns every rejection into a sentence with a line and column
 that a plugin author can act on. Compilation is pure: it runs nothing from the plugin.
 """
+
 from __future__ import annotations
 
 import ast
@@ -19,30 +20,48 @@ from .errors import PluginCompileError
 
 #: Attribute names refused at compile time on top of RestrictedPython's ``_`` rule, because they
 #: reach frames, code or the string formatting machinery (CVE-2023-37271, CVE-2023-41039).
-FORBIDDEN_ATTRIBUTES: frozenset[str] = frozenset({
-    "format_map", "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await",
-    "cr_origin", "ag_frame", "ag_code", "ag_await", "f_globals", "f_locals", "f_builtins",
-    "f_back", "f_code", "f_trace", "f_generator", "tb_frame", "tb_next", "co_code", "mro",
-})
+FORBIDDEN_ATTRIBUTES: frozenset[str] = frozenset(
+    {
+        "format_map",
+        "gi_frame",
+        "gi_code",
+        "gi_yieldfrom",
+        "cr_frame",
+        "cr_code",
+        "cr_await",
+        "cr_origin",
+        "ag_frame",
+        "ag_code",
+        "ag_await",
+        "f_globals",
+        "f_locals",
+        "f_builtins",
+        "f_back",
+        "f_code",
+        "f_trace",
+        "f_generator",
+        "tb_frame",
+        "tb_next",
+        "co_code",
+        "mro",
+    }
+)
 #: Names a plugin must not bind: they would shadow what the sandbox provides.
 RESERVED_NAMES: frozenset[str] = frozenset({"print", "printed", "builtins", "breakpoint"})
 
 _WHY = {
     "underscore": "names starting with '_' are not allowed because they reach Python internals "
-                  "that could break out of the sandbox",
+    "that could break out of the sandbox",
     "attribute": "this attribute reaches interpreter internals (frames, code or the formatting "
-                 "machinery) that could break out of the sandbox",
+    "machinery) that could break out of the sandbox",
     "reserved": "this name is reserved by the sandbox",
     "exec": "exec and eval are not available: plugins cannot create new code at run time",
     "metaclass": "metaclasses are not allowed: class creation is controlled by the sandbox",
-    "async": "async code is not supported in plugins; the engine already runs plugins off the "
-             "event loop",
+    "async": "async code is not supported in plugins; the engine already runs plugins off the event loop",
     "star_import": "'import *' is not allowed because it could bind internal names",
     "nonlocal": "'nonlocal' is not allowed; use a class or return a value instead",
-    "try_star": "'except*' is not allowed (it was a RestrictedPython sandbox escape, "
-                "CVE-2025-22153)",
-    "augmented": "augmented assignment to attributes or items is not allowed; write "
-                 "'x.a = x.a + 1' instead",
+    "try_star": "'except*' is not allowed (it was a RestrictedPython sandbox escape, CVE-2025-22153)",
+    "augmented": "augmented assignment to attributes or items is not allowed; write 'x.a = x.a + 1' instead",
 }
 
 
@@ -91,23 +110,25 @@ class MidimonPolicy(RestrictingNodeTransformer):
 
     def visit_Call(self, node: ast.Call) -> Any:
         if isinstance(node.func, ast.Name) and node.func.id in {"exec", "eval", "compile"}:
-            self.error(node, f'{node.func.id}(): {_WHY["exec"]}')
+            self.error(node, f"{node.func.id}(): {_WHY['exec']}")
         return super().visit_Call(node)
 
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r'^"(?P<n>[^"]*)" is an invalid (variable|attribute) name because it starts with "_"'),
-     "'{n}': " + _WHY["underscore"]),
+    (
+        re.compile(r'^"(?P<n>[^"]*)" is an invalid (variable|attribute) name because it starts with "_"'),
+        "'{n}': " + _WHY["underscore"],
+    ),
     (re.compile(r'ends with "__roles__"'), _WHY["underscore"]),
     (re.compile(r'^"(?P<n>[^"]*)" is a reserved name'), "'{n}': " + _WHY["reserved"]),
     (re.compile(r'^"(?P<n>[^"]*)" is a restricted name'), "'{n}': " + _WHY["attribute"]),
-    (re.compile(r'(Exec|Eval) calls are not allowed'), _WHY["exec"]),
+    (re.compile(r"(Exec|Eval) calls are not allowed"), _WHY["exec"]),
     (re.compile(r'keyword argument "metaclass"'), _WHY["metaclass"]),
-    (re.compile(r'^Async|^Await'), _WHY["async"]),
+    (re.compile(r"^Async|^Await"), _WHY["async"]),
     (re.compile(r'"\*" imports'), _WHY["star_import"]),
-    (re.compile(r'^Nonlocal'), _WHY["nonlocal"]),
-    (re.compile(r'^TryStar'), _WHY["try_star"]),
-    (re.compile(r'Augmented assignment'), _WHY["augmented"]),
+    (re.compile(r"^Nonlocal"), _WHY["nonlocal"]),
+    (re.compile(r"^TryStar"), _WHY["try_star"]),
+    (re.compile(r"Augmented assignment"), _WHY["augmented"]),
 )
 
 
@@ -119,39 +140,37 @@ def humanise(info: str) -> str:
             return template.format(**m.groupdict())
     m = re.match(r"^(?P<kind>\w+) statements are not allowed", info)
     if m:
-        return (f"'{m.group('kind')}' syntax is not allowed in plugins "
-                "(it is not reviewed for the sandbox)")
+        return f"'{m.group('kind')}' syntax is not allowed in plugins (it is not reviewed for the sandbox)"
     return info
 
 
-def compile_plugin(source: bytes | str, filename: str, *,
-                   max_source_bytes: int = 512 * 1024) -> CompiledPlugin:
+def compile_plugin(source: bytes | str, filename: str, *, max_source_bytes: int = 512 * 1024) -> CompiledPlugin:
     """Compile plugin source under the policy. Raises ``PluginCompileError`` with every problem."""
     if len(source) > max_source_bytes:
-        raise PluginCompileError(filename, 1, 1, f"the plugin is larger than {max_source_bytes} "
-                                 "bytes; split data out into the plugin's data folder")
+        raise PluginCompileError(
+            filename,
+            1,
+            1,
+            f"the plugin is larger than {max_source_bytes} bytes; split data out into the plugin's data folder",
+        )
     if isinstance(source, (bytes, bytearray)):
         try:
             source = bytes(source).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise PluginCompileError(filename, 1, 1, "the plugin is not valid UTF-8 text "
-                                     f"(byte {exc.start})") from None
+            raise PluginCompileError(filename, 1, 1, f"the plugin is not valid UTF-8 text (byte {exc.start})") from None
     if "\x00" in source:
         raise PluginCompileError(filename, 1, 1, "the plugin contains a NUL character")
     try:
         tree = ast.parse(source, filename, "exec")
     except SyntaxError as exc:
-        raise PluginCompileError(filename, exc.lineno or 1, exc.offset or 1,
-                                 f"syntax error: {exc.msg}") from None
+        raise PluginCompileError(filename, exc.lineno or 1, exc.offset or 1, f"syntax error: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
-        raise PluginCompileError(filename, 1, 1, "the plugin is nested too deeply to compile") \
-            from None
+        raise PluginCompileError(filename, 1, 1, "the plugin is nested too deeply to compile") from None
     policy = MidimonPolicy()
     try:
         policy.visit(tree)
     except RecursionError:
-        raise PluginCompileError(filename, 1, 1, "the plugin is nested too deeply to compile") \
-            from None
+        raise PluginCompileError(filename, 1, 1, "the plugin is nested too deeply to compile") from None
     if policy.problems:
         problems = tuple(sorted(policy.problems))
         lineno, col, message = problems[0]

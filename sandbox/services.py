@@ -3,18 +3,22 @@
 The sandbox never imports the engine: capabilities that act on the desktop or on MIDI call these
 functions, and a context without them (tests, ``midimon plugins check``) gets a clear error.
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import ServiceUnavailable
 
 
 def _unavailable(what: str) -> Callable[..., Any]:
     def fail(*_args: Any, **_kwargs: Any) -> Any:
-        raise ServiceUnavailable(f"{what} is not available in this context (the daemon provides "
-                                 "it when it runs plugins)")
+        raise ServiceUnavailable(
+            f"{what} is not available in this context (the daemon provides it when it runs plugins)"
+        )
+
     return fail
 
 

@@ -10,6 +10,7 @@ Options measured (benchmarks/bench_sandbox.py, docs/performance.md "Sandbox"):
   worker code and forks on request. Chosen: fork speed, nothing of the daemon in the child,
   a JSON control protocol, and pids that stay valid until the host reaps them.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,10 @@ from typing import Any
 
 from .channel import Channel
 
-_BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
-         "from midimon.sandbox.zygote import main; main(sys.argv[2:])")
+_BOOT = (
+    "import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
+    "from midimon.sandbox.zygote import main; main(sys.argv[2:])"
+)
 
 
 #: The only variables of the daemon's environment a worker inherits: locale and time zone.
@@ -60,8 +63,11 @@ class Zygote:
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, json.dumps(sys.path), str(zygote_end.fileno())],
-                pass_fds=(zygote_end.fileno(),), stdin=subprocess.DEVNULL, close_fds=True,
-                env=zygote_environment())
+                pass_fds=(zygote_end.fileno(),),
+                stdin=subprocess.DEVNULL,
+                close_fds=True,
+                env=zygote_environment(),
+            )
         except OSError as exc:
             host_end.close()
             raise ZygoteError(f"cannot start the plugin zygote: {exc}") from None
@@ -86,8 +92,9 @@ class Zygote:
             raise ZygoteError("plugin zygote exited")
         return json.loads(data)
 
-    def request(self, request: dict[str, Any], fds: list[int] | None = None,
-                generation: int | None = None) -> dict[str, Any]:
+    def request(
+        self, request: dict[str, Any], fds: list[int] | None = None, generation: int | None = None
+    ) -> dict[str, Any]:
         """Send one request; with ``generation``, only to that zygote (else ZygoteError)."""
         with self._lock:
             self._ensure()
@@ -182,7 +189,10 @@ class WorkerProcess:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            hint = {"SIGKILL": "killed, most likely out of memory",
-                    "SIGXCPU": "CPU time limit reached", "SIGSEGV": "crashed"}.get(name, name)
+            hint = {
+                "SIGKILL": "killed, most likely out of memory",
+                "SIGXCPU": "CPU time limit reached",
+                "SIGSEGV": "crashed",
+            }.get(name, name)
             return f"{name}: {hint}"
         return f"exit code {code}"

@@ -4,17 +4,28 @@ A stub holds no state and no client: each method call is sent to the host as pla
 host decides everything (grant, scope, audit). A plugin that escaped RestrictedPython inside its
 worker would still only hold the same socket, and the host would still check every request.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 #: Object name -> the methods the plugin may call. The host has the matching handlers.
 STUB_METHODS: dict[str, tuple[str, ...]] = {
     "http": ("get", "post", "put", "delete", "request"),
     "mqtt": ("publish", "subscribe", "unsubscribe", "messages"),
     "spotify": ("configure", "play", "pause", "next", "previous", "volume", "current", "devices"),
-    "fs": ("read_text", "write_text", "append_text", "read_json", "write_json", "list_dir",
-           "exists", "delete", "mkdir"),
+    "fs": (
+        "read_text",
+        "write_text",
+        "append_text",
+        "read_json",
+        "write_json",
+        "list_dir",
+        "exists",
+        "delete",
+        "mkdir",
+    ),
     "midi": ("send", "ports"),
     "shell": ("run",),
     "system": ("keystroke", "text", "volume", "launch"),
@@ -33,6 +44,7 @@ class CapabilityError(Exception):
 def _method(obj_name: str, method_name: str, rpc: Rpc) -> Callable[..., Any]:
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         return rpc(obj_name, method_name, args, kwargs)
+
     method.__name__ = method_name
     method.__qualname__ = f"{obj_name}.{method_name}"
     method.__doc__ = f"{obj_name}.{method_name}(...): handled by the midimon host"
@@ -48,11 +60,14 @@ def make_stub(obj_name: str, rpc: Rpc) -> object:
 
 def make_log(sink: Callable[[str, str], None]) -> object:
     """``log`` stays in the worker: lines are batched and sent with the call's reply."""
+
     def level_method(level: str) -> Callable[..., None]:
         def method(self: Any, *parts: Any) -> None:
             sink(level, " ".join(str(p) for p in parts))
+
         method.__name__ = level
         return method
+
     namespace: dict[str, Any] = {"__slots__": (), "__doc__": "midimon plugin log"}
     for level in LOG_LEVELS:
         namespace[level] = level_method(level)

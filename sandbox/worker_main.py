@@ -4,6 +4,7 @@ It runs single-threaded, under the limits it applied to itself before reading th
 never holds anything of the host but its socket. The host may SIGKILL it at any moment; nothing
 here needs to clean up.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,21 @@ from .stubs import STUB_METHODS, CapabilityError, make_log, make_stub
 
 DECLARATIONS = ("VERSION", "CAPABILITIES", "SCOPES", "PARAMS_SCHEMA", "CONFIG_SCHEMA", "KIND")
 # module-level scope requests a single-file plugin may declare (docs/plugin-api.md)
-SCOPE_NAMES = ("hosts", "paths", "read_paths", "write_paths", "commands", "topics", "publish",
-               "subscribe", "brokers", "ports", "sysex", "apps", "sounds")
+SCOPE_NAMES = (
+    "hosts",
+    "paths",
+    "read_paths",
+    "write_paths",
+    "commands",
+    "topics",
+    "publish",
+    "subscribe",
+    "brokers",
+    "ports",
+    "sysex",
+    "apps",
+    "sounds",
+)
 
 
 class _LogBuffer:
@@ -53,8 +67,7 @@ class _LogBuffer:
     def take(self) -> list[list[str]]:
         lines = self.lines
         if self.dropped:
-            lines.append(["warning", f"[{self.dropped} characters of output dropped: limit is "
-                                     f"{self.limit} per call]"])
+            lines.append(["warning", f"[{self.dropped} characters of output dropped: limit is {self.limit} per call]"])
         self.lines, self.size, self.dropped = [], 0, 0
         return lines
 
@@ -72,8 +85,9 @@ class Worker:
     # -- capability calls go to the host ------------------------------------------------------
     def rpc(self, obj: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
-            frame = encode_message({"op": "cap", "obj": obj, "method": method,
-                                    "args": list(args), "kwargs": kwargs}, self.chan.limit)
+            frame = encode_message(
+                {"op": "cap", "obj": obj, "method": method, "args": list(args), "kwargs": kwargs}, self.chan.limit
+            )
         except ValueError as exc:
             raise TypeError(f"{obj}.{method}(): {exc}") from None
         self.chan.send_raw(frame)
@@ -91,22 +105,18 @@ class Worker:
             return self.load(msg)
         if op == "ping":
             return {"op": "pong", "pid": os.getpid(), "confined": self.confined}
-        return {"op": "raise", "type": "ProtocolError", "message": f"unknown op {op!r}",
-                "file": "", "line": 0}
+        return {"op": "raise", "type": "ProtocolError", "message": f"unknown op {op!r}", "file": "", "line": 0}
 
     def load(self, msg: dict[str, Any]) -> dict[str, Any]:
         self.filename = str(msg["filename"])
         try:
-            compiled = compile_plugin(str(msg["source"]), self.filename,
-                                      max_source_bytes=self.limits.max_source_bytes)
+            compiled = compile_plugin(str(msg["source"]), self.filename, max_source_bytes=self.limits.max_source_bytes)
         except PluginCompileError as exc:
             return {"op": "compile_error", **exc.to_dict()}
-        guards = PluginGuards(lambda text: self.logs.add("print", text),
-                              allowed_bases=allowed_bases())
+        guards = PluginGuards(lambda text: self.logs.add("print", text), allowed_bases=allowed_bases())
         importer, _ = make_importer()
         builtins = make_builtins(importer, {"CapabilityError": CapabilityError})
-        namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "plugin",
-                                     **guards.globals()}
+        namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "plugin", **guards.globals()}
         for obj in STUB_METHODS:
             namespace[obj] = make_stub(obj, self.rpc)
         namespace["log"] = make_log(self.logs.add)
@@ -123,8 +133,10 @@ class Worker:
         ns = self.namespace
         doc = ns.get("__doc__")
         description = doc.strip().splitlines()[0] if isinstance(doc, str) and doc.strip() else ""
-        functions = sorted(name for name, value in ns.items()
-                           if self._is_plugin_function(value) and not name.startswith("_"))
+        functions = sorted(
+            name for name, value in ns.items() if self._is_plugin_function(value) and not name.startswith("_")
+        )
+
         def declared(name: str, default: Any = None) -> Any:
             # the documented contract is lower case (version = "1.0"); upper case also works
             return ns.get(name, ns.get(name.upper(), default))
@@ -135,9 +147,12 @@ class Worker:
             if isinstance(ns.get(key), (list, tuple, bool)) and key not in scopes:
                 scopes[key] = ns[key]
         info: dict[str, Any] = {
-            "description": str(description), "version": declared("version", ""),
-            "capabilities": declared("capabilities", []), "scopes": scopes,
-            "params_schema": declared("params_schema"), "config_schema": declared("config_schema"),
+            "description": str(description),
+            "version": declared("version", ""),
+            "capabilities": declared("capabilities", []),
+            "scopes": scopes,
+            "params_schema": declared("params_schema"),
+            "config_schema": declared("config_schema"),
             "kind": declared("kind", "trigger" if "poll_events" in functions else "action"),
             "functions": functions,
         }
@@ -145,20 +160,24 @@ class Worker:
             try:
                 encode_message(value, self.chan.limit)
             except ValueError as exc:
-                raise TypeError(f"the plugin's {key} declaration must be plain data: {exc}") \
-                    from None
+                raise TypeError(f"the plugin's {key} declaration must be plain data: {exc}") from None
         return info
 
     def _is_plugin_function(self, value: Any) -> bool:
-        return isinstance(value, types.FunctionType) and \
-            value.__code__.co_filename == self.filename
+        return isinstance(value, types.FunctionType) and value.__code__.co_filename == self.filename
 
     def call(self, name: str, args: list[Any]) -> dict[str, Any]:
         func = self.namespace.get(name)
         if name.startswith("_") or not self._is_plugin_function(func):
-            return {"op": "raise", "type": "LookupError", "file": self.filename, "line": 0,
-                    "message": f"the plugin defines no function {name!r}", "logs": [],
-                    "missing": True}
+            return {
+                "op": "raise",
+                "type": "LookupError",
+                "file": self.filename,
+                "line": 0,
+                "message": f"the plugin defines no function {name!r}",
+                "logs": [],
+                "missing": True,
+            }
         arm_cpu_limit(self.limits.cpu_seconds_per_call)
         try:
             value = func(*args)  # type: ignore[misc]
@@ -179,8 +198,13 @@ class Worker:
             message = str(exc)
         except BaseException:
             message = "<message could not be shown>"
-        return {"op": "raise", "type": type(exc).__name__[:100], "message": message[:2000],
-                "file": self.filename, "line": line}
+        return {
+            "op": "raise",
+            "type": type(exc).__name__[:100],
+            "message": message[:2000],
+            "file": self.filename,
+            "line": line,
+        }
 
 
 def run(sock: socket.socket, limits_data: dict[str, Any]) -> None:
@@ -210,9 +234,16 @@ def run(sock: socket.socket, limits_data: dict[str, Any]) -> None:
             try:
                 chan.send(reply)
             except ValueError as exc:  # the plugin returned something that is not plain data
-                chan.send({"op": "raise", "type": "TypeError", "file": worker.filename,
-                           "line": 0, "message": f"the return value must be plain data: {exc}",
-                           "logs": reply.get("logs", [])})
+                chan.send(
+                    {
+                        "op": "raise",
+                        "type": "TypeError",
+                        "file": worker.filename,
+                        "line": 0,
+                        "message": f"the return value must be plain data: {exc}",
+                        "logs": reply.get("logs", []),
+                    }
+                )
         except ChannelClosed:
             os._exit(0)
         except BaseException as exc:  # e.g. MemoryError while building the reply

@@ -9,6 +9,7 @@ The zygote never reaps a worker on its own: a dead worker stays a zombie until t
 the host can never make the zygote signal a process that is not one of its workers. When the
 host goes away (control socket EOF) the zygote kills its workers and exits.
 """
+
 from __future__ import annotations
 
 import gc

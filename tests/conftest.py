@@ -1,4 +1,5 @@
 """Shared fixtures. ``testkit`` (beside this file) holds the harnesses for the real parts."""
+
 import itertools
 import os
 import sys

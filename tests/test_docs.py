@@ -1,4 +1,5 @@
 """Docs move with code: every ```toml block in docs/ and the README is a config that loads."""
+
 import re
 from pathlib import Path
 

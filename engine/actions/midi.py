@@ -4,6 +4,7 @@ A SendMidi action's message is built (and validated by mido) once; what the inco
 decides (a left-out velocity, value, pressure or bend) is filled in by a cheap copy. Building
 and checking a fresh mido message was half the cost of a SendMidi.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,18 +23,29 @@ _DYNAMIC = {
     # a left-out bend passes the incoming one through, like velocity and value
     ("PitchBend", "pitch"): lambda ctx: _clamp_pitch(ctx.get("pitch") or 0),
 }
-_LEFT_OUT = {"NoteOn": "velocity", "CC": "value", "Aftertouch": "pressure", "PolyAftertouch": "pressure",
-             "PitchBend": "pitch"}
+_LEFT_OUT = {
+    "NoteOn": "velocity",
+    "CC": "value",
+    "Aftertouch": "pressure",
+    "PolyAftertouch": "pressure",
+    "PitchBend": "pitch",
+}
 
 
 @functools.lru_cache(maxsize=4096)
 def template(action) -> tuple[mido.Message, tuple]:
     """(the message with placeholders, the (field, reader) pairs to fill per event)."""
-    fields = {"channel": action.channel, "note": action.note, "controller": action.controller,
-              "program": action.program, "data": action.data, "pitch": action.pitch or 0,
-              "velocity": action.velocity if action.velocity is not None else 0,
-              "value": action.value if action.value is not None else 0,
-              "pressure": action.pressure if action.pressure is not None else 0}
+    fields = {
+        "channel": action.channel,
+        "note": action.note,
+        "controller": action.controller,
+        "program": action.program,
+        "data": action.data,
+        "pitch": action.pitch or 0,
+        "velocity": action.velocity if action.velocity is not None else 0,
+        "value": action.value if action.value is not None else 0,
+        "pressure": action.pressure if action.pressure is not None else 0,
+    }
     mtype, kwargs = to_mido_kwargs(action.message_type, fields)
     dynamic = []
     left_out = _LEFT_OUT.get(action.message_type)

@@ -1,14 +1,16 @@
 """Run an action model: the composite actions here, the rest through their back ends."""
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from midimon.engine import conditions
+from midimon.engine.actions.midi import message_for
 from midimon.engine.actions.shell import run_shell
 from midimon.engine.errors import ActionError, MidimonError
-from midimon.engine.actions.midi import message_for
 
 log = logging.getLogger("midimon.actions")
 
@@ -17,23 +19,38 @@ class ActionRunner:
     """``engine`` gives the mode; ``midi_out`` sends MIDI; ``desktop`` does keystrokes and the
     rest; ``plugins`` (optional) runs Plugin actions: ``plugins(name, params, ctx)``."""
 
-    def __init__(self, engine=None, *, midi_out=None, desktop=None,
-                 plugins: Callable[[str, dict, dict], Any] | None = None,
-                 condition_context: conditions.ConditionContext | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        engine=None,
+        *,
+        midi_out=None,
+        desktop=None,
+        plugins: Callable[[str, dict, dict], Any] | None = None,
+        condition_context: conditions.ConditionContext | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.engine = engine
         self.midi_out = midi_out
         self.desktop = desktop
         self.plugins = plugins
         self.sleep = sleep
         self.conditions = condition_context or conditions.ConditionContext(
-            mode=lambda: self.engine.mode if self.engine else "", warn=log.warning)
+            mode=lambda: self.engine.mode if self.engine else "", warn=log.warning
+        )
         self._handlers = {
-            "Keystroke": self._keystroke, "Text": self._text, "Launch": self._launch,
-            "Shell": lambda a, c: run_shell(a, c), "VolumeControl": self._volume, "ModeChange": self._mode,
-            "Sequence": self._sequence, "Delay": lambda a, c: self.sleep(a.ms / 1000),
-            "MouseClick": self._mouse, "Repeat": self._repeat, "Conditional": self._conditional,
-            "SendMidi": self._send_midi, "Plugin": self._plugin,
+            "Keystroke": self._keystroke,
+            "Text": self._text,
+            "Launch": self._launch,
+            "Shell": lambda a, c: run_shell(a, c),
+            "VolumeControl": self._volume,
+            "ModeChange": self._mode,
+            "Sequence": self._sequence,
+            "Delay": lambda a, c: self.sleep(a.ms / 1000),
+            "MouseClick": self._mouse,
+            "Repeat": self._repeat,
+            "Conditional": self._conditional,
+            "SendMidi": self._send_midi,
+            "Plugin": self._plugin,
         }
 
     def run(self, action, ctx: dict) -> None:
@@ -115,4 +132,3 @@ class ActionRunner:
         if self.plugins is None:
             raise ActionError(f"plugin {action.plugin!r}: plugins are not available in this process")
         self.plugins(action.plugin, dict(action.params), ctx)
-

@@ -1,4 +1,5 @@
 """The Shell action: a program run without a shell unless asked, with a timeout."""
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,20 @@ def argv_for(action) -> list[str]:
 def context_env(ctx: dict) -> dict[str, str]:
     """The event reaches the program as MIDIMON_* environment variables."""
     env = {}
-    for key in ("note", "velocity", "velocity_out", "cc", "value", "channel", "mode", "device", "trigger", "steps", "direction", "level"):
+    for key in (
+        "note",
+        "velocity",
+        "velocity_out",
+        "cc",
+        "value",
+        "channel",
+        "mode",
+        "device",
+        "trigger",
+        "steps",
+        "direction",
+        "level",
+    ):
         v = ctx.get(key)
         if v is not None:
             env["MIDIMON_" + key.upper()] = str(v)
@@ -41,8 +55,9 @@ def run_shell(action, ctx: dict) -> int:
     env.update(action.env)
     cwd = os.path.expanduser(action.cwd) if action.cwd else None
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=action.timeout_ms / 1000, env=env, cwd=cwd,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            argv, capture_output=True, timeout=action.timeout_ms / 1000, env=env, cwd=cwd, stdin=subprocess.DEVNULL
+        )
     except FileNotFoundError:
         raise ActionError(f"program not found: {argv[0]!r}") from None
     except PermissionError:

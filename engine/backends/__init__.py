@@ -4,6 +4,7 @@
 on Linux, CoreMIDI on macOS; ``mido.backends.rtmidi/UNIX_JACK`` for JACK). ``memory`` is an
 in-process back end for tests and for running without any MIDI API.
 """
+
 from __future__ import annotations
 
 from midimon.engine.backends.memory import MemoryBackend

@@ -1,12 +1,13 @@
 """An in-memory MIDI back end: ports are Python objects, messages are mido messages."""
+
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 
 class MemoryOutput:
-    def __init__(self, name: str, backend: "MemoryBackend") -> None:
+    def __init__(self, name: str, backend: MemoryBackend) -> None:
         self.name, self._backend = name, backend
         self.sent: list = []
         self.closed = False
@@ -23,7 +24,7 @@ class MemoryOutput:
 
 
 class MemoryInput:
-    def __init__(self, name: str, callback: Callable, backend: "MemoryBackend") -> None:
+    def __init__(self, name: str, callback: Callable, backend: MemoryBackend) -> None:
         self.name, self.callback, self._backend = name, callback, backend
         self.closed = False
 

@@ -14,6 +14,7 @@ Two JACK facts shape this module (see DESIGN.md):
   :class:`PolledInput`: the process thread only fills rtmidi's own C++ queue, and a Python
   thread drains it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 CLIENT_NAME = "midimon"
 JACK_SETTLE_S = 1.0
@@ -49,9 +50,11 @@ class MidoBackend:
     def problem(self) -> str | None:
         if self._api() == "LINUX_ALSA" and not os.path.exists("/dev/snd/seq"):
             # asking rtmidi would make ALSA print an error to stderr at every poll
-            return ("no usable MIDI back end: the ALSA sequencer /dev/snd/seq is missing (load the snd-seq "
-                    "kernel module), or choose another API with MIDO_BACKEND, e.g. "
-                    "MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK for JACK")
+            return (
+                "no usable MIDI back end: the ALSA sequencer /dev/snd/seq is missing (load the snd-seq "
+                "kernel module), or choose another API with MIDO_BACKEND, e.g. "
+                "MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK for JACK"
+            )
         try:
             self.input_names()
             return None
@@ -73,7 +76,11 @@ class MidoBackend:
             if lister is None:
                 import rtmidi
 
-                api = getattr(rtmidi, "API_" + self._api(), rtmidi.API_UNSPECIFIED) if self._api() else rtmidi.API_UNSPECIFIED
+                api = (
+                    getattr(rtmidi, "API_" + self._api(), rtmidi.API_UNSPECIFIED)
+                    if self._api()
+                    else rtmidi.API_UNSPECIFIED
+                )
                 cls = rtmidi.MidiIn if direction == "in" else rtmidi.MidiOut
                 lister = cls(api, name=f"{CLIENT_NAME}-ports")
                 self._listers[direction] = lister
@@ -136,7 +143,9 @@ class MidoBackend:
 def jack_connect(source: str, destination: str) -> bool:
     exe = shutil.which("jack_connect")
     if exe is None:
-        log.warning("JACK: jack_connect is not installed (Debian: jackd2); connect %r -> %r yourself", source, destination)
+        log.warning(
+            "JACK: jack_connect is not installed (Debian: jackd2); connect %r -> %r yourself", source, destination
+        )
         return False
     proc = subprocess.run([exe, source, destination], capture_output=True, text=True, timeout=10)
     if proc.returncode != 0 and "already" not in (proc.stderr + proc.stdout).lower():

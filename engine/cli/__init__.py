@@ -5,6 +5,7 @@ handler returns an exit code. Anything that shows something accepts ``--json`` a
 exactly one JSON document. Errors the user can act on print one line, no traceback, unless
 ``--debug`` is given.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,8 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
@@ -79,5 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # never a traceback unless asked for
         if args.debug:
             raise
-        return fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-                    as_json=getattr(args, "json", False), code=2)
+        return fail(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            as_json=getattr(args, "json", False),
+            code=2,
+        )

@@ -1,4 +1,5 @@
 """`midimon validate`, `midimon config schema|migrate|path`."""
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,14 @@ def cmd_validate(args) -> int:
         result = load_config(path, strict=args.strict, checks=_plugin_checks())
     except ConfigError as exc:
         if args.json:
-            print_json({"ok": False, "path": str(path), "errors": [d.to_json() for d in exc.diagnostics],
-                        "warnings": [d.to_json() for d in exc.warnings]})
+            print_json(
+                {
+                    "ok": False,
+                    "path": str(path),
+                    "errors": [d.to_json() for d in exc.diagnostics],
+                    "warnings": [d.to_json() for d in exc.warnings],
+                }
+            )
         else:
             for d in exc.warnings:
                 print(d, file=sys.stderr)
@@ -60,16 +67,28 @@ def cmd_validate(args) -> int:
             print(f"{path}: invalid ({n} error{'s' if n != 1 else ''})", file=sys.stderr)
         return 1
     cfg = result.config
-    summary = {"modes": len(cfg.modes), "mappings": sum(len(m.mappings) for m in cfg.modes),
-               "global_mappings": len(cfg.global_mappings)}
+    summary = {
+        "modes": len(cfg.modes),
+        "mappings": sum(len(m.mappings) for m in cfg.modes),
+        "global_mappings": len(cfg.global_mappings),
+    }
     if args.json:
-        print_json({"ok": True, "path": str(path), "sha256": result.sha256, **summary,
-                    "warnings": [d.to_json() for d in result.warnings]})
+        print_json(
+            {
+                "ok": True,
+                "path": str(path),
+                "sha256": result.sha256,
+                **summary,
+                "warnings": [d.to_json() for d in result.warnings],
+            }
+        )
     else:
         for d in result.warnings:
             print(d, file=sys.stderr)
-        print(f"{path}: valid ({summary['modes']} modes, {summary['mappings']} mappings, "
-              f"{summary['global_mappings']} global mappings, {len(result.warnings)} warnings)")
+        print(
+            f"{path}: valid ({summary['modes']} modes, {summary['mappings']} mappings, "
+            f"{summary['global_mappings']} global mappings, {len(result.warnings)} warnings)"
+        )
     return 0
 
 
@@ -125,8 +144,14 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_path(args) -> int:
-    data = {"home": str(paths.home()), "config": str(paths.config_file()), "plugins": str(paths.plugins_dir()),
-            "state": str(paths.state_file()), "socket": str(paths.socket_path()), "logs": str(paths.logs_dir())}
+    data = {
+        "home": str(paths.home()),
+        "config": str(paths.config_file()),
+        "plugins": str(paths.plugins_dir()),
+        "state": str(paths.state_file()),
+        "socket": str(paths.socket_path()),
+        "logs": str(paths.logs_dir()),
+    }
     if args.json:
         print_json(data)
     else:

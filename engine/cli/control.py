@@ -4,6 +4,7 @@
 Each exits non-zero when the daemon is not running or says no. (`validate` and `devices`
 work without a daemon and live in their own modules.)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,10 +40,13 @@ def register(sub) -> None:
     _common(p)
     p.set_defaults(handler=cmd_mode)
 
-    p = sub.add_parser("send", help="inject a MIDI event as if the device sent it",
-                       description="Example: midimon send note_on note=36 velocity=100 channel=0. Types: note_on, "
-                                   "note_off, control_change (cc), pitchwheel, aftertouch, polytouch, program_change, sysex "
-                                   "(data=240,1,2). Channels are 0-15.")
+    p = sub.add_parser(
+        "send",
+        help="inject a MIDI event as if the device sent it",
+        description="Example: midimon send note_on note=36 velocity=100 channel=0. Types: note_on, "
+        "note_off, control_change (cc), pitchwheel, aftertouch, polytouch, program_change, sysex "
+        "(data=240,1,2). Channels are 0-15.",
+    )
     p.add_argument("type")
     p.add_argument("fields", nargs="*", metavar="KEY=VALUE")
     _common(p)
@@ -140,15 +144,21 @@ def cmd_status(args) -> int:
         print_json(st)
         return 0
     up = st.get("uptime_s", 0)
-    print(f"midimon is running (pid {st.get('pid')}, up {int(up // 3600)}h{int(up % 3600 // 60):02d}m{int(up % 60):02d}s)")
+    print(
+        f"midimon is running (pid {st.get('pid')}, up {int(up // 3600)}h{int(up % 3600 // 60):02d}m{int(up % 60):02d}s)"
+    )
     print(f"config:  {st.get('config')} (sha256 {str(st.get('config_sha256'))[:12]})")
     print(f"mode:    {st.get('mode')}   (modes: {', '.join(st.get('modes') or [])})")
     lr = st.get("last_reload") or {}
     if lr.get("ok"):
         extra = f", {lr['mappings']} mappings" if "mappings" in lr else ""
         ph = _phases(lr)
-        print(f"reload:  ok {_ago(lr.get('time'))}" + (f" ({lr['source']})" if lr.get("source") else "") + extra
-              + (f"; {ph}" if ph else ""))
+        print(
+            f"reload:  ok {_ago(lr.get('time'))}"
+            + (f" ({lr['source']})" if lr.get("source") else "")
+            + extra
+            + (f"; {ph}" if ph else "")
+        )
     else:
         print(f"reload:  FAILED {_ago(lr.get('time'))} ({lr.get('source', '?')}); the previous config keeps running:")
         for line in _diagnostics(lr):
@@ -163,10 +173,14 @@ def cmd_status(args) -> int:
     for d in devs:
         port = f" -> {d['port']}" if d.get("port") else ""
         err = f" ({d['error']})" if d.get("error") else ""
-        print(f"  {d.get('wanted')}: {d.get('state')}{port} since {_ago(d.get('since'))}, {d.get('connects', 0)} connects{err}")
+        print(
+            f"  {d.get('wanted')}: {d.get('state')}{port} since {_ago(d.get('since'))}, {d.get('connects', 0)} connects{err}"
+        )
     s = st.get("stats") or {}
-    print(f"events:  {s.get('events', 0)} total, {st.get('events_per_second', 0):.1f}/s; actions {s.get('actions_fired', 0)} "
-          f"fired, {s.get('actions_failed', 0)} failed")
+    print(
+        f"events:  {s.get('events', 0)} total, {st.get('events_per_second', 0):.1f}/s; actions {s.get('actions_fired', 0)} "
+        f"fired, {s.get('actions_failed', 0)} failed"
+    )
     errs = st.get("recent_errors") or []
     if errs:
         print("recent errors:")
@@ -185,7 +199,9 @@ def cmd_reload(args) -> int:
         return 0 if answer.get("ok") else 1
     if answer.get("ok"):
         total = sum((outcome.get("phase_ms") or {}).values())
-        print(f"reloaded {outcome.get('mappings')} mappings in {total:.1f} ms ({_phases(outcome)}); mode {outcome.get('mode')}")
+        print(
+            f"reloaded {outcome.get('mappings')} mappings in {total:.1f} ms ({_phases(outcome)}); mode {outcome.get('mode')}"
+        )
         for w in outcome.get("warnings") or []:
             print(f"  warning: {w}")
         for e in outcome.get("hook_errors") or []:
@@ -288,7 +304,9 @@ def _describe(item: dict) -> str:
         return f"{kind:<15} " + " ".join(f"{k}={v}" for k, v in ev.items()) + (f"   [{dev}]" if dev else "")
     if "fired" in item:
         f = item["fired"]
-        return f"  -> {f['mapping']}: {f['trigger']} -> {f['action']}" + (f"  ({f['description']})" if f.get("description") else "")
+        return f"  -> {f['mapping']}: {f['trigger']} -> {f['action']}" + (
+            f"  ({f['description']})" if f.get("description") else ""
+        )
     if "mode_change" in item:
         return f"mode {item['mode_change']['from']} -> {item['mode_change']['to']}"
     return json.dumps(item)

@@ -1,4 +1,5 @@
 """`midimon devices`: list MIDI inputs and outputs."""
+
 from __future__ import annotations
 
 from midimon.engine.cli import add_json, print_json

@@ -3,8 +3,8 @@
 The commands change files (the plugins folder, MIDIMON_HOME/plugin-state.json, trusted_keys/);
 a running daemon picks the change up within a fraction of a second.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 from midimon.engine.cli import add_json, fail, print_json
 
@@ -25,44 +25,89 @@ def register(sub) -> None:
 
     cmd("list", "list installed plugins, their state and what they were granted", _list)
     cmd("info", "everything about one plugin", _info, (("name",), {}))
-    cmd("install", "install a .py file, a plugin folder, a .zip, or builtin:NAME", _install,
-        (("source",), {}), (("--grant",), {"action": "store_true",
-                                          "help": "grant every capability it asks for"}),
-        (("--force",), {"action": "store_true", "help": "replace an installed plugin"}))
-    cmd("uninstall", "remove a plugin (its data folder is kept unless --purge)", _uninstall,
-        (("name",), {}), (("--purge",), {"action": "store_true"}))
+    cmd(
+        "install",
+        "install a .py file, a plugin folder, a .zip, or builtin:NAME",
+        _install,
+        (("source",), {}),
+        (("--grant",), {"action": "store_true", "help": "grant every capability it asks for"}),
+        (("--force",), {"action": "store_true", "help": "replace an installed plugin"}),
+    )
+    cmd(
+        "uninstall",
+        "remove a plugin (its data folder is kept unless --purge)",
+        _uninstall,
+        (("name",), {}),
+        (("--purge",), {"action": "store_true"}),
+    )
     cmd("enable", "enable a plugin", lambda a: _ops().set_enabled(a.name, True), (("name",), {}))
-    cmd("disable", "disable a plugin (it is unloaded)", lambda a: _ops().set_enabled(a.name, False),
-        (("name",), {}))
-    cmd("grant", "grant a capability (with the scopes the plugin declares, plus --scope)",
+    cmd("disable", "disable a plugin (it is unloaded)", lambda a: _ops().set_enabled(a.name, False), (("name",), {}))
+    cmd(
+        "grant",
+        "grant a capability (with the scopes the plugin declares, plus --scope)",
         lambda a: _ops().grant_capability(a.name, a.capability, a.scope),
-        (("name",), {}), (("capability",), {}),
-        (("--scope",), {"action": "append", "default": [], "metavar": "KEY=VALUE",
-                        "help": "add a scope, e.g. hosts=http://127.0.0.1:8080 or topics=home/#"}))
-    cmd("revoke", "revoke a capability (takes effect on the next call)",
-        lambda a: _ops().revoke_capability(a.name, a.capability), (("name",), {}),
-        (("capability",), {}))
-    cmd("config", "show or change a plugin's settings (checked against its config_schema)",
-        lambda a: _ops().configure(a.name, a.set, a.unset), (("name",), {}),
+        (("name",), {}),
+        (("capability",), {}),
+        (
+            ("--scope",),
+            {
+                "action": "append",
+                "default": [],
+                "metavar": "KEY=VALUE",
+                "help": "add a scope, e.g. hosts=http://127.0.0.1:8080 or topics=home/#",
+            },
+        ),
+    )
+    cmd(
+        "revoke",
+        "revoke a capability (takes effect on the next call)",
+        lambda a: _ops().revoke_capability(a.name, a.capability),
+        (("name",), {}),
+        (("capability",), {}),
+    )
+    cmd(
+        "config",
+        "show or change a plugin's settings (checked against its config_schema)",
+        lambda a: _ops().configure(a.name, a.set, a.unset),
+        (("name",), {}),
         (("--set",), {"action": "append", "default": [], "metavar": "KEY=VALUE"}),
-        (("--unset",), {"action": "append", "default": [], "metavar": "KEY"}))
-    cmd("new", "write a working plugin and its test from a template",
-        lambda a: _ops().new(a.name, a.trigger, a.dir), (("name",), {}),
+        (("--unset",), {"action": "append", "default": [], "metavar": "KEY"}),
+    )
+    cmd(
+        "new",
+        "write a working plugin and its test from a template",
+        lambda a: _ops().new(a.name, a.trigger, a.dir),
+        (("name",), {}),
         (("--trigger",), {"action": "store_true", "help": "a trigger plugin (poll_events)"}),
-        (("--dir",), {"help": "write here instead of the plugins folder"}))
+        (("--dir",), {"help": "write here instead of the plugins folder"}),
+    )
     cmd("verify", "check checksum and signature", _verify, (("name",), {}))
-    cmd("sign", "sign a plugin with an Ed25519 private key (PEM)",
-        lambda a: _ops().sign(a.name, a.key), (("name",), {}), (("--key",), {"required": True}))
-    cmd("policy", "show or set the signature policy: allow, warn or require",
-        lambda a: _ops().set_policy(a.policy), (("policy",), {"nargs": "?"}))
+    cmd(
+        "sign",
+        "sign a plugin with an Ed25519 private key (PEM)",
+        lambda a: _ops().sign(a.name, a.key),
+        (("name",), {}),
+        (("--key",), {"required": True}),
+    )
+    cmd(
+        "policy",
+        "show or set the signature policy: allow, warn or require",
+        lambda a: _ops().set_policy(a.policy),
+        (("policy",), {"nargs": "?"}),
+    )
     k = ps.add_parser("keys", help="trusted public keys: add, list, remove")
     ks = k.add_subparsers(dest="keys_command", metavar="ACTION")
     k.set_defaults(handler=lambda a: (k.print_help(), 2)[1])
     for name, help_, fn, extra in (
-            ("add", "trust a public key (PEM or raw base64)", lambda a: _ops().keys_add(a.file, a.name),
-             ((("file",), {}), (("--name",), {}))),
-            ("list", "list trusted keys", lambda a: _ops().keys_list(), ()),
-            ("remove", "stop trusting a key", lambda a: _ops().keys_remove(a.name), ((("name",), {}),))):
+        (
+            "add",
+            "trust a public key (PEM or raw base64)",
+            lambda a: _ops().keys_add(a.file, a.name),
+            ((("file",), {}), (("--name",), {})),
+        ),
+        ("list", "list trusted keys", lambda a: _ops().keys_list(), ()),
+        ("remove", "stop trusting a key", lambda a: _ops().keys_remove(a.name), ((("name",), {}),)),
+    ):
         c = ks.add_parser(name, help=help_)
         for flags, kw in extra:
             c.add_argument(*flags, **kw)
@@ -108,8 +153,10 @@ def _list(args):
     data = _ops().list_plugins()
     if args.json:
         return data
-    print(f"plugins folder: {data['folder']}  (signature policy: {data['signature_policy']}; "
-          f"daemon {'running' if data['daemon_running'] else 'not running'})")
+    print(
+        f"plugins folder: {data['folder']}  (signature policy: {data['signature_policy']}; "
+        f"daemon {'running' if data['daemon_running'] else 'not running'})"
+    )
     if not data["plugins"]:
         print("no plugins installed")
     for p in data["plugins"]:
@@ -120,8 +167,10 @@ def _list(args):
                 state += ", ERROR: " + live["error"]["text"]
             elif live.get("loaded"):
                 host = live.get("host") or {}
-                state += f", loaded (calls {host.get('calls', 0)}, failures {host.get('failures', 0)}" \
-                         f"{', SUSPENDED' if host.get('status') == 'suspended' else ''})"
+                state += (
+                    f", loaded (calls {host.get('calls', 0)}, failures {host.get('failures', 0)}"
+                    f"{', SUSPENDED' if host.get('status') == 'suspended' else ''})"
+                )
         if not p.get("valid", True):
             state += ", INVALID: " + p.get("problem", "")
         kind = p.get("kind") or "trusted"
@@ -133,8 +182,10 @@ def _list(args):
     for prob in data["problems"]:
         print(f"  ignored {prob['path']}: {prob['message']}")
     if data["available_builtin"]:
-        print("built-in plugins you can install (midimon plugins install builtin:NAME): "
-              + ", ".join(data["available_builtin"]))
+        print(
+            "built-in plugins you can install (midimon plugins install builtin:NAME): "
+            + ", ".join(data["available_builtin"])
+        )
     return 0
 
 
@@ -151,8 +202,11 @@ def _install(args):
         for w in result["warnings"]:
             print(f"  warning: {w}")
         for ask in result["asks_for"]:
-            state = "granted" if ask["capability"] in result["granted"] else \
-                f"not granted: midimon plugins grant {result['installed']} {ask['capability']}"
+            state = (
+                "granted"
+                if ask["capability"] in result["granted"]
+                else f"not granted: midimon plugins grant {result['installed']} {ask['capability']}"
+            )
             print(f"  asks for {ask['capability']} ({ask['why']}) {ask['scopes'] or ''}: {state}")
         return 0
     return result

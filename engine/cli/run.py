@@ -1,4 +1,5 @@
 """`midimon run`: the daemon in the foreground."""
+
 from __future__ import annotations
 
 import logging
@@ -40,7 +41,7 @@ def cmd_run(args) -> int:
             threading.Thread(target=daemon.reload, kwargs={"source": "SIGHUP"}, daemon=True).start()
             return
         logger.info("stopping (%s)", signal.Signals(signum).name)
-        stop_requested.set()   # the main thread stops the daemon; never mid-way through start()
+        stop_requested.set()  # the main thread stops the daemon; never mid-way through start()
 
     # before start(): a signal during start-up must still close the ports (JACK stalls otherwise)
     for sig in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", None)):

@@ -5,6 +5,7 @@ Linux: a systemd user unit (``~/.config/systemd/user/midimon.service``) with
 (``~/Library/LaunchAgents/io.midimon.daemon.plist``). ``--print`` shows what would be written
 and touches nothing.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,11 +25,18 @@ LABEL = "io.midimon.daemon"
 def register(sub) -> None:
     p = sub.add_parser("service", help="install or remove midimon as a login service (systemd / launchd)")
     ssub = p.add_subparsers(dest="service_command", metavar="SUBCOMMAND", required=True)
-    for name, helptext in (("install", "write the systemd user unit (Linux) or launchd agent (macOS)"),
-                           ("uninstall", "stop and remove it")):
+    for name, helptext in (
+        ("install", "write the systemd user unit (Linux) or launchd agent (macOS)"),
+        ("uninstall", "stop and remove it"),
+    ):
         s = ssub.add_parser(name, help=helptext)
-        s.add_argument("--print", "--dry-run", dest="dry_run", action="store_true",
-                       help="print what would be written or run, change nothing")
+        s.add_argument(
+            "--print",
+            "--dry-run",
+            dest="dry_run",
+            action="store_true",
+            help="print what would be written or run, change nothing",
+        )
         s.add_argument("--platform", choices=("linux", "macos"), help="override the detected platform")
         s.add_argument("--no-start", action="store_true", help="write the file but do not enable or start it")
         s.add_argument("--json", action="store_true", help="print one JSON document")
@@ -100,8 +108,8 @@ def launchd_plist(exe: str, config: str | None, env: dict[str, str], log_dir: Pa
   <key>EnvironmentVariables</key>
   <dict>{env_xml}
   </dict>
-  <key>StandardOutPath</key><string>{escape(str(log_dir / 'midimon.out.log'))}</string>
-  <key>StandardErrorPath</key><string>{escape(str(log_dir / 'midimon.err.log'))}</string>
+  <key>StandardOutPath</key><string>{escape(str(log_dir / "midimon.out.log"))}</string>
+  <key>StandardErrorPath</key><string>{escape(str(log_dir / "midimon.err.log"))}</string>
 </dict>
 </plist>
 """
@@ -122,7 +130,8 @@ def _commands(platform: str, target: Path, install: bool, start: bool) -> list[l
         return [["launchctl", "bootout", f"gui/{uid}/{LABEL}"]]
     if install:
         return [["systemctl", "--user", "daemon-reload"]] + (
-            [["systemctl", "--user", "enable", "--now", UNIT]] if start else [])
+            [["systemctl", "--user", "enable", "--now", UNIT]] if start else []
+        )
     return [["systemctl", "--user", "disable", "--now", UNIT], ["systemctl", "--user", "daemon-reload"]]
 
 
@@ -172,8 +181,14 @@ def cmd_install(args) -> int:
         for p in problems:
             print(f"  note: {p}", file=sys.stderr)
         if not problems and not args.no_start:
-            print("midimon now starts at login; `midimon status` shows it, "
-                  + ("`systemctl --user reload midimon` reloads it." if platform == "linux" else "`midimon reload` reloads it."))
+            print(
+                "midimon now starts at login; `midimon status` shows it, "
+                + (
+                    "`systemctl --user reload midimon` reloads it."
+                    if platform == "linux"
+                    else "`midimon reload` reloads it."
+                )
+            )
     return 1 if problems else 0
 
 
@@ -183,7 +198,9 @@ def cmd_uninstall(args) -> int:
     cmds = _commands(platform, target, False, True)
     if args.dry_run:
         if args.json:
-            print_json({"ok": True, "platform": platform, "path": str(target), "commands": cmds, "exists": target.exists()})
+            print_json(
+                {"ok": True, "platform": platform, "path": str(target), "commands": cmds, "exists": target.exists()}
+            )
         else:
             for c in cmds:
                 print(f"# would run: {' '.join(c)}")
@@ -191,7 +208,7 @@ def cmd_uninstall(args) -> int:
         return 0
     if not target.exists():
         return fail(f"no midimon service installed at {target}", as_json=args.json)
-    problems = _run_all(cmds[:1])   # stop it while its file still exists
+    problems = _run_all(cmds[:1])  # stop it while its file still exists
     target.unlink()
     problems += _run_all(cmds[1:])
     if args.json:

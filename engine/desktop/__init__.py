@@ -5,12 +5,12 @@ methods off the engine loop (they block for a few milliseconds, or up to a few s
 volume tool). Every call either happens or raises ``BackendUnavailable`` / ``ActionError``
 with one line for the user. Importing this package is cheap: pynput loads on the first press.
 """
+
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from typing import Sequence
+from collections.abc import Mapping, Sequence
 
 from .base import DesktopBackend, Recording, Unavailable
 from .keys import Chord, KeyPlan, parse_keys

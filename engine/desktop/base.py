@@ -4,9 +4,11 @@ Keystroke, Text, MouseClick, Launch and VolumeControl actions only ever talk to 
 ``DesktopBackend``; which one runs (pynput on X11/macOS/Windows, a recording fake in tests, or
 ``Unavailable``) is chosen once by :func:`midimon.engine.desktop.auto`.
 """
+
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from midimon.engine.errors import BackendUnavailable
 

@@ -22,6 +22,7 @@ A combination joins modifiers and one key with ``+`` ("ctrl+shift+t"); a sequenc
 combinations with spaces ("ctrl+k ctrl+c"). A modifier may also be the last part, to tap it
 alone ("shift").
 """
+
 from __future__ import annotations
 
 import difflib
@@ -221,7 +222,7 @@ def parse_keys(keys: str, modifiers: list[str] | tuple[str, ...] = ()) -> KeyPla
         raise ValueError(f"keys must be a string, not {type(keys).__name__}")
     steps = keys.split()
     if not steps:
-        raise ValueError("keys is empty: name at least one key, e.g. keys = \"space\"")
+        raise ValueError('keys is empty: name at least one key, e.g. keys = "space"')
     ignored: list[str] = []
     common: list[str] = []
     for name in modifiers:

@@ -4,6 +4,7 @@
 platform); :class:`Launcher` runs it detached, in its own session, with no shell, so a quote
 in a config can never become a command and the app outlives a midimon restart.
 """
+
 from __future__ import annotations
 
 import os

@@ -7,14 +7,15 @@ On X11, Keystroke and Text go through XTest (x11_keys.py): pynput sends characte
 XSendEvent, which global hotkeys, Super combos and xterm ignore, and it garbled some borrowed
 non-ASCII characters. pynput still moves and clicks the mouse there (through XTest too).
 """
+
 from __future__ import annotations
 
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from midimon.engine.errors import ActionError, BackendUnavailable
 
@@ -135,7 +136,7 @@ class PynputInput:
             for release in reversed(releases):
                 try:
                     release()
-                except Exception as exc:  # noqa: BLE001 - keep releasing the others
+                except Exception as exc:
                     errors.append(exc)
             if errors and not failed:
                 raise errors[0]
@@ -145,7 +146,7 @@ class PynputInput:
             work()
         except ActionError:
             raise
-        except Exception as exc:  # noqa: BLE001 - pynput and Xlib raise many unrelated types
+        except Exception as exc:
             # A dead X connection never recovers: drop the connections so the next press
             # reconnects, and say "unavailable" when the display itself is gone.
             self._drop()
@@ -163,7 +164,7 @@ class PynputInput:
         try:
             import pynput.keyboard
             import pynput.mouse
-        except Exception as exc:  # noqa: BLE001 - ImportError, Xlib errors...
+        except Exception as exc:
             raise BackendUnavailable(f"pynput cannot start: {_first_line(exc)}") from None
         self._modules = pynput
         return pynput
@@ -198,7 +199,7 @@ class PynputInput:
     def _connect(self, factory: Callable[[], Any]) -> Any:
         try:
             return factory()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise BackendUnavailable(self.problem() or f"cannot open the display: {_first_line(exc)}") from None
 
     def _drop(self) -> None:
@@ -206,7 +207,7 @@ class PynputInput:
         if presser is not None and hasattr(presser, "close"):
             try:
                 presser.close()
-            except Exception:  # noqa: BLE001 - the server may be gone already
+            except Exception:
                 pass
         self._keyboard = self._mouse = None
 
@@ -252,9 +253,11 @@ def _macos_accessibility_problem() -> str | None:
     # letting presses vanish. pynput depends on pyobjc, which provides HIServices on macOS.
     try:
         from HIServices import AXIsProcessTrusted  # type: ignore[import-not-found]
-    except Exception:  # noqa: BLE001 - cannot tell; do not claim a problem we cannot see
+    except Exception:
         return None
     if AXIsProcessTrusted():
         return None
-    return ("macOS has not granted Accessibility to the app running midimon: add it in "
-            "System Settings > Privacy & Security > Accessibility")
+    return (
+        "macOS has not granted Accessibility to the app running midimon: add it in "
+        "System Settings > Privacy & Security > Accessibility"
+    )

@@ -4,6 +4,7 @@ Pure functions of the environment (plus one socket probe), so `midimon status` c
 missing display without importing pynput: importing pynput with no X server raises, and with
 a dead one can block.
 """
+
 from __future__ import annotations
 
 import os
@@ -64,14 +65,20 @@ def input_problem(env: Mapping[str, str], platform: str) -> str | None:
     """One line when keystrokes, text and clicks cannot be sent, else None."""
     session = detect(env, platform)
     if session.kind == "none":
-        return ("no X display (DISPLAY is not set): keystrokes, text and mouse clicks need a "
-                "graphical session; start midimon from your desktop session or set DISPLAY")
+        return (
+            "no X display (DISPLAY is not set): keystrokes, text and mouse clicks need a "
+            "graphical session; start midimon from your desktop session or set DISPLAY"
+        )
     if session.kind == "wayland":
-        return ("Wayland session without XWayland (DISPLAY is not set): keystrokes, text and "
-                "mouse clicks cannot be sent; enable XWayland or log in to an X11 session")
+        return (
+            "Wayland session without XWayland (DISPLAY is not set): keystrokes, text and "
+            "mouse clicks cannot be sent; enable XWayland or log in to an X11 session"
+        )
     if session.kind in ("x11", "xwayland") and not x_server_listens(session.display or ""):
-        return (f"no X server answers on DISPLAY={session.display}: start the X server or "
-                "set DISPLAY to the running session")
+        return (
+            f"no X server answers on DISPLAY={session.display}: start the X server or "
+            "set DISPLAY to the running session"
+        )
     return None
 
 
@@ -79,11 +86,15 @@ def input_notes(env: Mapping[str, str], platform: str) -> list[str]:
     """Limits worth showing in `midimon status` even when input works."""
     session = detect(env, platform)
     if session.kind == "xwayland":
-        return ["Wayland session: keystrokes, text and clicks reach X11 (XWayland) windows only; "
-                "native Wayland windows do not receive them"]
+        return [
+            "Wayland session: keystrokes, text and clicks reach X11 (XWayland) windows only; "
+            "native Wayland windows do not receive them"
+        ]
     if session.kind == "macos":
-        return ["macOS: the app running midimon needs Accessibility permission "
-                "(System Settings > Privacy & Security > Accessibility), else keystrokes are dropped"]
+        return [
+            "macOS: the app running midimon needs Accessibility permission "
+            "(System Settings > Privacy & Security > Accessibility), else keystrokes are dropped"
+        ]
     return []
 
 

@@ -5,6 +5,7 @@ ALSA (amixer), in that order of what is installed; macOS uses osascript. The arg
 pure functions so every tool's command line is unit-tested; :class:`Volume` only runs them,
 each with a timeout, and moves on to the next tool when one cannot reach its server.
 """
+
 from __future__ import annotations
 
 import re
@@ -117,12 +118,16 @@ def available_tools(platform: str, which: Callable[[str], str | None] = shutil.w
 
 def missing_tools_message(platform: str) -> str:
     if platform == "win32":
-        return ("VolumeControl on Windows is not supported yet (it needs pycaw, "
-                "which midimon does not install); use a media key: Keystroke keys = \"volumeup\"")
+        return (
+            "VolumeControl on Windows is not supported yet (it needs pycaw, "
+            'which midimon does not install); use a media key: Keystroke keys = "volumeup"'
+        )
     if platform == "darwin":
         return "osascript not found: VolumeControl on macOS needs /usr/bin/osascript on PATH"
-    return ("no volume tool found: install wpctl (PipeWire: apt install wireplumber), "
-            "pactl (PulseAudio: apt install pulseaudio-utils) or amixer (ALSA: apt install alsa-utils)")
+    return (
+        "no volume tool found: install wpctl (PipeWire: apt install wireplumber), "
+        "pactl (PulseAudio: apt install pulseaudio-utils) or amixer (ALSA: apt install alsa-utils)"
+    )
 
 
 Runner = Callable[[Sequence[str]], str]
@@ -130,8 +135,7 @@ Runner = Callable[[Sequence[str]], str]
 
 def _run(argv: Sequence[str]) -> str:
     try:
-        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise ActionError(f"{argv[0]} did not answer within {TIMEOUT_S:g} s") from None
     except OSError as exc:
@@ -145,8 +149,7 @@ def _run(argv: Sequence[str]) -> str:
 class Volume:
     name = "volume"
 
-    def __init__(self, platform: str | None = None, tools: Sequence[str] | None = None,
-                 run: Runner = _run) -> None:
+    def __init__(self, platform: str | None = None, tools: Sequence[str] | None = None, run: Runner = _run) -> None:
         self._platform = platform or sys.platform
         self._tools = list(tools) if tools is not None else None  # None: look up PATH at each call
         self._run = run

@@ -10,6 +10,7 @@ back when the keyboard has been idle a few seconds, or at close.
 
 python-xlib comes with pynput on Linux; it is imported on first use only.
 """
+
 from __future__ import annotations
 
 import time
@@ -19,20 +20,43 @@ from typing import Any
 
 # Canonical key names (see keys.py) -> X keysym names.
 _KEYSYM_NAMES = {
-    "space": "space", "enter": "Return", "esc": "Escape", "tab": "Tab", "backspace": "BackSpace",
-    "delete": "Delete", "insert": "Insert", "up": "Up", "down": "Down", "left": "Left",
-    "right": "Right", "home": "Home", "end": "End", "page_up": "Prior", "page_down": "Next",
-    "print_screen": "Print", "scroll_lock": "Scroll_Lock", "pause": "Pause",
-    "caps_lock": "Caps_Lock", "num_lock": "Num_Lock", "menu": "Menu",
+    "space": "space",
+    "enter": "Return",
+    "esc": "Escape",
+    "tab": "Tab",
+    "backspace": "BackSpace",
+    "delete": "Delete",
+    "insert": "Insert",
+    "up": "Up",
+    "down": "Down",
+    "left": "Left",
+    "right": "Right",
+    "home": "Home",
+    "end": "End",
+    "page_up": "Prior",
+    "page_down": "Next",
+    "print_screen": "Print",
+    "scroll_lock": "Scroll_Lock",
+    "pause": "Pause",
+    "caps_lock": "Caps_Lock",
+    "num_lock": "Num_Lock",
+    "menu": "Menu",
     # physical modifiers, as named by keys.physical_modifiers (pynput's names)
-    "ctrl": "Control_L", "shift": "Shift_L", "alt": "Alt_L", "cmd": "Super_L",
+    "ctrl": "Control_L",
+    "shift": "Shift_L",
+    "alt": "Alt_L",
+    "cmd": "Super_L",
     **{f"f{n}": f"F{n}" for n in range(1, 21)},
 }
 # XF86 media keysyms have no names in python-xlib's default tables.
 _MEDIA_KEYSYMS = {
-    "media_volume_down": 0x1008FF11, "media_volume_mute": 0x1008FF12,
-    "media_volume_up": 0x1008FF13, "media_play_pause": 0x1008FF14, "media_stop": 0x1008FF15,
-    "media_previous": 0x1008FF16, "media_next": 0x1008FF17,
+    "media_volume_down": 0x1008FF11,
+    "media_volume_mute": 0x1008FF12,
+    "media_volume_up": 0x1008FF13,
+    "media_play_pause": 0x1008FF14,
+    "media_stop": 0x1008FF15,
+    "media_previous": 0x1008FF16,
+    "media_next": 0x1008FF17,
 }
 
 Release = Callable[[], None]

@@ -10,6 +10,7 @@ Hooks it uses on the daemon (``daemon.extensions``):
   ``reload_listeners``  callables(outcome) run after every reload
   ``reload_hooks``      callables() run by explicit reloads (SIGHUP, `midimon reload`): plugin rescans
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,7 +39,7 @@ class Live:
         self.notifier = notifier or Notifier()
         self.watch = watch
 
-    def attach(self) -> "Live":
+    def attach(self) -> Live:
         d = self.daemon
         self.lock.acquire()
         try:
@@ -47,9 +48,13 @@ class Live:
         except AlreadyRunning:
             self.lock.release()
             raise
-        except OSError as exc:   # e.g. a path too long for AF_UNIX: run on, without the socket
-            log.error("cannot open the control socket %s (%s); `midimon status`, `reload` and `stop` will not "
-                      "reach this daemon (set XDG_RUNTIME_DIR to a short path)", self.socket_path, exc)
+        except OSError as exc:  # e.g. a path too long for AF_UNIX: run on, without the socket
+            log.error(
+                "cannot open the control socket %s (%s); `midimon status`, `reload` and `stop` will not "
+                "reach this daemon (set XDG_RUNTIME_DIR to a short path)",
+                self.socket_path,
+                exc,
+            )
             self.server = None
         self.state = StateStore(d.home / "state.json", d)
         if self.state.saved_mode:

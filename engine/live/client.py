@@ -1,11 +1,13 @@
 """A small client for the control socket (the CLI and tests use it; so can other tools)."""
+
 from __future__ import annotations
 
 import itertools
 import json
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from midimon.engine.errors import MidimonError
 
@@ -33,14 +35,16 @@ class Client:
         self._sock: socket.socket | None = None
         self._buf = b""
 
-    def connect(self) -> "Client":
+    def connect(self) -> Client:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(self.timeout)
         try:
             s.connect(str(self.path))
         except (FileNotFoundError, ConnectionRefusedError):
             s.close()
-            raise NotRunning(f"midimon is not running (nothing answers on {self.path}); start it with `midimon run`") from None
+            raise NotRunning(
+                f"midimon is not running (nothing answers on {self.path}); start it with `midimon run`"
+            ) from None
         except OSError as exc:
             s.close()
             raise NotRunning(f"cannot reach midimon at {self.path}: {exc}") from None
@@ -52,7 +56,7 @@ class Client:
             self._sock.close()
             self._sock = None
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self.connect() if self._sock is None else self
 
     def __exit__(self, *exc) -> None:

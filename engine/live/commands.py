@@ -1,4 +1,5 @@
 """What the control socket can be asked (docs/control-protocol.md lists them all)."""
+
 from __future__ import annotations
 
 import os
@@ -21,12 +22,16 @@ def install(server: ControlServer, daemon, live) -> None:
     def status(c, rid, args):
         st = daemon.status()
         stats = st.get("stats", {})
-        st.update(pid=os.getpid(), socket=str(server.path), home=str(daemon.home),
-                  events_per_second=stats.get("events_per_second", 0.0),
-                  recent_errors=stats.get("recent_errors", []),
-                  watcher=live.watcher.to_json() if live.watcher else None,
-                  state=live.state.to_json() if live.state else None,
-                  control={"clients": server.client_count, "requests": server.served})
+        st.update(
+            pid=os.getpid(),
+            socket=str(server.path),
+            home=str(daemon.home),
+            events_per_second=stats.get("events_per_second", 0.0),
+            recent_errors=stats.get("recent_errors", []),
+            watcher=live.watcher.to_json() if live.watcher else None,
+            state=live.state.to_json() if live.state else None,
+            control={"clients": server.client_count, "requests": server.served},
+        )
         return st
 
     def reload(c, rid, args):
@@ -75,15 +80,24 @@ def install(server: ControlServer, daemon, live) -> None:
             table, result = build_table(path)
         except ConfigError as exc:
             return {"valid": False, "path": str(path), "diagnostics": [d.to_json() for d in exc.diagnostics]}
-        return {"valid": True, "path": str(path), "mappings": table.mapping_count, "modes": list(table.mode_order),
-                "warnings": [w.to_json() for w in result.warnings]}
+        return {
+            "valid": True,
+            "path": str(path),
+            "mappings": table.mapping_count,
+            "modes": list(table.mode_order),
+            "warnings": [w.to_json() for w in result.warnings],
+        }
 
     def devices(c, rid, args):
         b = daemon.backend
         problem = b.problem()
-        return {"backend": getattr(b, "name", None), "problem": problem,
-                "inputs": [] if problem else b.input_names(), "outputs": [] if problem else b.output_names(),
-                "connections": daemon.devices.to_json() if daemon.devices else []}
+        return {
+            "backend": getattr(b, "name", None),
+            "problem": problem,
+            "inputs": [] if problem else b.input_names(),
+            "outputs": [] if problem else b.output_names(),
+            "connections": daemon.devices.to_json() if daemon.devices else [],
+        }
 
     def monitor(c, rid, args):
         return _monitor(daemon, c, rid, args)
@@ -94,15 +108,29 @@ def install(server: ControlServer, daemon, live) -> None:
     def commands(c, rid, args):
         return sorted(server.commands)
 
-    server.commands.update(ping=ping, status=status, reload=reload, stop=stop, mode=mode, send=send,
-                           validate=validate, devices=devices, monitor=monitor, learn=learn, commands=commands)
+    server.commands.update(
+        ping=ping,
+        status=status,
+        reload=reload,
+        stop=stop,
+        mode=mode,
+        send=send,
+        validate=validate,
+        devices=devices,
+        monitor=monitor,
+        learn=learn,
+        commands=commands,
+    )
 
 
 def _listen(daemon, on_event=None, on_mode=None, on_fire=None):
     """Attach listeners on the loop (so the lists never change under its feet); returns detach()."""
     eng = daemon.engine
-    pairs = [(lst, fn) for lst, fn in ((eng.event_listeners, on_event), (eng.mode_listeners, on_mode),
-                                        (eng.fire_listeners, on_fire)) if fn is not None]
+    pairs = [
+        (lst, fn)
+        for lst, fn in ((eng.event_listeners, on_event), (eng.mode_listeners, on_mode), (eng.fire_listeners, on_fire))
+        if fn is not None
+    ]
 
     def add():
         for lst, fn in pairs:
@@ -112,6 +140,7 @@ def _listen(daemon, on_event=None, on_mode=None, on_fire=None):
         for lst, fn in pairs:
             if fn in lst:
                 lst.remove(fn)
+
     eng.call_and_wait(add)
 
     def detach():
@@ -119,6 +148,7 @@ def _listen(daemon, on_event=None, on_mode=None, on_fire=None):
             eng.call_and_wait(remove)
         except Exception:
             eng.call_soon(remove)
+
     return detach
 
 
@@ -138,10 +168,19 @@ def _monitor(daemon, c: Connection, rid, args) -> Any:
     def on_mode(old, new):
         put({"mode_change": {"from": old, "to": new}, "time": time.time()})
 
-    def on_fire(b, ev, ctx):   # the engine does not guard fire listeners: this one never raises
+    def on_fire(b, ev, ctx):  # the engine does not guard fire listeners: this one never raises
         try:
-            put({"fired": {"mapping": b.path, "description": b.description, "trigger": b.trigger.type,
-                           "action": b.action.type}, "time": time.time()})
+            put(
+                {
+                    "fired": {
+                        "mapping": b.path,
+                        "description": b.description,
+                        "trigger": b.trigger.type,
+                        "action": b.action.type,
+                    },
+                    "time": time.time(),
+                }
+            )
         except Exception:
             pass
 
@@ -168,7 +207,7 @@ def _monitor(daemon, c: Connection, rid, args) -> Any:
                 break
     finally:
         detach()
-    c.closed = True   # a monitor connection ends with its stream
+    c.closed = True  # a monitor connection ends with its stream
     return _STREAMED
 
 
@@ -194,7 +233,9 @@ def _learn(daemon, c: Connection, args) -> Any:
         deadline = time.monotonic() + timeout
         while not first.wait(0.25):
             if time.monotonic() > deadline:
-                raise CommandError("timeout", f"no MIDI message arrived in {timeout:g} s; press a control while learning")
+                raise CommandError(
+                    "timeout", f"no MIDI message arrived in {timeout:g} s; press a control while learning"
+                )
             if c.peer_gone():
                 raise CommandError("cancelled", "the client went away")
         start = time.monotonic()

@@ -5,6 +5,7 @@ Request ``{"id", "command", "args"}``; answer ``{"id", "ok": true, "result"}`` o
 1 MiB cap on a line, and timeouts for idle and half-sent requests. Nothing a client sends can
 disturb the daemon: every failure ends, at worst, that one connection.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,17 +15,18 @@ import socket
 import stat
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from midimon.engine.live.lock import clear_stale_socket
 
 log = logging.getLogger("midimon.control")
 
-MAX_LINE = 1 << 20          # bytes, newline excluded
-IDLE_TIMEOUT_S = 300.0      # a connection that sends nothing for this long is closed
-LINE_TIMEOUT_S = 10.0       # once a request has started, the rest must come within this
-WRITE_TIMEOUT_S = 10.0      # a client that does not read its answers is dropped
+MAX_LINE = 1 << 20  # bytes, newline excluded
+IDLE_TIMEOUT_S = 300.0  # a connection that sends nothing for this long is closed
+LINE_TIMEOUT_S = 10.0  # once a request has started, the rest must come within this
+WRITE_TIMEOUT_S = 10.0  # a client that does not read its answers is dropped
 MAX_CLIENTS = 64
 
 
@@ -37,7 +39,7 @@ class CommandError(Exception):
 class Connection:
     """One client. Only its own thread writes to it."""
 
-    def __init__(self, server: "ControlServer", sock: socket.socket) -> None:
+    def __init__(self, server: ControlServer, sock: socket.socket) -> None:
         self.server = server
         self.sock = sock
         self.closed = False
@@ -64,7 +66,7 @@ class Connection:
             chunk = self.sock.recv(4096, socket.MSG_PEEK)
             if chunk == b"":
                 return True
-            self.sock.recv(len(chunk))   # a streaming client has nothing to say: drop it
+            self.sock.recv(len(chunk))  # a streaming client has nothing to say: drop it
             return False
         except (OSError, ValueError):
             return True
@@ -74,9 +76,17 @@ Handler = Callable[[Connection, Any, dict], Any]
 
 
 class ControlServer:
-    def __init__(self, daemon, path: Path, *, max_line: int = MAX_LINE, idle_timeout: float = IDLE_TIMEOUT_S,
-                 line_timeout: float = LINE_TIMEOUT_S, write_timeout: float = WRITE_TIMEOUT_S,
-                 max_clients: int = MAX_CLIENTS) -> None:
+    def __init__(
+        self,
+        daemon,
+        path: Path,
+        *,
+        max_line: int = MAX_LINE,
+        idle_timeout: float = IDLE_TIMEOUT_S,
+        line_timeout: float = LINE_TIMEOUT_S,
+        write_timeout: float = WRITE_TIMEOUT_S,
+        max_clients: int = MAX_CLIENTS,
+    ) -> None:
         self.daemon = daemon
         self.path = Path(path)
         self.max_line = max_line
@@ -165,7 +175,7 @@ class ControlServer:
             except OSError:
                 if self._closing.is_set():
                     return
-                time.sleep(0.05)   # EMFILE and friends: back off, keep serving
+                time.sleep(0.05)  # EMFILE and friends: back off, keep serving
                 continue
             c = Connection(self, conn)
             with self._lock:
@@ -174,8 +184,16 @@ class ControlServer:
                     self._clients.add(c)
             if full:
                 self.rejected += 1
-                c.send({"id": None, "ok": False, "error": {"code": "busy", "message":
-                        f"too many control connections (at most {self.max_clients})"}})
+                c.send(
+                    {
+                        "id": None,
+                        "ok": False,
+                        "error": {
+                            "code": "busy",
+                            "message": f"too many control connections (at most {self.max_clients})",
+                        },
+                    }
+                )
                 conn.close()
                 continue
             threading.Thread(target=self._serve, args=(c,), name="midimon-control-client", daemon=True).start()
@@ -195,20 +213,20 @@ class ControlServer:
                     return
                 if nl >= 0:
                     line = bytes(buf[:nl])
-                    del buf[:nl + 1]
+                    del buf[: nl + 1]
                     if line.strip():
                         self._handle(c, line)
                     continue
                 try:
                     c.sock.settimeout(self.line_timeout if buf else self.idle_timeout)
                     chunk = c.sock.recv(65536)
-                except socket.timeout:
+                except TimeoutError:
                     if buf:
                         c.send(_error(None, "timeout", "the request line was not finished in time"))
                     return
                 except OSError:
                     return
-                if not chunk:   # the client closed its end: answer a last unterminated request
+                if not chunk:  # the client closed its end: answer a last unterminated request
                     if buf.strip() and len(buf) <= self.max_line:
                         self._handle(c, bytes(buf))
                     return
@@ -231,7 +249,7 @@ class ControlServer:
             c.send(_error(None, "bad_json", f"not a JSON document: {exc}"))
             return
         if not isinstance(req, dict):
-            c.send(_error(None, "bad_request", "a request is a JSON object: {\"id\", \"command\", \"args\"}"))
+            c.send(_error(None, "bad_request", 'a request is a JSON object: {"id", "command", "args"}'))
             return
         rid = req.get("id")
         if isinstance(rid, (dict, list)):
@@ -240,11 +258,15 @@ class ControlServer:
         if args is None:
             args = {}
         if not isinstance(command, str) or not isinstance(args, dict):
-            c.send(_error(rid, "bad_request", "\"command\" must be a string and \"args\" an object"))
+            c.send(_error(rid, "bad_request", '"command" must be a string and "args" an object'))
             return
         handler = self.commands.get(command)
         if handler is None:
-            c.send(_error(rid, "unknown_command", f"unknown command {command!r}; known: {', '.join(sorted(self.commands))}"))
+            c.send(
+                _error(
+                    rid, "unknown_command", f"unknown command {command!r}; known: {', '.join(sorted(self.commands))}"
+                )
+            )
             return
         try:
             result = handler(c, rid, args)
@@ -260,7 +282,7 @@ class ControlServer:
             c.send({"id": rid, "ok": True, "result": result})
 
 
-_STREAMED = object()   # a handler that answered by itself (monitor) returns this
+_STREAMED = object()  # a handler that answered by itself (monitor) returns this
 
 
 def _error(rid, code: str, message: str) -> dict:

@@ -4,6 +4,7 @@ A control can send several messages (a pad: note on and note off, plus aftertouc
 controllers send a CC alongside the note). Every distinct control found is offered; a knob is
 told apart as an absolute CC or a relative encoder (and which encoding) from its values.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -11,12 +12,13 @@ from typing import Any
 
 from midimon.engine import events as E
 
-SMALL = 15   # a relative encoder moves this many steps per message at most
+SMALL = 15  # a relative encoder moves this many steps per message at most
 
 
 def _toml(trigger: dict[str, Any]) -> str:
     def value(v):
         return f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+
     inner = ", ".join(f"{k} = {value(v)}" for k, v in trigger.items())
     return f"trigger = {{ {inner} }}"
 
@@ -57,7 +59,7 @@ def _encoder(values: list[int]) -> tuple[str, list[str]] | None:
 
 def analyse(events: list[E.Event]) -> list[dict[str, Any]]:
     """Group the captured events by control and suggest a trigger for each group."""
-    groups: "OrderedDict[tuple, list[E.Event]]" = OrderedDict()
+    groups: OrderedDict[tuple, list[E.Event]] = OrderedDict()
     for ev in events:
         if ev.kind in (E.NOTE_ON, E.NOTE_OFF):
             key = ("note", ev.channel, ev.note)
@@ -73,9 +75,13 @@ def analyse(events: list[E.Event]) -> list[dict[str, Any]]:
         cand: dict[str, Any] = {"messages": len(evs), "channel": channel}
         if kind == "note":
             vels = [e.velocity for e in evs if e.kind == E.NOTE_ON]
-            cand.update(kind="note", note=number, velocities=vels,
-                        trigger=_with_channel({"type": "Note", "note": number}, channel),
-                        why="note on" + (" and note off" if any(e.kind == E.NOTE_OFF for e in evs) else ""))
+            cand.update(
+                kind="note",
+                note=number,
+                velocities=vels,
+                trigger=_with_channel({"type": "Note", "note": number}, channel),
+                why="note on" + (" and note off" if any(e.kind == E.NOTE_OFF for e in evs) else ""),
+            )
         elif kind == "cc":
             values = [e.value for e in evs]
             enc = _encoder(values)
@@ -85,24 +91,41 @@ def analyse(events: list[E.Event]) -> list[dict[str, Any]]:
                 trig = {"type": "EncoderTurn", "cc": number}
                 if encoding != "twos_complement":
                     trig["encoding"] = encoding
-                cand.update(trigger=_with_channel(trig, channel),
-                            why=f"a relative encoder ({encoding}); turned {' and '.join(dirs).lower()}",
-                            variants=[_toml(_with_channel({**trig, "direction": d}, channel)) for d in ("Clockwise", "CounterClockwise")])
+                cand.update(
+                    trigger=_with_channel(trig, channel),
+                    why=f"a relative encoder ({encoding}); turned {' and '.join(dirs).lower()}",
+                    variants=[
+                        _toml(_with_channel({**trig, "direction": d}, channel))
+                        for d in ("Clockwise", "CounterClockwise")
+                    ],
+                )
             elif _monotonic_sweep(values):
-                cand.update(trigger=_with_channel({"type": "CC", "cc": number}, channel),
-                            why=f"an absolute knob or fader (values {min(values)}..{max(values)})")
+                cand.update(
+                    trigger=_with_channel({"type": "CC", "cc": number}, channel),
+                    why=f"an absolute knob or fader (values {min(values)}..{max(values)})",
+                )
             else:
                 trig = {"type": "CC", "cc": number}
                 if values and max(values) > 0:
                     trig["value_min"] = max(1, min(v for v in values if v > 0))
-                cand.update(trigger=_with_channel(trig, channel), why=f"a button sending CC (values {sorted(set(values))})")
+                cand.update(
+                    trigger=_with_channel(trig, channel), why=f"a button sending CC (values {sorted(set(values))})"
+                )
         elif kind == "polytouch":
-            cand.update(kind="polytouch", note=number,
-                        trigger=_with_channel({"type": "Aftertouch", "note": number}, channel), why="polyphonic aftertouch")
+            cand.update(
+                kind="polytouch",
+                note=number,
+                trigger=_with_channel({"type": "Aftertouch", "note": number}, channel),
+                why="polyphonic aftertouch",
+            )
         elif kind == E.AFTERTOUCH:
-            cand.update(kind="aftertouch", trigger=_with_channel({"type": "Aftertouch"}, channel), why="channel pressure")
+            cand.update(
+                kind="aftertouch", trigger=_with_channel({"type": "Aftertouch"}, channel), why="channel pressure"
+            )
         elif kind == E.PITCHBEND:
-            cand.update(kind="pitchbend", trigger=_with_channel({"type": "PitchBend"}, channel), why="the pitch bend wheel")
+            cand.update(
+                kind="pitchbend", trigger=_with_channel({"type": "PitchBend"}, channel), why="the pitch bend wheel"
+            )
         else:
             cand.update(kind=kind, trigger=None, why=f"{kind} messages cannot trigger a mapping")
         cand["toml"] = _toml(cand["trigger"]) if cand.get("trigger") else None

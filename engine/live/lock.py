@@ -5,6 +5,7 @@ dies, however it dies, so a crash never leaves a lock behind. The socket is diff
 outlives a crash. A socket file nobody answers on is stale and is removed; one that answers
 belongs to a live daemon (perhaps of another home sharing XDG_RUNTIME_DIR), and we refuse.
 """
+
 from __future__ import annotations
 
 import errno
@@ -46,7 +47,8 @@ class HomeLock:
                 raise AlreadyRunning(
                     f"midimon is already running for {self.path.parent} (pid {pid}); "
                     "use `midimon status`, `midimon reload` or `midimon stop`, or set MIDIMON_HOME "
-                    "to run a second one on another home") from None
+                    "to run a second one on another home"
+                ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
@@ -54,7 +56,7 @@ class HomeLock:
     def release(self) -> None:
         if self._fd is not None:
             try:
-                os.close(self._fd)   # closing drops the flock
+                os.close(self._fd)  # closing drops the flock
             finally:
                 self._fd = None
 
@@ -79,7 +81,9 @@ def clear_stale_socket(path: Path) -> bool:
     if not os.path.lexists(path):
         return False
     if socket_answers(path):
-        raise AlreadyRunning(f"another midimon answers on {path}; stop it first (`midimon stop`), or give "
-                             "this one its own XDG_RUNTIME_DIR")
+        raise AlreadyRunning(
+            f"another midimon answers on {path}; stop it first (`midimon stop`), or give "
+            "this one its own XDG_RUNTIME_DIR"
+        )
     os.unlink(path)
     return True

@@ -3,6 +3,7 @@
 Only a failed reload, and the first good one after a failure, make a notification: a
 notification for every save would be noise.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,8 +36,11 @@ class Notifier:
     def on_reload(self, outcome: dict) -> None:
         if outcome.get("ok") is False and outcome.get("error"):
             self._failing = True
-            self.send("midimon: config not loaded", "The previous config keeps running.\n" + first_problem(outcome),
-                      urgency="critical")
+            self.send(
+                "midimon: config not loaded",
+                "The previous config keeps running.\n" + first_problem(outcome),
+                urgency="critical",
+            )
         elif outcome.get("ok") and self._failing:
             self._failing = False
             self.send("midimon: config loaded", f"{outcome.get('mappings', '?')} mappings, mode {outcome.get('mode')}")
@@ -49,8 +53,15 @@ class Notifier:
 
         def run() -> None:
             try:
-                subprocess.run(argv, timeout=5, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, check=False)
+                subprocess.run(
+                    argv,
+                    timeout=5,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    check=False,
+                )
             except Exception as exc:  # no session bus, a hung notification daemon...
                 log.debug("notify-send failed: %s", exc)
+
         threading.Thread(target=run, name="midimon-notify", daemon=True).start()

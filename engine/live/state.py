@@ -5,6 +5,7 @@ so a crash or SIGKILL at any instant leaves either the old file or the new one, 
 one. A file that does not parse is moved aside with a warning; it never stops the daemon.
 Writes happen on one background thread and are coalesced: the engine loop only flags them.
 """
+
 from __future__ import annotations
 
 import json
@@ -111,6 +112,7 @@ class StateStore:
             log.warning("the saved mode %r is not in the config; starting in %r", saved, eng.mode)
         stats = (self.loaded or {}).get("stats")
         if isinstance(stats, dict):
+
             def merge() -> None:
                 s = eng.stats
                 for key in ("events", "actions_fired", "actions_failed"):
@@ -121,7 +123,8 @@ class StateStore:
                 errors = [e for e in (self.loaded or {}).get("recent_errors", []) if isinstance(e, dict)]
                 old = list(s.recent_errors)
                 s.recent_errors.clear()
-                s.recent_errors.extend((errors + old)[-(s.recent_errors.maxlen or 20):])
+                s.recent_errors.extend((errors + old)[-(s.recent_errors.maxlen or 20) :])
+
             try:
                 eng.call_and_wait(merge)
             except Exception:
@@ -159,7 +162,9 @@ class StateStore:
             "mode": eng.mode if eng else self.saved_mode,
             "stats": {k: stats.get(k, 0) for k in ("events", "actions_fired", "actions_failed")},
             "recent_errors": stats.get("recent_errors", []),
-            "last_reload": {k: v for k, v in (d.last_reload or {}).items() if k in ("ok", "time", "source", "sha256", "error")},
+            "last_reload": {
+                k: v for k, v in (d.last_reload or {}).items() if k in ("ok", "time", "source", "sha256", "error")
+            },
         }
 
     def save(self) -> bool:

@@ -10,6 +10,7 @@ progress: the running config stays, and we look again shortly.
 The worker thread never stops on an error: every failure is logged and it goes back to waiting.
 A supervisor restarts the watchdog observer if it dies (its folder removed and recreated...).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,8 @@ from pathlib import Path
 log = logging.getLogger("midimon.watch")
 
 DEBOUNCE_S = 0.12
-RETRY_S = 0.25          # missing/empty file: look again after this
-RETRY_LIMIT_S = 10.0    # ... for this long, then wait for the next filesystem event
+RETRY_S = 0.25  # missing/empty file: look again after this
+RETRY_LIMIT_S = 10.0  # ... for this long, then wait for the next filesystem event
 SUPERVISE_S = 2.0
 
 _INTERESTING = {"created", "modified", "moved", "deleted", "closed"}
@@ -34,7 +35,7 @@ class ConfigWatcher:
         self.daemon = daemon
         self.path = Path(path or daemon.config_path).absolute()
         self.debounce = debounce
-        self.state = "stopped"           # running | stopped | error (observer could not start)
+        self.state = "stopped"  # running | stopped | error (observer could not start)
         self.error: str | None = None
         self.reloads = 0
         self.skipped_same = 0
@@ -83,7 +84,7 @@ class ConfigWatcher:
         if self.state != "running":
             log.info("watching %s for changes", self.path)
         self.state, self.error = "running", None
-        self.poke()   # anything may have changed while we were not watching
+        self.poke()  # anything may have changed while we were not watching
 
     def _supervise(self) -> None:
         while True:
@@ -182,19 +183,27 @@ class ConfigWatcher:
                         self._deadline = now + RETRY_S
                         self._cond.notify_all()
             else:
-                log.warning("%s is still %s; keeping the running config until it is saved again",
-                            self.path, "missing" if data is None else "empty")
+                log.warning(
+                    "%s is still %s; keeping the running config until it is saved again",
+                    self.path,
+                    "missing" if data is None else "empty",
+                )
             return
         self._retry_until = None
         self.waiting_since = None
         sha = hashlib.sha256(data).hexdigest()
         if sha == self.last_seen_sha:
-            self.skipped_same += 1   # touched, or our own read: nothing new
+            self.skipped_same += 1  # touched, or our own read: nothing new
             return
         self.last_seen_sha = sha
         self.reloads += 1
         self.daemon.reload(text=data, source="file change")
 
     def to_json(self) -> dict:
-        return {"state": self.state, "error": self.error, "path": str(self.path), "reloads": self.reloads,
-                "waiting_for_save_since": self.waiting_since}
+        return {
+            "state": self.state,
+            "error": self.error,
+            "path": str(self.path),
+            "reloads": self.reloads,
+            "waiting_for_save_since": self.waiting_since,
+        }

@@ -1,4 +1,5 @@
 """Send an HTTP request (webhooks, home automation, REST APIs)."""
+
 version = "1.0.0"
 capabilities = ["network"]
 # The hosts depend on your mappings: grant them with
@@ -43,8 +44,9 @@ def execute(params, context):
     if params.get("include_context"):
         payload = {"params": payload, "context": context}
     method = params.get("method", "POST")
-    response = http.request(method, params["url"], headers=headers, json=payload,
-                            data=params.get("body"), timeout=params.get("timeout"))
+    response = http.request(
+        method, params["url"], headers=headers, json=payload, data=params.get("body"), timeout=params.get("timeout")
+    )
     if response["status"] >= 400:
         raise RuntimeError(method + " " + params["url"] + " answered " + str(response["status"]))
     return response["status"]

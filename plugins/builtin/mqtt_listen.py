@@ -1,4 +1,5 @@
 """Turn MQTT messages into events that fire mappings (buttons, sensors, other apps)."""
+
 version = "1.0.0"
 capabilities = ["network"]
 poll_interval_ms = 50

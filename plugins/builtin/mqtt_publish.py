@@ -1,4 +1,5 @@
 """Publish an MQTT message (home automation, lights, scenes)."""
+
 version = "1.0.0"
 capabilities = ["network"]
 # Your broker and topics: midimon plugins grant mqtt_publish network
@@ -34,9 +35,16 @@ def initialize(config):
 def execute(params, context):
     payload = params.get("payload")
     if params.get("include_context") or payload is None:
-        payload = {"payload": payload, "note": context["note"], "velocity": context["velocity"],
-                   "cc": context["cc"], "value": context["value"], "mode": context["mode"]}
+        payload = {
+            "payload": payload,
+            "note": context["note"],
+            "velocity": context["velocity"],
+            "cc": context["cc"],
+            "value": context["value"],
+            "mode": context["mode"],
+        }
     if not isinstance(payload, str):
         payload = json.dumps(payload)
-    return mqtt.publish(params["topic"], payload, params.get("qos", 0),
-                        params.get("retain", False), settings.get("broker"))
+    return mqtt.publish(
+        params["topic"], payload, params.get("qos", 0), params.get("retain", False), settings.get("broker")
+    )

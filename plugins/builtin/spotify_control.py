@@ -1,12 +1,14 @@
 """Control Spotify playback: play, pause, toggle, next, previous, volume, now playing."""
+
 version = "1.1.0"
 capabilities = ["network"]
 hosts = ["https://api.spotify.com"]
 params_schema = {
     "type": "object",
     "properties": {
-        "command": {"enum": ["play", "pause", "toggle", "next", "previous", "volume",
-                             "volume_up", "volume_down", "now_playing"]},
+        "command": {
+            "enum": ["play", "pause", "toggle", "next", "previous", "volume", "volume_up", "volume_down", "now_playing"]
+        },
         "volume": {"type": "integer", "minimum": 0, "maximum": 100},
         "step": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
         "device_id": {"type": "string"},
@@ -38,7 +40,7 @@ def execute(params, context):
         return run(params, context)
     except CapabilityError as exc:
         if "no access token" in str(exc):
-            raise RuntimeError(NO_TOKEN)
+            raise RuntimeError(NO_TOKEN) from None
         raise
 
 
@@ -59,7 +61,7 @@ def run(params, context):
     elif command in ("volume", "volume_up", "volume_down"):
         if command == "volume":
             level = params.get("volume")
-            if level is None:   # a knob: the CC value 0-127 becomes 0-100 %
+            if level is None:  # a knob: the CC value 0-127 becomes 0-100 %
                 level = round((context.get("value") or 0) * 100 / 127)
         else:
             current = store.get("volume", 50)

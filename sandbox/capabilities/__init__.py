@@ -4,6 +4,7 @@ The broker is the one door: it maps an object name from the worker to its handle
 grant, normalises the arguments to plain data, runs the handler and returns plain data or a
 plain error message. Nothing the handler raises reaches the worker except as a sentence.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,9 +27,17 @@ from .spotify import SpotifyCapability
 from .store import StoreCapability
 from .system import SystemCapability
 
-HANDLERS: tuple[type[Capability], ...] = (HttpCapability, MqttCapability, SpotifyCapability,
-                                          FsCapability, MidiCapability, ShellCapability,
-                                          SystemCapability, AudioCapability, StoreCapability)
+HANDLERS: tuple[type[Capability], ...] = (
+    HttpCapability,
+    MqttCapability,
+    SpotifyCapability,
+    FsCapability,
+    MidiCapability,
+    ShellCapability,
+    SystemCapability,
+    AudioCapability,
+    StoreCapability,
+)
 log = logging.getLogger("midimon.sandbox.capabilities")
 
 __all__ = ["CapabilityBroker", "CapabilityContext", "Capability", "HANDLERS"]
@@ -43,8 +52,7 @@ class CapabilityBroker:
     new grant.
     """
 
-    def __init__(self, plugin: str, grants: Grants, services: HostServices, data_dir: Path,
-                 audit: AuditLog) -> None:
+    def __init__(self, plugin: str, grants: Grants, services: HostServices, data_dir: Path, audit: AuditLog) -> None:
         self.ctx = CapabilityContext(plugin, grants, services, data_dir, audit)
         self._handlers: dict[str, Capability] = {}
         self._grants = grants
@@ -69,8 +77,7 @@ class CapabilityBroker:
                     handler = self._handlers[obj] = cls(self.ctx)
         return handler
 
-    def handle(self, obj: Any, method: Any, args: Any, kwargs: Any,
-               deadline: float) -> tuple[bool, Any]:
+    def handle(self, obj: Any, method: Any, args: Any, kwargs: Any, deadline: float) -> tuple[bool, Any]:
         """(True, plain result) or (False, message for the plugin)."""
         self.ctx.deadline = deadline
         # One snapshot per request: the handler's scope checks see the grants that passed
@@ -81,15 +88,17 @@ class CapabilityBroker:
         if handler is None or not isinstance(method, str) or method not in handler.methods:
             return False, f"{obj}.{method}() does not exist"
         cap = handler.capability
-        if cap is not None and method not in handler.without_grant \
-                and not self.ctx.grants.has(cap):
+        if cap is not None and method not in handler.without_grant and not self.ctx.grants.has(cap):
             refused = cap in self.ctx.grants.denied_capabilities
             handler.audit(method, "denied", "", "capability denied" if refused else "not granted")
             if refused:
-                return False, (f"plugin {plugin!r} is denied the {cap!r} capability "
-                               f"({obj}.{method}); the user set this deny")
-            return False, (f"plugin {plugin!r} was not granted the {cap!r} capability needed "
-                           f"for {obj}.{method}(); grant it with: {grant_command(plugin, cap)}")
+                return False, (
+                    f"plugin {plugin!r} is denied the {cap!r} capability ({obj}.{method}); the user set this deny"
+                )
+            return False, (
+                f"plugin {plugin!r} was not granted the {cap!r} capability needed "
+                f"for {obj}.{method}(); grant it with: {grant_command(plugin, cap)}"
+            )
         try:
             args = plain(args if isinstance(args, list) else [])
             kwargs = plain(kwargs if isinstance(kwargs, dict) else {})
@@ -99,8 +108,7 @@ class CapabilityBroker:
         except (TypeError, ValueError, LookupError, OSError) as exc:
             return False, f"{obj}.{method}(): {exc}"
         except Exception as exc:  # a bug in a handler must not reach the plugin or crash us
-            log.warning("capability %s.%s failed for plugin %s: %s: %s", obj, method, plugin,
-                        type(exc).__name__, exc)
+            log.warning("capability %s.%s failed for plugin %s: %s: %s", obj, method, plugin, type(exc).__name__, exc)
             log.debug("details", exc_info=True)
             return False, f"{obj}.{method}() failed inside midimon ({type(exc).__name__})"
 

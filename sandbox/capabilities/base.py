@@ -1,4 +1,5 @@
 """What every host-side capability shares: the plugin's context, grant checks, audit, plain data."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -90,18 +91,20 @@ class Capability:
         self.ctx = ctx
 
     def audit(self, action: str, outcome: str, target: str = "", detail: str = "") -> None:
-        self.ctx.audit.record(self.ctx.plugin, self.capability or self.obj_name,
-                              f"{self.obj_name}.{action}", outcome, target, detail)
+        self.ctx.audit.record(
+            self.ctx.plugin, self.capability or self.obj_name, f"{self.obj_name}.{action}", outcome, target, detail
+        )
 
     def deny(self, action: str, target: str, why: str) -> CapabilityDenied:
         """Audit a denial and build the error that tells the plugin author why."""
         self.audit(action, "denied", target, why)
-        return CapabilityDenied(f"plugin {self.ctx.plugin!r}: {self.obj_name}.{action}"
-                                f"({target!r}) denied: {why}")
+        return CapabilityDenied(f"plugin {self.ctx.plugin!r}: {self.obj_name}.{action}({target!r}) denied: {why}")
 
     def scope_hint(self, scope: str) -> str:
-        return (f"not in the plugin's granted {scope} (scopes come with the grant: "
-                f"{grant_command(self.ctx.plugin, self.capability or self.obj_name)})")
+        return (
+            f"not in the plugin's granted {scope} (scopes come with the grant: "
+            f"{grant_command(self.ctx.plugin, self.capability or self.obj_name)})"
+        )
 
     def close(self) -> None:
         """Release clients and connections (host shutdown or plugin stop)."""

@@ -5,14 +5,16 @@ component at a time with ``openat`` and ``O_NOFOLLOW``: no symlink is ever follo
 so a link planted inside the data folder cannot point the host at another file, and there is no
 window between a check and the open for a link to be swapped in.
 """
+
 from __future__ import annotations
 
 import contextlib
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 from ..errors import CapabilityFailed
 from .base import Capability, CapabilityContext, plain, require_str
@@ -28,19 +30,24 @@ FILES_DIR = "files"
 class FsCapability(Capability):
     obj_name = "fs"
     capability = "filesystem"
-    methods: ClassVar[frozenset[str]] = frozenset({
-        "read_text", "write_text", "append_text", "read_json", "write_json", "list_dir",
-        "exists", "delete", "mkdir"})
+    methods: ClassVar[frozenset[str]] = frozenset(
+        {"read_text", "write_text", "append_text", "read_json", "write_json", "list_dir", "exists", "delete", "mkdir"}
+    )
 
-    def __init__(self, ctx: CapabilityContext, *, max_file_bytes: int = MAX_FILE_BYTES,
-                 max_home_bytes: int = MAX_HOME_BYTES,
-                 max_home_entries: int = MAX_HOME_ENTRIES) -> None:
+    def __init__(
+        self,
+        ctx: CapabilityContext,
+        *,
+        max_file_bytes: int = MAX_FILE_BYTES,
+        max_home_bytes: int = MAX_HOME_BYTES,
+        max_home_entries: int = MAX_HOME_ENTRIES,
+    ) -> None:
         super().__init__(ctx)
         self.max_file_bytes = max_file_bytes
         self.max_home_bytes = max_home_bytes
         self.max_home_entries = max_home_entries
         self._home_usage: list[int] | None = None
-        self.home = (ctx.data_dir / FILES_DIR)
+        self.home = ctx.data_dir / FILES_DIR
         allow, deny = ctx.grants.allow, ctx.grants.deny
         self.write_roots = [self.home] + [Path(os.path.abspath(p)) for p in allow.write_paths]
         self.read_roots = self.write_roots + [Path(os.path.abspath(p)) for p in allow.read_paths]
@@ -63,8 +70,8 @@ class FsCapability(Capability):
         if pure.is_absolute():
             # The longest matching root wins, so a granted subfolder is used with its own rights.
             for candidate in sorted(roots, key=lambda r: len(r.parts), reverse=True):
-                if pure.parts[:len(candidate.parts)] == candidate.parts:
-                    root, rel = candidate, pure.parts[len(candidate.parts):]
+                if pure.parts[: len(candidate.parts)] == candidate.parts:
+                    root, rel = candidate, pure.parts[len(candidate.parts) :]
                     break
             if root is None:
                 kind = "write_paths" if write else "read_paths"
@@ -72,30 +79,29 @@ class FsCapability(Capability):
         else:
             root, rel = self.home, pure.parts
         full = PurePosixPath(root, *rel)
-        for denied in (self.deny_write if write else self.deny_read):
-            if full.parts[:len(denied.parts)] == denied.parts:
+        for denied in self.deny_write if write else self.deny_read:
+            if full.parts[: len(denied.parts)] == denied.parts:
                 raise self.deny(action, text, "path is explicitly denied")
         if root == self.home:
             self.home.mkdir(parents=True, exist_ok=True)
         return root, rel
 
     @contextlib.contextmanager
-    def _parent_fd(self, action: str, text: str, root: Path, rel: tuple[str, ...],
-                   create_dirs: bool = False) -> Iterator[int]:
+    def _parent_fd(
+        self, action: str, text: str, root: Path, rel: tuple[str, ...], create_dirs: bool = False
+    ) -> Iterator[int]:
         """A directory fd for the parent of ``rel``, walked without following any symlink."""
         try:
             fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
-            raise CapabilityFailed(f"fs.{action}({text!r}): root folder unavailable: "
-                                   f"{exc.strerror}") from None
+            raise CapabilityFailed(f"fs.{action}({text!r}): root folder unavailable: {exc.strerror}") from None
         try:
             for part in rel[:-1]:
                 if create_dirs:
                     with contextlib.suppress(FileExistsError):
                         os.mkdir(part, 0o700, dir_fd=fd)
                 try:
-                    nfd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                  dir_fd=fd)
+                    nfd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
                 except OSError as exc:
                     raise self._os_denial(action, text, exc) from None
                 os.close(fd)
@@ -106,6 +112,7 @@ class FsCapability(Capability):
 
     def _os_denial(self, action: str, text: str, exc: OSError) -> Exception:
         import errno
+
         if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
             return self.deny(action, text, "symbolic links are not followed")
         if exc.errno == errno.ENOENT:
@@ -119,8 +126,7 @@ class FsCapability(Capability):
             raise self.deny(action, text, "a file name is needed, not a folder")
         with self._parent_fd(action, text, root, rel, create_dirs=write) as dirfd:
             try:
-                fd = os.open(rel[-1], flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600,
-                             dir_fd=dirfd)
+                fd = os.open(rel[-1], flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600, dir_fd=dirfd)
             except OSError as exc:
                 raise self._os_denial(action, text, exc) from None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -157,8 +163,7 @@ class FsCapability(Capability):
             if append and old + len(data) > 16 * self.max_file_bytes:
                 raise CapabilityFailed(f"{text!r} would grow past {16 * self.max_file_bytes} bytes")
             if root == self.home:
-                self._charge(action, text, (len(data) if append else len(data) - old),
-                             0 if existed else 1)
+                self._charge(action, text, (len(data) if append else len(data) - old), 0 if existed else 1)
             if not append:
                 os.ftruncate(fd, 0)
             os.write(fd, data)
@@ -192,9 +197,11 @@ class FsCapability(Capability):
         usage = self._usage()
         if usage[0] + grow > self.max_home_bytes or usage[1] + entries > self.max_home_entries:
             self.audit(action, "denied", text, "data folder quota")
-            raise CapabilityFailed(f"the plugin's data folder is full (limits: "
-                                   f"{self.max_home_bytes} bytes, {self.max_home_entries} "
-                                   "files and folders)")
+            raise CapabilityFailed(
+                f"the plugin's data folder is full (limits: "
+                f"{self.max_home_bytes} bytes, {self.max_home_entries} "
+                "files and folders)"
+            )
         usage[0] += grow
         usage[1] += entries
 
@@ -214,8 +221,15 @@ class FsCapability(Capability):
             entries = []
             with os.scandir(dirfd) as it:
                 for entry in it:
-                    kind = ("link" if entry.is_symlink() else "dir" if entry.is_dir(follow_symlinks=False)
-                            else "file" if entry.is_file(follow_symlinks=False) else "other")
+                    kind = (
+                        "link"
+                        if entry.is_symlink()
+                        else "dir"
+                        if entry.is_dir(follow_symlinks=False)
+                        else "file"
+                        if entry.is_file(follow_symlinks=False)
+                        else "other"
+                    )
                     entries.append({"name": entry.name, "type": kind})
         self.audit("list_dir", "allowed", text, f"{len(entries)} entries")
         return sorted(entries, key=lambda e: e["name"])

@@ -1,4 +1,5 @@
 """``http``: requests to granted origins (scheme, host, port), with redirects checked per hop."""
+
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -35,12 +36,14 @@ class HttpCapability(Capability):
     def get(self, url: Any, headers: Any = None, params: Any = None, timeout: Any = None) -> dict[str, Any]:
         return self.request("GET", url, headers=headers, params=params, timeout=timeout)
 
-    def post(self, url: Any, json: Any = None, data: Any = None, headers: Any = None,
-             timeout: Any = None) -> dict[str, Any]:
+    def post(
+        self, url: Any, json: Any = None, data: Any = None, headers: Any = None, timeout: Any = None
+    ) -> dict[str, Any]:
         return self.request("POST", url, headers=headers, json=json, data=data, timeout=timeout)
 
-    def put(self, url: Any, json: Any = None, data: Any = None, headers: Any = None,
-            timeout: Any = None) -> dict[str, Any]:
+    def put(
+        self, url: Any, json: Any = None, data: Any = None, headers: Any = None, timeout: Any = None
+    ) -> dict[str, Any]:
         return self.request("PUT", url, headers=headers, json=json, data=data, timeout=timeout)
 
     def delete(self, url: Any, headers: Any = None, timeout: Any = None) -> dict[str, Any]:
@@ -54,13 +57,24 @@ class HttpCapability(Capability):
             raise self.deny(action, text, str(exc)) from None
         allow, deny = self.ctx.grants.allow.hosts, self.ctx.grants.deny.hosts
         if not origin_allowed(origin, allow, deny):
-            why = (f"{origin} is explicitly denied" if origin_allowed(origin, deny, ())
-                   else f"{origin} is {self.scope_hint('hosts')}")
+            why = (
+                f"{origin} is explicitly denied"
+                if origin_allowed(origin, deny, ())
+                else f"{origin} is {self.scope_hint('hosts')}"
+            )
             raise self.deny(action, text, why)
         return parsed
 
-    def request(self, method: Any, url: Any, headers: Any = None, params: Any = None,
-                json: Any = None, data: Any = None, timeout: Any = None) -> dict[str, Any]:
+    def request(
+        self,
+        method: Any,
+        url: Any,
+        headers: Any = None,
+        params: Any = None,
+        json: Any = None,
+        data: Any = None,
+        timeout: Any = None,
+    ) -> dict[str, Any]:
         verb = require_str(method, "method", 16).upper()
         action = verb.lower()
         if verb not in _METHODS:
@@ -74,38 +88,43 @@ class HttpCapability(Capability):
         budget = self.ctx.remaining(timeout, DEFAULT_TIMEOUT)
         client = self._http()
         try:
-            request = client.build_request(verb, target, headers=headers,
-                                           params=plain(params) if params else None,
-                                           json=plain(json) if json is not None else None,
-                                           content=data, timeout=httpx.Timeout(budget))
+            request = client.build_request(
+                verb,
+                target,
+                headers=headers,
+                params=plain(params) if params else None,
+                json=plain(json) if json is not None else None,
+                content=data,
+                timeout=httpx.Timeout(budget),
+            )
             for _hop in range(MAX_REDIRECTS + 1):
                 response = client.send(request, stream=True)
                 try:
                     if response.is_redirect and response.next_request is not None:
                         nxt = response.next_request
                         self._check(action, str(nxt.url))  # raises (and audits) out of scope
-                        self.audit(action, "allowed", str(request.url),
-                                   f"redirect {response.status_code} -> {nxt.url}")
+                        self.audit(action, "allowed", str(request.url), f"redirect {response.status_code} -> {nxt.url}")
                         request = nxt
                         continue
                     body = self._read_capped(response)
                 finally:
                     response.close()
                 self.audit(action, "allowed", str(request.url), f"status {response.status_code}")
-                return {"status": response.status_code, "url": str(request.url),
-                        "headers": {k.lower(): v for k, v in response.headers.items()},
-                        "text": body.decode(response.encoding or "utf-8", "replace")}
+                return {
+                    "status": response.status_code,
+                    "url": str(request.url),
+                    "headers": {k.lower(): v for k, v in response.headers.items()},
+                    "text": body.decode(response.encoding or "utf-8", "replace"),
+                }
             raise self.deny(action, str(url), f"more than {MAX_REDIRECTS} redirects")
         except httpx.HTTPError as exc:
             self.audit(action, "error", str(url), type(exc).__name__)
-            raise CapabilityFailed(f"http.{action}({str(url)!r}) failed: "
-                                   f"{type(exc).__name__}: {exc}") from None
+            raise CapabilityFailed(f"http.{action}({str(url)!r}) failed: {type(exc).__name__}: {exc}") from None
 
     def _read_capped(self, response: httpx.Response) -> bytes:
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
-            raise CapabilityFailed(f"response is {declared} bytes; the limit is "
-                                   f"{self.max_response_bytes}")
+            raise CapabilityFailed(f"response is {declared} bytes; the limit is {self.max_response_bytes}")
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_bytes():

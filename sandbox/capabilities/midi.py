@@ -1,4 +1,5 @@
 """``midi``: send messages to declared output ports; SysEx only when the grant says so."""
+
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -17,7 +18,11 @@ MESSAGE_FIELDS: dict[str, tuple[tuple[str, int, int], ...]] = {
     "polytouch": (_CHANNEL, ("note", 0, 127), ("value", 0, 127)),
     "song_select": (("song", 0, 127),),
     "songpos": (("pos", 0, 16383),),
-    "start": (), "stop": (), "continue": (), "clock": (), "reset": (),
+    "start": (),
+    "stop": (),
+    "continue": (),
+    "clock": (),
+    "reset": (),
     "sysex": (),
 }
 MAX_SYSEX = 4096
@@ -43,8 +48,11 @@ def validate_message(message: Any) -> dict[str, Any]:
         out[name] = value
     if kind == "sysex":
         data = message.get("data")
-        if (not isinstance(data, list) or len(data) > MAX_SYSEX
-                or not all(type(b) is int and 0 <= b <= 127 for b in data)):
+        if (
+            not isinstance(data, list)
+            or len(data) > MAX_SYSEX
+            or not all(type(b) is int and 0 <= b <= 127 for b in data)
+        ):
             raise ValueError(f"sysex data must be a list of at most {MAX_SYSEX} integers 0-127")
         out["data"] = data
     return out
@@ -64,12 +72,16 @@ class MidiCapability(Capability):
             raise self.deny("send", name, f"port is {self.scope_hint('ports')}")
         clean = validate_message(message)
         if clean["type"] == "sysex" and (not grants.allow.sysex or grants.deny.sysex):
-            raise self.deny("send", name, "SysEx was not granted; the user grants it with: "
-                            f"midimon plugins grant {self.ctx.plugin} midi --sysex")
+            raise self.deny(
+                "send",
+                name,
+                f"SysEx was not granted; the user grants it with: midimon plugins grant {self.ctx.plugin} midi --sysex",
+            )
         self.ctx.services.midi_send(name, clean)
         self.audit("send", "allowed", name, clean["type"])
 
     def ports(self) -> list[str]:
         grants = self.ctx.grants
-        return [p for p in self.ctx.services.midi_output_ports()
-                if p in grants.allow.ports and p not in grants.deny.ports]
+        return [
+            p for p in self.ctx.services.midi_output_ports() if p in grants.allow.ports and p not in grants.deny.ports
+        ]

@@ -4,6 +4,7 @@ One paho-mqtt client per (plugin, broker), connected on first use and kept. Mess
 plugin's subscriptions wait in a bounded queue that the plugin drains with ``mqtt.messages()``
 (the lifecycle engine calls it from ``poll_events``); the oldest are dropped when it is full.
 """
+
 from __future__ import annotations
 
 import collections
@@ -15,8 +16,7 @@ import paho.mqtt.client as paho
 
 from ..errors import CapabilityFailed
 from .base import Capability, CapabilityContext, require_str
-from .scopes import (ScopeError, check_filter, check_topic, filter_covers, filters_overlap,
-                     normalise_host, topic_matches)
+from .scopes import ScopeError, check_filter, check_topic, filter_covers, filters_overlap, normalise_host, topic_matches
 
 MAX_QUEUE = 1000
 MAX_PAYLOAD = 256 * 1024
@@ -35,13 +35,15 @@ def parse_broker(text: str) -> tuple[str, int]:
 
 
 class _Connection:
-    def __init__(self, plugin: str, host: str, port: int, timeout: float,
-                 inbox: "collections.deque[dict[str, Any]]") -> None:
+    def __init__(
+        self, plugin: str, host: str, port: int, timeout: float, inbox: collections.deque[dict[str, Any]]
+    ) -> None:
         self.connected = threading.Event()
         self.inbox = inbox
         self.broker = f"{host}:{port}"
-        self.client = paho.Client(callback_api_version=paho.CallbackAPIVersion.VERSION2,
-                                  client_id=f"midimon-{plugin}-{uuid.uuid4().hex[:8]}")
+        self.client = paho.Client(
+            callback_api_version=paho.CallbackAPIVersion.VERSION2, client_id=f"midimon-{plugin}-{uuid.uuid4().hex[:8]}"
+        )
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.connect(host, port, keepalive=30)
@@ -56,8 +58,15 @@ class _Connection:
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         payload = bytes(message.payload[:MAX_PAYLOAD]).decode("utf-8", "replace")
-        self.inbox.append({"broker": self.broker, "topic": str(message.topic), "payload": payload,
-                           "qos": int(message.qos), "retain": bool(message.retain)})
+        self.inbox.append(
+            {
+                "broker": self.broker,
+                "topic": str(message.topic),
+                "payload": payload,
+                "qos": int(message.qos),
+                "retain": bool(message.retain),
+            }
+        )
 
     def close(self) -> None:
         try:
@@ -75,7 +84,7 @@ class MqttCapability(Capability):
     def __init__(self, ctx: CapabilityContext) -> None:
         super().__init__(ctx)
         self._connections: dict[tuple[str, int], _Connection] = {}
-        self._inbox: "collections.deque[dict[str, Any]]" = collections.deque(maxlen=MAX_QUEUE)
+        self._inbox: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_QUEUE)
 
     def _broker(self, action: str, broker: Any) -> _Connection:
         allowed = []
@@ -92,8 +101,7 @@ class MqttCapability(Capability):
                 continue
         if broker is None:
             if len(allowed) != 1:
-                raise self.deny(action, "", "name the broker: the plugin has "
-                                f"{len(allowed)} granted brokers")
+                raise self.deny(action, "", f"name the broker: the plugin has {len(allowed)} granted brokers")
             key = allowed[0]
         else:
             text = require_str(broker, "broker", 300)
@@ -102,22 +110,21 @@ class MqttCapability(Capability):
             except (ScopeError, ValueError) as exc:
                 raise self.deny(action, text, str(exc)) from None
         if key in denied or key not in allowed:
-            raise self.deny(action, f"{key[0]}:{key[1]}",
-                            "broker is explicitly denied" if key in denied
-                            else f"broker is {self.scope_hint('brokers')}")
+            raise self.deny(
+                action,
+                f"{key[0]}:{key[1]}",
+                "broker is explicitly denied" if key in denied else f"broker is {self.scope_hint('brokers')}",
+            )
         conn = self._connections.get(key)
         if conn is None:
             try:
-                conn = _Connection(self.ctx.plugin, key[0], key[1],
-                                   self.ctx.remaining(None, 5.0), self._inbox)
+                conn = _Connection(self.ctx.plugin, key[0], key[1], self.ctx.remaining(None, 5.0), self._inbox)
             except OSError as exc:
-                raise CapabilityFailed(f"cannot connect to MQTT broker {key[0]}:{key[1]}: {exc}") \
-                    from None
+                raise CapabilityFailed(f"cannot connect to MQTT broker {key[0]}:{key[1]}: {exc}") from None
             self._connections[key] = conn
         return conn
 
-    def publish(self, topic: Any, payload: Any = "", qos: Any = 0, retain: Any = False,
-                broker: Any = None) -> bool:
+    def publish(self, topic: Any, payload: Any = "", qos: Any = 0, retain: Any = False, broker: Any = None) -> bool:
         topic = require_str(topic, "topic", 65535)
         try:
             check_topic(topic)
@@ -128,8 +135,7 @@ class MqttCapability(Capability):
             raise self.deny("publish", topic, "topic is explicitly denied")
         if not any(topic_matches(f, topic) for f in grants.allow.publish):
             raise self.deny("publish", topic, f"topic is {self.scope_hint('publish')}")
-        text = require_str(payload if isinstance(payload, str) else _json(payload), "payload",
-                           MAX_PAYLOAD)
+        text = require_str(payload if isinstance(payload, str) else _json(payload), "payload", MAX_PAYLOAD)
         if qos not in (0, 1, 2):
             raise ValueError("qos must be 0, 1 or 2")
         conn = self._broker("publish", broker)
@@ -185,4 +191,5 @@ class MqttCapability(Capability):
 
 def _json(value: Any) -> str:
     import json
+
     return json.dumps(value, separators=(",", ":"))

@@ -3,6 +3,7 @@
 The rule for every comparison: normalise first, with the same parser that will be used to do the
 work (httpx parses the URL that httpx connects to), then compare exact plain strings.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -72,8 +73,7 @@ def parse_url(url: str) -> tuple[httpx.URL, Origin]:
     if parsed.userinfo:
         # 'https://api.example.com@evil.example/' has host evil.example. Credentials in a URL
         # are refused outright: send an Authorization header instead.
-        raise ScopeError("credentials in the URL (user@host) are not allowed; the host of "
-                         f"this URL is {parsed.host!r}")
+        raise ScopeError(f"credentials in the URL (user@host) are not allowed; the host of this URL is {parsed.host!r}")
     raw = parsed.raw_host.decode("ascii", "replace")
     host = normalise_host(raw)
     port = parsed.port or DEFAULT_PORTS[scheme]
@@ -83,8 +83,8 @@ def parse_url(url: str) -> tuple[httpx.URL, Origin]:
 @dataclasses.dataclass(frozen=True)
 class OriginPattern:
     scheme: str
-    host: str          # exact host, or ".example.com" for "*.example.com"
-    port: int | None   # None: any port
+    host: str  # exact host, or ".example.com" for "*.example.com"
+    port: int | None  # None: any port
 
     def matches(self, origin: Origin) -> bool:
         if origin.scheme != self.scheme:
@@ -126,6 +126,7 @@ def parse_origin_pattern(pattern: str) -> OriginPattern:
 
 def origin_allowed(origin: Origin, allow: tuple[str, ...], deny: tuple[str, ...]) -> bool:
     """Deny beats allow; an unparsable scope entry never allows anything."""
+
     def any_match(patterns: tuple[str, ...]) -> bool:
         for p in patterns:
             try:
@@ -134,10 +135,12 @@ def origin_allowed(origin: Origin, allow: tuple[str, ...], deny: tuple[str, ...]
             except (ScopeError, ValueError):
                 continue
         return False
+
     return not any_match(deny) and any_match(allow)
 
 
 # -- MQTT topics ---------------------------------------------------------------------------------
+
 
 def check_topic(topic: str) -> None:
     """A topic name to publish to: no wildcards."""

@@ -1,4 +1,5 @@
 """``shell``: run a declared executable with an argv list; no shell, timeout, capped output."""
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,10 @@ class ShellCapability(Capability):
 
     def run(self, argv: Any, timeout: Any = None, input: Any = None) -> dict[str, Any]:
         if not isinstance(argv, list) or not argv:
-            raise TypeError("shell.run() takes a non-empty list of strings (no shell command "
-                            "lines: pass ['git', 'status'], not 'git status')")
+            raise TypeError(
+                "shell.run() takes a non-empty list of strings (no shell command "
+                "lines: pass ['git', 'status'], not 'git status')"
+            )
         args = [require_str(a, "argument", 32768) for a in argv]
         executable = self._allowed_executable(args[0])
         stdin = require_str(input, "input", MAX_OUTPUT).encode("utf-8") if input is not None else None
@@ -58,21 +61,32 @@ class ShellCapability(Capability):
         os.makedirs(home, exist_ok=True)
         env = {"PATH": SAFE_PATH, "LANG": "C.UTF-8", "HOME": home}
         try:
-            proc = subprocess.Popen(args, executable=executable, cwd=home, env=env,
-                                    stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True, close_fds=True)
+            proc = subprocess.Popen(
+                args,
+                executable=executable,
+                cwd=home,
+                env=env,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+            )
         except OSError as exc:
             raise CapabilityFailed(f"shell.run: cannot start {args[0]!r}: {exc.strerror}") from None
         out, err, timed_out, truncated = self._collect(proc, stdin, budget)
-        self.audit("run", "allowed", " ".join(args)[:300],
-                   f"rc={proc.returncode} timed_out={timed_out}")
-        return {"returncode": proc.returncode, "stdout": out.decode("utf-8", "replace"),
-                "stderr": err.decode("utf-8", "replace"), "timed_out": timed_out,
-                "truncated": truncated}
+        self.audit("run", "allowed", " ".join(args)[:300], f"rc={proc.returncode} timed_out={timed_out}")
+        return {
+            "returncode": proc.returncode,
+            "stdout": out.decode("utf-8", "replace"),
+            "stderr": err.decode("utf-8", "replace"),
+            "timed_out": timed_out,
+            "truncated": truncated,
+        }
 
-    def _collect(self, proc: subprocess.Popen[bytes], stdin: bytes | None,
-                 budget: float) -> tuple[bytes, bytes, bool, bool]:
+    def _collect(
+        self, proc: subprocess.Popen[bytes], stdin: bytes | None, budget: float
+    ) -> tuple[bytes, bytes, bool, bool]:
         if stdin is not None and proc.stdin is not None:
             try:
                 proc.stdin.write(stdin)

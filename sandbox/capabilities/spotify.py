@@ -6,13 +6,15 @@ request through a session that only talks to that checked origin: the environmen
 .netrc) is ignored, redirects are refused, retries are off and the answer is capped. Only plain
 data crosses back; a Spotify error becomes one sentence with the status code and the reason.
 """
+
 from __future__ import annotations
 
 import logging
 import re
 import time
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import requests
 import spotipy
@@ -30,8 +32,10 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 _DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _ID = r"[A-Za-z0-9]{1,64}"
 _ITEM_URI = re.compile(rf"spotify:(track|episode):{_ID}")
-_CONTEXT_URI = re.compile(rf"spotify:(album|artist|playlist|show):{_ID}|"
-                          rf"spotify:user:[A-Za-z0-9._-]{{1,64}}:playlist:{_ID}")
+_CONTEXT_URI = re.compile(
+    rf"spotify:(album|artist|playlist|show):{_ID}|"
+    rf"spotify:user:[A-Za-z0-9._-]{{1,64}}:playlist:{_ID}"
+)
 
 # spotipy logs every request at DEBUG with its headers (the bearer token) and every error
 # response at ERROR; the capability reports both to the plugin and the audit log instead.
@@ -54,7 +58,7 @@ class _OneOriginSession(requests.Session):
     def __init__(self, origin: Origin, refuse: Callable[[str, str], CapabilityDenied]) -> None:
         """``refuse(url, why)`` audits a denial and builds the error for the plugin."""
         super().__init__()
-        self.trust_env = False     # HTTP(S)_PROXY, NO_PROXY, .netrc, REQUESTS_CA_BUNDLE
+        self.trust_env = False  # HTTP(S)_PROXY, NO_PROXY, .netrc, REQUESTS_CA_BUNDLE
         self.origin = origin
         self.refuse = refuse
         self.deadline = 0.0
@@ -66,34 +70,38 @@ class _OneOriginSession(requests.Session):
         parts = None
         try:
             parts = urllib3.util.parse_url(url)
-            seen = Origin((parts.scheme or "").lower(), normalise_host(parts.host or ""),
-                          parts.port or {"http": 80, "https": 443}.get(parts.scheme or "", 0))
+            seen = Origin(
+                (parts.scheme or "").lower(),
+                normalise_host(parts.host or ""),
+                parts.port or {"http": 80, "https": 443}.get(parts.scheme or "", 0),
+            )
         except (ScopeError, ValueError, urllib3.exceptions.LocationParseError):
             seen = None
         if seen != self.origin or parts is None or parts.auth:
             # Defence in depth: the base was checked and rebuilt from its parts, so this only
             # fires if requests would read a URL differently from the scope check.
-            raise _Refused(self.refuse(url, f"requests would connect to {seen or url}, not "
-                                            f"the checked {self.origin}"))
+            raise _Refused(self.refuse(url, f"requests would connect to {seen or url}, not the checked {self.origin}"))
         kwargs["allow_redirects"] = False
         kwargs["stream"] = True
         response = super().send(request, **kwargs)
         try:
             self.last = (str(request.method), url, int(response.status_code))
             if response.is_redirect:
-                raise _Refused(CapabilityFailed(
-                    f"the Spotify API answered {response.status_code} with a redirect; "
-                    "redirects are not followed"))
+                raise _Refused(
+                    CapabilityFailed(
+                        f"the Spotify API answered {response.status_code} with a redirect; redirects are not followed"
+                    )
+                )
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_content(65536):
                 size += len(chunk)
                 if size > MAX_RESPONSE_BYTES:
-                    raise _Refused(CapabilityFailed(f"the Spotify API answered more than "
-                                                    f"{MAX_RESPONSE_BYTES} bytes"))
+                    raise _Refused(CapabilityFailed(f"the Spotify API answered more than {MAX_RESPONSE_BYTES} bytes"))
                 if self.deadline and time.monotonic() > self.deadline:
-                    raise _Refused(CapabilityFailed("the Spotify API did not finish answering "
-                                                    "before the call's deadline"))
+                    raise _Refused(
+                        CapabilityFailed("the Spotify API did not finish answering before the call's deadline")
+                    )
                 chunks.append(chunk)
         finally:
             response.close()
@@ -115,12 +123,15 @@ def _track(item: Any) -> dict[str, Any] | None:
     album = item.get("album") if isinstance(item.get("album"), dict) else {}
     artists = item.get("artists") if isinstance(item.get("artists"), list) else []
     show = item.get("show") if isinstance(item.get("show"), dict) else {}
-    return {"name": _text(item.get("name")), "uri": _text(item.get("uri")),
-            "id": _text(item.get("id")), "type": _text(item.get("type")),
-            "duration_ms": _int(item.get("duration_ms")),
-            "artists": [a["name"] for a in artists
-                        if isinstance(a, dict) and isinstance(a.get("name"), str)],
-            "album": _text(album.get("name")) or _text(show.get("name"))}
+    return {
+        "name": _text(item.get("name")),
+        "uri": _text(item.get("uri")),
+        "id": _text(item.get("id")),
+        "type": _text(item.get("type")),
+        "duration_ms": _int(item.get("duration_ms")),
+        "artists": [a["name"] for a in artists if isinstance(a, dict) and isinstance(a.get("name"), str)],
+        "album": _text(album.get("name")) or _text(show.get("name")),
+    }
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -131,8 +142,9 @@ def _one_line(text: str, limit: int = 200) -> str:
 class SpotifyCapability(Capability):
     obj_name = "spotify"
     capability = "network"
-    methods: ClassVar[frozenset[str]] = frozenset({"configure", "play", "pause", "next",
-                                                   "previous", "volume", "current", "devices"})
+    methods: ClassVar[frozenset[str]] = frozenset(
+        {"configure", "play", "pause", "next", "previous", "volume", "current", "devices"}
+    )
     #: ``configure`` only stores the plugin's token and API base for this plugin; it reaches
     #: nothing, so a plugin can call it from ``initialize`` before the user grants ``network``.
     #: Every other method checks the grant and the scope when it is called.
@@ -159,8 +171,7 @@ class SpotifyCapability(Capability):
         except ScopeError as exc:
             raise self.deny("configure", base_text, str(exc)) from None
         self._token, self._base_text = access_token, base_text
-        self.audit("configure", "allowed", base,
-                   "access token set" if access_token else "no access token")
+        self.audit("configure", "allowed", base, "access token set" if access_token else "no access token")
         return {"api_base": base, "has_token": access_token is not None}
 
     def play(self, uri: Any = None, device_id: Any = None) -> None:
@@ -172,9 +183,11 @@ class SpotifyCapability(Capability):
             elif _CONTEXT_URI.fullmatch(uri):
                 body["context_uri"] = uri
             else:
-                raise ValueError(f"uri {uri!r} is not a Spotify URI such as "
-                                 "'spotify:track:<id>', 'spotify:album:<id>' or "
-                                 "'spotify:playlist:<id>'")
+                raise ValueError(
+                    f"uri {uri!r} is not a Spotify URI such as "
+                    "'spotify:track:<id>', 'spotify:album:<id>' or "
+                    "'spotify:playlist:<id>'"
+                )
         device = self._device(device_id)
         self._run("play", lambda sp: sp.start_playback(device_id=device, **body))
 
@@ -204,19 +217,28 @@ class SpotifyCapability(Capability):
         if not isinstance(data, dict):
             return None
         context = data.get("context") if isinstance(data.get("context"), dict) else {}
-        return {"is_playing": bool(data.get("is_playing")),
-                "progress_ms": _int(data.get("progress_ms")),
-                "type": _text(data.get("currently_playing_type")),
-                "context": _text(context.get("uri")),
-                "item": _track(data.get("item"))}
+        return {
+            "is_playing": bool(data.get("is_playing")),
+            "progress_ms": _int(data.get("progress_ms")),
+            "type": _text(data.get("currently_playing_type")),
+            "context": _text(context.get("uri")),
+            "item": _track(data.get("item")),
+        }
 
     def devices(self) -> list[dict[str, Any]]:
         data = self._run("devices", lambda sp: sp.devices())
         found = data.get("devices") if isinstance(data, dict) else None
-        return [{"id": _text(d.get("id")), "name": _text(d.get("name")),
-                 "type": _text(d.get("type")), "is_active": bool(d.get("is_active")),
-                 "volume_percent": _int(d.get("volume_percent"))}
-                for d in (found if isinstance(found, list) else []) if isinstance(d, dict)]
+        return [
+            {
+                "id": _text(d.get("id")),
+                "name": _text(d.get("name")),
+                "type": _text(d.get("type")),
+                "is_active": bool(d.get("is_active")),
+                "volume_percent": _int(d.get("volume_percent")),
+            }
+            for d in (found if isinstance(found, list) else [])
+            if isinstance(d, dict)
+        ]
 
     # -- checks and the call ---------------------------------------------------------------------
     @staticmethod
@@ -247,8 +269,11 @@ class SpotifyCapability(Capability):
             raise self.deny(action, self._base_text, str(exc)) from None
         allow, deny = self.ctx.grants.allow.hosts, self.ctx.grants.deny.hosts
         if not origin_allowed(origin, allow, deny):
-            why = (f"{origin} is explicitly denied" if origin_allowed(origin, deny, ())
-                   else f"the API base {origin} is {self.scope_hint('hosts')}")
+            why = (
+                f"{origin} is explicitly denied"
+                if origin_allowed(origin, deny, ())
+                else f"the API base {origin} is {self.scope_hint('hosts')}"
+            )
             raise self.deny(action, self._base_text, why)
         return base, origin
 
@@ -256,18 +281,18 @@ class SpotifyCapability(Capability):
         self._action = action
         if self._token is None:
             self.audit(action, "error", self._base_text, "no access token")
-            raise CapabilityFailed(f"spotify.{action}(): no access token; the plugin must call "
-                                   "spotify.configure(access_token) first (for example in "
-                                   "initialize(config))")
+            raise CapabilityFailed(
+                f"spotify.{action}(): no access token; the plugin must call "
+                "spotify.configure(access_token) first (for example in "
+                "initialize(config))"
+            )
         base, origin = self._checked_base(action)
         if self._session is None or self._session.origin != origin:
             self.close()
-            self._session = _OneOriginSession(
-                origin, lambda url, why: self.deny(self._action, url, why))
+            self._session = _OneOriginSession(origin, lambda url, why: self.deny(self._action, url, why))
             # retries=0: one press is one request; spotipy's own retry adapter is not used
             # with a session we give it, and the numbers say so for a reader.
-            self._client = spotipy.Spotify(requests_session=self._session, retries=0,
-                                           status_retries=0, proxies=None)
+            self._client = spotipy.Spotify(requests_session=self._session, retries=0, status_retries=0, proxies=None)
         assert self._client is not None
         budget = self.ctx.remaining(None, DEFAULT_TIMEOUT)
         self._client.prefix = base
@@ -284,28 +309,27 @@ class SpotifyCapability(Capability):
         except _Refused as exc:
             last = session.last
             if isinstance(exc.error, CapabilityFailed):
-                self.audit(action, "error", last[1] if last else self._base_text,
-                           str(exc.error))
+                self.audit(action, "error", last[1] if last else self._base_text, str(exc.error))
                 raise CapabilityFailed(f"spotify.{action}(): {exc.error}") from None
-            raise exc.error from None   # a denial: already audited
+            raise exc.error from None  # a denial: already audited
         except spotipy.SpotifyException as exc:
             message = self._describe(exc)
             last = session.last
-            self.audit(action, "error", last[1] if last else self._base_text,
-                       f"status {exc.http_status}")
+            self.audit(action, "error", last[1] if last else self._base_text, f"status {exc.http_status}")
             raise CapabilityFailed(f"spotify.{action}(): {message}") from None
         except requests.RequestException as exc:
             self.audit(action, "error", self._base_text, type(exc).__name__)
-            what = ("did not answer in time" if isinstance(exc, requests.Timeout)
-                    else "could not be reached")
-            raise CapabilityFailed(f"spotify.{action}(): the Spotify API at "
-                                   f"{session.origin} {what} ({type(exc).__name__})") from None
+            what = "did not answer in time" if isinstance(exc, requests.Timeout) else "could not be reached"
+            raise CapabilityFailed(
+                f"spotify.{action}(): the Spotify API at {session.origin} {what} ({type(exc).__name__})"
+            ) from None
         except spotipy.SpotifyBaseException as exc:
             self.audit(action, "error", self._base_text, type(exc).__name__)
             raise CapabilityFailed(f"spotify.{action}(): {type(exc).__name__}") from None
         last = session.last
-        self.audit(action, "allowed", last[1] if last else self._base_text,
-                   f"{last[0]} status {last[2]}" if last else "")
+        self.audit(
+            action, "allowed", last[1] if last else self._base_text, f"{last[0]} status {last[2]}" if last else ""
+        )
         return result
 
     @staticmethod

@@ -3,6 +3,7 @@
 It lives on the host (``<data_dir>/store.json``), so it survives worker restarts, plugin reloads
 and daemon restarts; the plugin's ``fs`` root is ``<data_dir>/files`` and cannot reach it.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """``system``: keystrokes, text, volume and app launch through the engine's action back ends."""
+
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -38,12 +39,12 @@ class SystemCapability(Capability):
         if (level is None) == (change is None):
             raise TypeError("give exactly one of level (0.0-1.0) or change (-1.0-1.0)")
         value = level if level is not None else change
-        if type(value) not in (int, float) or not (-1.0 <= value <= 1.0) or (
-                level is not None and value < 0):
+        if type(value) not in (int, float) or not (-1.0 <= value <= 1.0) or (level is not None and value < 0):
             raise ValueError("level must be 0.0-1.0 and change -1.0-1.0")
         self._check("volume", str(value))
-        self.ctx.services.set_volume(float(level) if level is not None else None,
-                                     float(change) if change is not None else None)
+        self.ctx.services.set_volume(
+            float(level) if level is not None else None, float(change) if change is not None else None
+        )
         self.audit("volume", "allowed", str(value))
 
     def launch(self, app: Any) -> None:

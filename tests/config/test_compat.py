@@ -1,9 +1,10 @@
 """The four real MIDIMon configs load, with the legacy vocabulary warned about by line."""
+
 import shutil
 
 import pytest
-
 from testkit.paths import COMPAT
+
 from midimon.config import ConfigError, load_config
 from midimon.config.migrate import migrate_text
 
@@ -11,8 +12,12 @@ FILES = sorted(COMPAT.glob("*.toml"))
 
 
 def test_all_four_real_configs_are_there():
-    assert {f.name for f in FILES} == {"config_enhanced.toml", "daw-control-ableton.toml",
-                                       "template-maschine-mikro-mk3.toml", "v0.1.0-baseline.toml"}
+    assert {f.name for f in FILES} == {
+        "config_enhanced.toml",
+        "daw-control-ableton.toml",
+        "template-maschine-mikro-mk3.toml",
+        "v0.1.0-baseline.toml",
+    }
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -75,7 +80,7 @@ def test_migrate_keeps_comments_and_removes_every_warning(tmp_path):
     assert 'mode = "Development"' in new and '"alt"' in new and "min_velocity" not in new
     before = load_config("a.toml", text=src).config
     after = load_config("b.toml", text=new).config
-    assert before == after   # same meaning, new spelling
+    assert before == after  # same meaning, new spelling
 
 
 def test_migrate_cli_writes_in_place_and_is_idempotent(tmp_path, home):

@@ -1,4 +1,5 @@
 """Bad input: each mistake is one clear message with file, line and key path; never a traceback."""
+
 import json
 
 import pytest
@@ -45,26 +46,79 @@ def mapping(trig='{ type = "Note", note = 1 }', act='{ type = "Delay", ms = 1 }'
     return M.format(trig=trig, act=act)
 
 
-@pytest.mark.parametrize("text,key,line,words", [
-    (mapping(trig='{ type = "Note", note = 128 }'), "modes[0].mappings[0].trigger.note", 4, "from 0 to 127, got 128"),
-    (mapping(trig='{ type = "Note", note = 1, channel = 16 }'), "modes[0].mappings[0].trigger.channel", 4, "from 0 to 15, got 16"),
-    (mapping(trig='{ type = "Note", note = "C3" }'), "modes[0].mappings[0].trigger.note", 4, "whole number, got 'C3'"),
-    (mapping(trig='{ type = "NoteChord", notes = [] }'), "modes[0].mappings[0].trigger.notes", 4, "at least two notes"),
-    (mapping(trig='{ type = "Nte", note = 1 }'), "modes[0].mappings[0].trigger", 4, "did you mean 'Note'"),
-    (mapping(trig='{ note = 1 }'), "modes[0].mappings[0].trigger", 4, "needs a 'type' key"),
-    (mapping(act='{ type = "ModeChange", mode = "B" }'), "modes[0].mappings[0].action.mode", 5, "no mode named 'B'"),
-    (mapping(act='{ type = "VolumeControl", operation = "Set" }'), "modes[0].mappings[0].action", 5, "needs a value"),
-    (mapping(act='{ type = "VolumeControl", operation = "Louder" }'), "modes[0].mappings[0].action.operation", 5, "expected one of"),
-    (mapping(act='{ type = "SendMidi", message_type = "CC" }'), "modes[0].mappings[0].action", 5, "needs controller"),
-    (mapping(act='{ type = "Shell", command = "" }'), "modes[0].mappings[0].action.command", 5, "command is empty"),
-    (mapping(act='{ type = "Conditional", condition = { type = "TimeRange", start = "25:00", end = "1:00" }, then_action = { type = "Delay", ms = 1 } }'),
-     "modes[0].mappings[0].action.condition.start", 5, "HH:MM"),
-    (mapping(act='{ type = "Sequence", actions = [ { type = "Delay", ms = 1 }, { type = "Delay" } ] }'),
-     "modes[0].mappings[0].action.actions[1].ms", 5, "required key is missing"),
-    ('[[modes]]\nname = "A"\n[[modes]]\nname = "A"\n', "modes[1].name", 4, "already used by modes[0]"),
-    ('[logging]\nlevel = "loud"\n', "logging.level", 2, "expected one of"),
-    ('[advanced_settings]\nchord_timeout_ms = -5\n', "advanced_settings.chord_timeout_ms", 2, "at least 0"),
-])
+@pytest.mark.parametrize(
+    "text,key,line,words",
+    [
+        (
+            mapping(trig='{ type = "Note", note = 128 }'),
+            "modes[0].mappings[0].trigger.note",
+            4,
+            "from 0 to 127, got 128",
+        ),
+        (
+            mapping(trig='{ type = "Note", note = 1, channel = 16 }'),
+            "modes[0].mappings[0].trigger.channel",
+            4,
+            "from 0 to 15, got 16",
+        ),
+        (
+            mapping(trig='{ type = "Note", note = "C3" }'),
+            "modes[0].mappings[0].trigger.note",
+            4,
+            "whole number, got 'C3'",
+        ),
+        (
+            mapping(trig='{ type = "NoteChord", notes = [] }'),
+            "modes[0].mappings[0].trigger.notes",
+            4,
+            "at least two notes",
+        ),
+        (mapping(trig='{ type = "Nte", note = 1 }'), "modes[0].mappings[0].trigger", 4, "did you mean 'Note'"),
+        (mapping(trig="{ note = 1 }"), "modes[0].mappings[0].trigger", 4, "needs a 'type' key"),
+        (
+            mapping(act='{ type = "ModeChange", mode = "B" }'),
+            "modes[0].mappings[0].action.mode",
+            5,
+            "no mode named 'B'",
+        ),
+        (
+            mapping(act='{ type = "VolumeControl", operation = "Set" }'),
+            "modes[0].mappings[0].action",
+            5,
+            "needs a value",
+        ),
+        (
+            mapping(act='{ type = "VolumeControl", operation = "Louder" }'),
+            "modes[0].mappings[0].action.operation",
+            5,
+            "expected one of",
+        ),
+        (
+            mapping(act='{ type = "SendMidi", message_type = "CC" }'),
+            "modes[0].mappings[0].action",
+            5,
+            "needs controller",
+        ),
+        (mapping(act='{ type = "Shell", command = "" }'), "modes[0].mappings[0].action.command", 5, "command is empty"),
+        (
+            mapping(
+                act='{ type = "Conditional", condition = { type = "TimeRange", start = "25:00", end = "1:00" }, then_action = { type = "Delay", ms = 1 } }'
+            ),
+            "modes[0].mappings[0].action.condition.start",
+            5,
+            "HH:MM",
+        ),
+        (
+            mapping(act='{ type = "Sequence", actions = [ { type = "Delay", ms = 1 }, { type = "Delay" } ] }'),
+            "modes[0].mappings[0].action.actions[1].ms",
+            5,
+            "required key is missing",
+        ),
+        ('[[modes]]\nname = "A"\n[[modes]]\nname = "A"\n', "modes[1].name", 4, "already used by modes[0]"),
+        ('[logging]\nlevel = "loud"\n', "logging.level", 2, "expected one of"),
+        ("[advanced_settings]\nchord_timeout_ms = -5\n", "advanced_settings.chord_timeout_ms", 2, "at least 0"),
+    ],
+)
 def test_bad_values(text, key, line, words):
     d = one(text)
     assert d.key == key
@@ -75,13 +129,18 @@ def test_bad_values(text, key, line, words):
 
 
 def test_several_errors_are_all_reported():
-    text = mapping(trig='{ type = "Note", note = 200 }') + '[[modes.mappings]]\ntrigger = { type = "CC", cc = -1 }\naction = { type = "Delay", ms = 1 }\n'
+    text = (
+        mapping(trig='{ type = "Note", note = 200 }')
+        + '[[modes.mappings]]\ntrigger = { type = "CC", cc = -1 }\naction = { type = "Delay", ms = 1 }\n'
+    )
     diags = errors(text)
     assert [d.key for d in diags] == ["modes[0].mappings[0].trigger.note", "modes[0].mappings[1].trigger.cc"]
 
 
 def test_unknown_keys_are_warnings_with_suggestions():
-    r = load_config("c.toml", text='[device]\nnaem = "x"\n' + mapping(trig='{ type = "Note", note = 1, velocty_min = 3 }'))
+    r = load_config(
+        "c.toml", text='[device]\nnaem = "x"\n' + mapping(trig='{ type = "Note", note = 1, velocty_min = 3 }')
+    )
     keys = {w.key: w for w in r.warnings}
     assert "did you mean 'name'" in keys["device.naem"].message and keys["device.naem"].line == 2
     assert "did you mean 'velocity_min'" in keys["modes[0].mappings[0].trigger.velocty_min"].message
@@ -107,10 +166,11 @@ def test_validate_cli_exit_codes_and_json(tmp_path, home, capsys):
 
 
 def test_schema_is_valid_json_schema_and_accepts_a_real_config():
-    import jsonschema
     import tomllib
 
+    import jsonschema
     from testkit.paths import COMPAT
+
     from midimon.engine.cli.config_cmds import schema
 
     doc = schema()
@@ -118,8 +178,17 @@ def test_schema_is_valid_json_schema_and_accepts_a_real_config():
     data = tomllib.loads((COMPAT / "daw-control-ableton.toml").read_text())
     jsonschema.validate(data, doc)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"modes": [{"name": "A", "mappings": [{"trigger": {"type": "Note", "note": 300},
-                                                                   "action": {"type": "Delay", "ms": 1}}]}]}, doc)
+        jsonschema.validate(
+            {
+                "modes": [
+                    {
+                        "name": "A",
+                        "mappings": [{"trigger": {"type": "Note", "note": 300}, "action": {"type": "Delay", "ms": 1}}],
+                    }
+                ]
+            },
+            doc,
+        )
 
 
 def test_starter_config_is_valid_and_written_once(home):

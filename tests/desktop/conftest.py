@@ -2,6 +2,7 @@
 server with a null sink. Each is started by Popen and stopped by its PID; a test that needs one
 is skipped, with the reason, only when the program is not installed (and fails instead under
 MIDIMON_REQUIRE_REAL=1, as scripts/test sets)."""
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,9 @@ def xvfb() -> Iterator[str]:
     # test runs or engineers on the same machine.
     proc = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     os.close(write)
     try:
@@ -121,13 +124,18 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def recorder(xvfb: str) -> Iterator[Recorder]:
-    probe = subprocess.run([sys.executable, "-c", "import tkinter; tkinter.Tk().destroy()"],
-                           capture_output=True, text=True, timeout=30)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import tkinter; tkinter.Tk().destroy()"], capture_output=True, text=True, timeout=30
+    )
     if probe.returncode != 0:
         last = (probe.stderr.strip().splitlines() or ["?"])[-1]
         pytest.fail(f"tkinter cannot open a window on {xvfb}: {last} (apt install libtk8.6)")
-    proc = subprocess.Popen([sys.executable, str(HERE / "x_recorder.py"), "400x300+100+100"],
-                            stdout=subprocess.PIPE, text=True, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "x_recorder.py"), "400x300+100+100"],
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
     try:
         yield Recorder(proc)
     finally:
@@ -147,10 +155,21 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = dict(os.environ, HOME=str(base), XDG_RUNTIME_DIR=str(short), XDG_CONFIG_HOME=str(base))
     env.pop("DISPLAY", None)  # keep it from looking for an X11 session bus
     proc = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
-         "--disable-shm=yes", "-L", "module-null-sink sink_name=midimon_test",
-         "-L", f"module-native-protocol-unix auth-anonymous=1 socket={socket_path}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=(base / "pulseaudio.log").open("w"),
+        [
+            "pulseaudio",
+            "-n",
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "--use-pid-file=no",
+            "--disable-shm=yes",
+            "-L",
+            "module-null-sink sink_name=midimon_test",
+            "-L",
+            f"module-native-protocol-unix auth-anonymous=1 socket={socket_path}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(base / "pulseaudio.log").open("w"),
     )
     server = f"unix:{socket_path}"
     saved = os.environ.get("PULSE_SERVER")

@@ -1,4 +1,5 @@
 """Key names and modifiers: the parser the config loader runs at load time."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,25 +11,65 @@ def chords(keys: str, modifiers: list[str] | None = None) -> list[tuple[tuple[st
     return [(c.modifiers, c.key) for c in parse_keys(keys, modifiers or []).chords]
 
 
-@pytest.mark.parametrize("name, key", [
-    ("a", "a"), ("A", "a"), ("7", "7"), (",", ","), ("é", "é"),
-    ("space", "space"), ("Return", "enter"), ("enter", "enter"), ("Escape", "esc"), ("esc", "esc"),
-    ("tab", "tab"), ("backspace", "backspace"), ("delete", "delete"), ("up", "up"),
-    ("DownArrow", "down"), ("left", "left"), ("right", "right"), ("home", "home"), ("end", "end"),
-    ("PageUp", "page_up"), ("page_down", "page_down"), ("pgdn", "page_down"),
-    ("F8", "f8"), ("f1", "f1"), ("f20", "f20"),
-    ("play", "media_play_pause"), ("playpause", "media_play_pause"), ("next", "media_next"),
-    ("previous", "media_previous"), ("volumeup", "media_volume_up"), ("voldown", "media_volume_down"),
-    ("mute", "media_volume_mute"), ("stop", "media_stop"), ("plus", "+"), ("minus", "-"),
-])
+@pytest.mark.parametrize(
+    "name, key",
+    [
+        ("a", "a"),
+        ("A", "a"),
+        ("7", "7"),
+        (",", ","),
+        ("é", "é"),
+        ("space", "space"),
+        ("Return", "enter"),
+        ("enter", "enter"),
+        ("Escape", "esc"),
+        ("esc", "esc"),
+        ("tab", "tab"),
+        ("backspace", "backspace"),
+        ("delete", "delete"),
+        ("up", "up"),
+        ("DownArrow", "down"),
+        ("left", "left"),
+        ("right", "right"),
+        ("home", "home"),
+        ("end", "end"),
+        ("PageUp", "page_up"),
+        ("page_down", "page_down"),
+        ("pgdn", "page_down"),
+        ("F8", "f8"),
+        ("f1", "f1"),
+        ("f20", "f20"),
+        ("play", "media_play_pause"),
+        ("playpause", "media_play_pause"),
+        ("next", "media_next"),
+        ("previous", "media_previous"),
+        ("volumeup", "media_volume_up"),
+        ("voldown", "media_volume_down"),
+        ("mute", "media_volume_mute"),
+        ("stop", "media_stop"),
+        ("plus", "+"),
+        ("minus", "-"),
+    ],
+)
 def test_key_names(name, key):
     assert chords(name) == [((), key)]
 
 
-@pytest.mark.parametrize("modifier, logical", [
-    ("cmd", "cmd"), ("command", "cmd"), ("Meta", "super"), ("super", "super"), ("win", "super"),
-    ("ctrl", "ctrl"), ("Control", "ctrl"), ("alt", "alt"), ("option", "alt"), ("shift", "shift"),
-])
+@pytest.mark.parametrize(
+    "modifier, logical",
+    [
+        ("cmd", "cmd"),
+        ("command", "cmd"),
+        ("Meta", "super"),
+        ("super", "super"),
+        ("win", "super"),
+        ("ctrl", "ctrl"),
+        ("Control", "ctrl"),
+        ("alt", "alt"),
+        ("option", "alt"),
+        ("shift", "shift"),
+    ],
+)
 def test_modifier_aliases(modifier, logical):
     assert chords("c", [modifier]) == [((logical,), "c")]
 
@@ -54,18 +95,21 @@ def test_fn_is_accepted_and_reported_as_ignored():
     assert parse_keys("fn+f8").ignored == ("fn",)
 
 
-@pytest.mark.parametrize("keys, modifiers, message", [
-    ("spce", [], "unknown key 'spce' — did you mean 'space'?"),
-    ("F21", [], "unknown key 'F21'"),
-    ("c", ["ctlr"], "unknown modifier 'ctlr' — did you mean 'ctrl'?"),
-    ("a+b", [], "only the last part of a combination may be a key"),
-    ("ctrl+", [], "empty key name"),
-    ("", [], "keys is empty"),
-    ("   ", [], "keys is empty"),
-    ("fn", [], "'fn' cannot be sent on its own"),
-    ("ctrl+fn", [], "'fn' must come before"),
-    ("ctrl+xyzzy", [], "unknown key 'xyzzy'"),
-])
+@pytest.mark.parametrize(
+    "keys, modifiers, message",
+    [
+        ("spce", [], "unknown key 'spce' — did you mean 'space'?"),
+        ("F21", [], "unknown key 'F21'"),
+        ("c", ["ctlr"], "unknown modifier 'ctlr' — did you mean 'ctrl'?"),
+        ("a+b", [], "only the last part of a combination may be a key"),
+        ("ctrl+", [], "empty key name"),
+        ("", [], "keys is empty"),
+        ("   ", [], "keys is empty"),
+        ("fn", [], "'fn' cannot be sent on its own"),
+        ("ctrl+fn", [], "'fn' must come before"),
+        ("ctrl+xyzzy", [], "unknown key 'xyzzy'"),
+    ],
+)
 def test_errors_name_the_problem(keys, modifiers, message):
     with pytest.raises(ValueError) as info:
         parse_keys(keys, modifiers)
@@ -82,7 +126,17 @@ def test_cmd_is_ctrl_on_linux_and_windows_and_command_on_macos():
 
 
 def test_every_key_of_the_real_midimon_configs_parses():
-    for keys, modifiers in [("space", ["cmd"]), ("4", ["cmd", "shift"]), ("up", ["ctrl"]),
-                            ("f", ["ctrl", "cmd"]), ("escape", ["cmd", "option"]), ("q", ["cmd"]),
-                            ("F8", []), ("F7", []), ("F9", []), ("F1", []), ("b", ["cmd"])]:
+    for keys, modifiers in [
+        ("space", ["cmd"]),
+        ("4", ["cmd", "shift"]),
+        ("up", ["ctrl"]),
+        ("f", ["ctrl", "cmd"]),
+        ("escape", ["cmd", "option"]),
+        ("q", ["cmd"]),
+        ("F8", []),
+        ("F7", []),
+        ("F9", []),
+        ("F1", []),
+        ("b", ["cmd"]),
+    ]:
         assert parse_keys(keys, modifiers).chords

@@ -1,4 +1,5 @@
 """Launch: the argv chosen for each kind of target, and real detached launches."""
+
 from __future__ import annotations
 
 import os
@@ -13,20 +14,38 @@ from midimon.engine.errors import ActionError, BackendUnavailable
 
 from .conftest import missing
 
-TOOLS = {"xdg-open": "/usr/bin/xdg-open", "gtk-launch": "/usr/bin/gtk-launch", "open": "/usr/bin/open",
-         "firefox": "/usr/bin/firefox"}
+TOOLS = {
+    "xdg-open": "/usr/bin/xdg-open",
+    "gtk-launch": "/usr/bin/gtk-launch",
+    "open": "/usr/bin/open",
+    "firefox": "/usr/bin/firefox",
+}
 
 
-def plan(app: str, platform: str = "linux", files: set[str] = frozenset(), executables: set[str] = frozenset(),
-         tools: dict[str, str] = TOOLS, desktop: str | None = None) -> LaunchPlan:
-    return plan_launch(app, platform, which=tools.get, exists=lambda p: p in files or p in executables,
-                       is_executable_file=lambda p: p in executables, desktop_id=lambda n: desktop)
+def plan(
+    app: str,
+    platform: str = "linux",
+    files: set[str] = frozenset(),
+    executables: set[str] = frozenset(),
+    tools: dict[str, str] = TOOLS,
+    desktop: str | None = None,
+) -> LaunchPlan:
+    return plan_launch(
+        app,
+        platform,
+        which=tools.get,
+        exists=lambda p: p in files or p in executables,
+        is_executable_file=lambda p: p in executables,
+        desktop_id=lambda n: desktop,
+    )
 
 
 def test_linux_urls_and_files_go_to_xdg_open():
     assert plan("https://example.org/a?b=1&c=2").argv == ("/usr/bin/xdg-open", "https://example.org/a?b=1&c=2")
     assert plan("mailto:someone@example.org").argv[0] == "/usr/bin/xdg-open"
-    assert plan("/home/u/song.mp3", files={"/home/u/song.mp3"}) == LaunchPlan(("/usr/bin/xdg-open", "/home/u/song.mp3"), helper=True)
+    assert plan("/home/u/song.mp3", files={"/home/u/song.mp3"}) == LaunchPlan(
+        ("/usr/bin/xdg-open", "/home/u/song.mp3"), helper=True
+    )
 
 
 def test_linux_executables_run_directly_without_a_shell():
@@ -77,7 +96,7 @@ def test_real_launch_is_detached_and_not_waited_for(tmp_path):
     out = tmp_path / "out"
     app = tmp_path / "bin" / "midimon-probe-app"
     app.parent.mkdir()
-    app.write_text(f"#!/bin/sh\necho \"$$ $(ps -o sid= -p $$)\" > {out}\nsleep 30\n")
+    app.write_text(f'#!/bin/sh\necho "$$ $(ps -o sid= -p $$)" > {out}\nsleep 30\n')
     app.chmod(0o755)
     env = dict(os.environ, PATH=f"{app.parent}:{os.environ.get('PATH', '')}")
     started = time.monotonic()
@@ -103,7 +122,8 @@ def test_real_gtk_launch_of_a_desktop_file(xvfb, tmp_path):
     apps = tmp_path / "data" / "applications"
     apps.mkdir(parents=True)
     (apps / "midimon-probe.desktop").write_text(
-        f"[Desktop Entry]\nType=Application\nName=Probe\nExec=sh -c 'echo launched > {out}'\n")
+        f"[Desktop Entry]\nType=Application\nName=Probe\nExec=sh -c 'echo launched > {out}'\n"
+    )
     env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), XDG_DATA_DIRS=str(tmp_path / "none"))
     Launcher("linux", env).launch("midimon-probe")
     assert _wait_for(out).strip() == "launched"

@@ -1,4 +1,5 @@
 """No display, Wayland, a dead DISPLAY: one clear line, and nothing imported or sent."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,11 @@ from midimon.engine.errors import BackendUnavailable
 def test_no_display_is_one_line_at_status_and_at_the_press():
     backend = PynputInput(env={}, platform="linux")
     assert "DISPLAY is not set" in backend.problem()
-    for call in (lambda: backend.keystroke("a", []), lambda: backend.text("x"),
-                 lambda: backend.mouse_click("left", None, None)):
+    for call in (
+        lambda: backend.keystroke("a", []),
+        lambda: backend.text("x"),
+        lambda: backend.mouse_click("left", None, None),
+    ):
         with pytest.raises(BackendUnavailable, match="DISPLAY is not set"):
             call()
 
@@ -43,8 +47,10 @@ def test_status_names_the_actions_affected():
 
 
 def test_importing_the_package_and_asking_status_never_imports_pynput():
-    code = ("import sys, midimon.engine.desktop as d; b = d.auto(); b.problem(); "
-            "print('pynput' in sys.modules, 'Xlib' in sys.modules)")
+    code = (
+        "import sys, midimon.engine.desktop as d; b = d.auto(); b.problem(); "
+        "print('pynput' in sys.modules, 'Xlib' in sys.modules)"
+    )
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["False", "False"], out.stderr

@@ -1,10 +1,17 @@
 """The exact command line each volume tool gets, and the choice and fallback between tools."""
+
 from __future__ import annotations
 
 import pytest
 
 from midimon.engine.desktop.volume import (
-    Volume, amixer_argv, available_tools, normalize, osascript_argv, pactl_argv, wpctl_argv,
+    Volume,
+    amixer_argv,
+    available_tools,
+    normalize,
+    osascript_argv,
+    pactl_argv,
+    wpctl_argv,
 )
 from midimon.engine.errors import ActionError, BackendUnavailable
 
@@ -46,12 +53,15 @@ def test_tool_order_follows_what_is_installed():
     assert available_tools("win32", which) == []
 
 
-@pytest.mark.parametrize("op, value, step, message", [
-    ("Louder", None, 5, "unknown volume operation"),
-    ("Set", None, 5, "needs value"),
-    ("Set", 101, 5, "0..100"),
-    ("Up", None, 0, "step must be 1..100"),
-])
+@pytest.mark.parametrize(
+    "op, value, step, message",
+    [
+        ("Louder", None, 5, "unknown volume operation"),
+        ("Set", None, 5, "needs value"),
+        ("Set", 101, 5, "0..100"),
+        ("Up", None, 0, "step must be 1..100"),
+    ],
+)
 def test_bad_fields(op, value, step, message):
     with pytest.raises(ValueError, match=message):
         normalize(op, value, step)

@@ -1,4 +1,5 @@
 """VolumeControl against a real PulseAudio server with a null sink, read back with pactl."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,8 +11,11 @@ from midimon.engine.errors import ActionError
 
 
 def level() -> int:
-    return parse_pactl_volume(subprocess.run(["pactl", "get-sink-volume", "@DEFAULT_SINK@"],
-                                             capture_output=True, text=True, check=True).stdout)
+    return parse_pactl_volume(
+        subprocess.run(
+            ["pactl", "get-sink-volume", "@DEFAULT_SINK@"], capture_output=True, text=True, check=True
+        ).stdout
+    )
 
 
 def muted() -> bool:

@@ -1,6 +1,7 @@
 """Keystroke, Text and MouseClick on a real X server (Xvfb), observed by a Tk window in another
 process. Every test ends with an F12 marker so it reads exactly the events it caused, and the
 marker's modifier state proves no modifier was left held."""
+
 from __future__ import annotations
 
 import time
@@ -55,8 +56,7 @@ def test_letters_digits_and_punctuation(recorder, backend):
 
 
 def test_shift_a_gives_capital_a_both_spellings(recorder, backend):
-    events = observe(recorder, backend, lambda: (backend.keystroke("shift+a", []),
-                                                 backend.keystroke("a", ["shift"])))
+    events = observe(recorder, backend, lambda: (backend.keystroke("shift+a", []), backend.keystroke("a", ["shift"])))
     typed = [p for p in presses(events) if p[0] != "Shift_L"]
     assert typed == [("A", "A", SHIFT), ("A", "A", SHIFT)]
     assert [p[0] for p in presses(events)].count("Shift_L") == 2
@@ -68,9 +68,11 @@ def test_function_keys_including_ones_the_keymap_lacks(recorder, backend):
     # The keycode borrowed for F20 is given back at close (or when idle).
     backend.close()
     from Xlib.display import Display
+
     display = Display()
     try:
         from Xlib import XK
+
         assert display.keysym_to_keycode(XK.string_to_keysym("F20")) == 0
     finally:
         display.close()
@@ -82,8 +84,7 @@ def test_ctrl_k(recorder, backend):
 
 
 def test_cmd_means_ctrl_on_linux_and_super_means_super(recorder, backend):
-    events = observe(recorder, backend, lambda: (backend.keystroke("s", ["cmd"]),
-                                                 backend.keystroke("super+e", [])))
+    events = observe(recorder, backend, lambda: (backend.keystroke("s", ["cmd"]), backend.keystroke("super+e", [])))
     got = presses(events)
     assert got[:2] == [("Control_L", "", 0), ("s", "\x13", CONTROL)]
     assert got[2][0] == "Super_L"
@@ -92,8 +93,12 @@ def test_cmd_means_ctrl_on_linux_and_super_means_super(recorder, backend):
 
 def test_a_sequence_releases_between_combinations(recorder, backend):
     events = observe(recorder, backend, lambda: backend.keystroke("ctrl+k ctrl+c", []))
-    assert presses(events) == [("Control_L", "", 0), ("k", "\x0b", CONTROL),
-                               ("Control_L", "", 0), ("c", "\x03", CONTROL)]
+    assert presses(events) == [
+        ("Control_L", "", 0),
+        ("k", "\x0b", CONTROL),
+        ("Control_L", "", 0),
+        ("c", "\x03", CONTROL),
+    ]
     order = [(e["t"], e["keysym"]) for e in events]
     assert order.index(("release", "Control_L")) < order.index(("press", "c"))
 
@@ -108,8 +113,15 @@ def test_hold_ms_keeps_the_key_down(recorder, backend):
 
 
 def test_media_keys(recorder, backend):
-    events = observe(recorder, backend, lambda: [backend.keystroke(k, []) for k in ("playpause", "next", "volumeup", "stop")])
-    assert [p[0] for p in presses(events)] == ["XF86AudioPlay", "XF86AudioNext", "XF86AudioRaiseVolume", "XF86AudioStop"]
+    events = observe(
+        recorder, backend, lambda: [backend.keystroke(k, []) for k in ("playpause", "next", "volumeup", "stop")]
+    )
+    assert [p[0] for p in presses(events)] == [
+        "XF86AudioPlay",
+        "XF86AudioNext",
+        "XF86AudioRaiseVolume",
+        "XF86AudioStop",
+    ]
 
 
 def test_text_with_non_ascii_characters(recorder, backend):

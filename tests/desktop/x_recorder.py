@@ -4,6 +4,7 @@ the X server from another client (pynput's own listener would miss XSendEvent'ed
 
 Usage: python x_recorder.py WIDTHxHEIGHT+X+Y
 """
+
 from __future__ import annotations
 
 import json
@@ -22,20 +23,27 @@ def main() -> None:
         sys.stdout.flush()
 
     def key(kind: str):
-        return lambda e: emit({"t": kind, "keysym": e.keysym, "char": e.char, "state": int(e.state),
-                               "time": int(e.time)})
+        return lambda e: emit(
+            {"t": kind, "keysym": e.keysym, "char": e.char, "state": int(e.state), "time": int(e.time)}
+        )
 
     root.bind("<KeyPress>", key("press"))
     root.bind("<KeyRelease>", key("release"))
-    root.bind("<ButtonPress>", lambda e: emit({"t": "button", "num": e.num, "x_root": e.x_root,
-                                               "y_root": e.y_root}))
+    root.bind("<ButtonPress>", lambda e: emit({"t": "button", "num": e.num, "x_root": e.x_root, "y_root": e.y_root}))
 
     def ready() -> None:
         # No window manager runs on the test display: take the focus explicitly.
         root.focus_force()
         root.update()
-        emit({"t": "ready", "x": root.winfo_rootx(), "y": root.winfo_rooty(),
-              "w": root.winfo_width(), "h": root.winfo_height()})
+        emit(
+            {
+                "t": "ready",
+                "x": root.winfo_rootx(),
+                "y": root.winfo_rooty(),
+                "w": root.winfo_width(),
+                "h": root.winfo_height(),
+            }
+        )
 
     root.after(200, ready)
     root.mainloop()

@@ -1,5 +1,4 @@
 import pytest
-
 from testkit.daemon import DaemonProcess
 
 # jack_env and harness come from tests/conftest.py

@@ -1,4 +1,5 @@
 """The CLI as a user runs it: real processes, real MIDI back ends."""
+
 import json
 import os
 import subprocess
@@ -7,15 +8,15 @@ import time
 from pathlib import Path
 
 import pytest
-
 from testkit.daemon import DaemonProcess
 
 MIDIMON = str(Path(sys.executable).with_name("midimon"))
 
 
 def run(*args, env=None, timeout=60):
-    return subprocess.run([MIDIMON, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [MIDIMON, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
 
 
 @pytest.mark.jack
@@ -44,7 +45,7 @@ def test_without_a_midi_api_devices_says_what_to_do_and_the_daemon_keeps_running
         d.wait_log("no usable MIDI back end")
         d.wait_log("midimon is running")
         time.sleep(1.0)
-        assert d.proc.poll() is None          # still running
+        assert d.proc.poll() is None  # still running
         assert (home / "config.toml").exists()  # the starter config was written
         assert "wrote a commented starter config" in d.log()
         assert "Traceback" not in d.log()
@@ -55,7 +56,9 @@ def test_without_a_midi_api_devices_says_what_to_do_and_the_daemon_keeps_running
 def test_invalid_config_at_start_is_one_clear_message(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    (home / "config.toml").write_text('[[modes]]\nname = "A"\n[[modes.mappings]]\ntrigger = { type = "Note", note = 300 }\naction = { type = "Delay", ms = 1 }\n')
+    (home / "config.toml").write_text(
+        '[[modes]]\nname = "A"\n[[modes.mappings]]\ntrigger = { type = "Note", note = 300 }\naction = { type = "Delay", ms = 1 }\n'
+    )
     p = run("run", env={"MIDIMON_HOME": str(home)}, timeout=30)
     assert p.returncode == 1
     assert "config.toml:4:" in p.stderr and "modes[0].mappings[0].trigger.note" in p.stderr

@@ -1,4 +1,5 @@
 """MIDI notes over JACK become real keystrokes on an X display: a Tk window records them."""
+
 import json
 import os
 import queue
@@ -27,8 +28,12 @@ def display():
             pytest.fail("Xvfb is not installed but MIDIMON_REQUIRE_REAL is set")
         pytest.skip("Xvfb is not installed (apt install xvfb)")
     read, write = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write)
     number = b""
     while not number.endswith(b"\n"):
@@ -44,8 +49,13 @@ def display():
 
 class Window:
     def __init__(self, display: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(RECORDER), "400x300+100+100"], stdout=subprocess.PIPE,
-                                     text=True, encoding="utf-8", env={**os.environ, "DISPLAY": display})
+        self.proc = subprocess.Popen(
+            [sys.executable, str(RECORDER), "400x300+100+100"],
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            env={**os.environ, "DISPLAY": display},
+        )
         self.q: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.next("ready", 15)
@@ -82,7 +92,8 @@ class Window:
 def test_notes_type_keys_and_text_into_a_focused_window(harness, start_daemon, display):
     window = Window(display)
     try:
-        d = start_daemon(f"""
+        d = start_daemon(
+            f"""
 [device]
 name = "{harness.out_name}"
 
@@ -106,13 +117,15 @@ action = {{ type = "Text", text = "hé✓" }}
 [[modes.mappings]]
 trigger = {{ type = "Note", note = 41 }}
 action = {{ type = "Keystroke", keys = "escape" }}
-""", env_extra={"DISPLAY": display})
+""",
+            env_extra={"DISPLAY": display},
+        )
         d.wait_log("connected MIDI input")
         time.sleep(0.3)
         for note in (36, 37, 38, 39, 40, 41):
             harness.send("note_on", note=note, velocity=100)
             harness.send("note_off", note=note)
-            time.sleep(0.15)   # one action at a time: the pool may otherwise interleave them
+            time.sleep(0.15)  # one action at a time: the pool may otherwise interleave them
         got = window.presses_until("Escape")
         keysyms = [e["keysym"] for e in got if not e["keysym"].startswith(("Shift", "Control"))]
         chars = "".join(e["char"] for e in got if e["keysym"] not in ("F5",) and e["char"] and not e["state"] & 4)

@@ -2,10 +2,9 @@
 and again after the controller is unplugged and plugged back in."""
 
 import pytest
+from testkit.jack import wait_for
 
 from midimon.engine.backends.midoport import PolledInput
-
-from testkit.jack import wait_for
 
 pytestmark = pytest.mark.jack
 
@@ -56,8 +55,10 @@ action = {{ type = "ModeChange", mode = "next" }}
         harness.send("note_on", note=60, velocity=90)
         d.wait_log("mode: Play -> Edit")
         wait_for(lambda: {(36, 0), (37, 0), (38, 127)} <= set(notes(leds)), what="the Edit mode's lights")
-        wait_for(lambda: any(m.type == "control_change" and m.control == 20 and m.value == 64 for m in leds),
-                 what="the Edit mode's CC light")
+        wait_for(
+            lambda: any(m.type == "control_change" and m.control == 20 and m.value == 64 for m in leds),
+            what="the Edit mode's CC light",
+        )
 
         # unplug the controller (both its ports), then plug it back in
         harness.out.close()
@@ -68,8 +69,11 @@ action = {{ type = "ModeChange", mode = "next" }}
         harness.out = harness.mido.open_output(harness.out_name, virtual=True, client_name=f"{harness.tag}-harness")
         mark = len(d.lines)
         d.wait_log("reconnected MIDI input", timeout=15, start=mark)
-        wait_for(lambda: {(36, 0), (37, 0), (38, 127)} <= set(notes(leds)), timeout=15,
-                 what="the current mode's lights again after the reconnect")
+        wait_for(
+            lambda: {(36, 0), (37, 0), (38, 127)} <= set(notes(leds)),
+            timeout=15,
+            what="the current mode's lights again after the reconnect",
+        )
         # and events flow again
         harness.send("note_on", note=60, velocity=90)
         d.wait_log("mode: Edit -> Play", start=mark)

@@ -1,8 +1,8 @@
 """The daemon as a process, over a real JACK MIDI graph: notes in, effects out."""
+
 import time
 
 import pytest
-
 from testkit.jack import wait_for
 
 pytestmark = pytest.mark.jack
@@ -12,7 +12,7 @@ def config(harness, body: str, out: str = "") -> str:
     return f"""
 [device]
 name = "{harness.out_name}"
-{f'virtual_output = "{out}"' if out else ''}
+{f'virtual_output = "{out}"' if out else ""}
 
 [advanced_settings]
 chord_timeout_ms = 60
@@ -34,7 +34,10 @@ def lines(path):
 
 def test_note_cc_pitchbend_aftertouch_reach_shell_actions(harness, start_daemon, tmp_path):
     out = tmp_path / "effects.txt"
-    d = start_daemon(config(harness, f"""
+    d = start_daemon(
+        config(
+            harness,
+            f"""
 [[modes]]
 name = "Play"
 [[modes.mappings]]
@@ -52,19 +55,21 @@ action = {shell_log(out, "press")}
 [[modes.mappings]]
 trigger = {{ type = "EncoderTurn", cc = 20, direction = "CounterClockwise" }}
 action = {shell_log(out, "ccw")}
-"""))
+""",
+        )
+    )
     d.wait_log("connected MIDI input")
     time.sleep(0.3)
     harness.send("note_on", note=36, velocity=99)
     harness.send("note_off", note=36)
-    harness.send("note_on", note=35, velocity=99)      # unmapped
+    harness.send("note_on", note=35, velocity=99)  # unmapped
     harness.send("control_change", control=7, value=50)  # below value_min
     harness.send("control_change", control=7, value=110)
-    harness.send("pitchwheel", pitch=-4000)             # 4192: below the range
-    harness.send("pitchwheel", pitch=5000)              # 13192
+    harness.send("pitchwheel", pitch=-4000)  # 4192: below the range
+    harness.send("pitchwheel", pitch=5000)  # 13192
     harness.send("aftertouch", value=95)
     harness.send("control_change", control=20, value=125)  # two's complement: 3 steps CCW
-    harness.send("control_change", control=20, value=2)    # clockwise: not mapped
+    harness.send("control_change", control=20, value=2)  # clockwise: not mapped
     wait_for(lambda: len(lines(out)) >= 5, 10, what="five effects")
     time.sleep(0.3)
     got = sorted(lines(out))
@@ -72,7 +77,10 @@ action = {shell_log(out, "ccw")}
 
 
 def test_send_midi_reaches_another_jack_port_with_curve(harness, start_daemon):
-    d = start_daemon(config(harness, """
+    d = start_daemon(
+        config(
+            harness,
+            """
 [[modes]]
 name = "Out"
 [[modes.mappings]]
@@ -86,7 +94,10 @@ action = { type = "Sequence", actions = [
   { type = "SendMidi", message_type = "PitchBend", pitch = -8192 },
   { type = "SendMidi", message_type = "ProgramChange", program = 9 },
 ] }
-""", out=f"{harness.tag}-midimon-out"))
+""",
+            out=f"{harness.tag}-midimon-out",
+        )
+    )
     d.wait_log("connected MIDI input")
     harness.listen(f"{harness.tag}-midimon-out")
     time.sleep(0.3)
@@ -103,7 +114,10 @@ action = { type = "Sequence", actions = [
 
 def test_mode_change_switches_mappings(harness, start_daemon, tmp_path):
     out = tmp_path / "effects.txt"
-    d = start_daemon(config(harness, f"""
+    d = start_daemon(
+        config(
+            harness,
+            f"""
 [[modes]]
 name = "A"
 [[modes.mappings]]
@@ -117,7 +131,9 @@ action = {shell_log(out, "B")}
 [[global_mappings]]
 trigger = {{ type = "Note", note = 60 }}
 action = {{ type = "ModeChange", mode = "next" }}
-"""))
+""",
+        )
+    )
     d.wait_log("connected MIDI input")
     time.sleep(0.3)
     harness.send("note_on", note=50, velocity=10)

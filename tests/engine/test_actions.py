@@ -1,4 +1,5 @@
 """Built-in actions through the real ActionRunner, with in-memory MIDI and a recording desktop."""
+
 import datetime as dt
 import sys
 import threading
@@ -22,13 +23,13 @@ from midimon.engine.table import compile_table
 def build(action_toml: str, *, extra_modes: str = "", curve: str = "", virtual: str | None = "vout", now=None):
     text = f"""
 [device]
-{f'virtual_output = "{virtual}"' if virtual else ''}
+{f'virtual_output = "{virtual}"' if virtual else ""}
 [[modes]]
 name = "Main"
 [[modes.mappings]]
 description = "m"
 trigger = {{ type = "Note", note = 1 }}
-{f'velocity_curve = {curve}' if curve else ''}
+{f"velocity_curve = {curve}" if curve else ""}
 action = {action_toml}
 {extra_modes}
 """
@@ -40,8 +41,12 @@ action = {action_toml}
         out.open_virtual()
     sleeps = []
     desk = Recording()
-    cctx = conditions.ConditionContext(mode=lambda: engine.mode, now=now or dt.datetime.now,
-                                       running_apps=lambda: {"spotify", "bash"}, frontmost_app=lambda: "firefox Mozilla Firefox")
+    cctx = conditions.ConditionContext(
+        mode=lambda: engine.mode,
+        now=now or dt.datetime.now,
+        running_apps=lambda: {"spotify", "bash"},
+        frontmost_app=lambda: "firefox Mozilla Firefox",
+    )
     runner = ActionRunner(engine, midi_out=out, desktop=desk, sleep=sleeps.append, condition_context=cctx)
     action = cfg.modes[0].mappings[0].action
     b = engine.table.modes["Main"].press[1][0]
@@ -56,7 +61,9 @@ def run(engine, runner, action, b, velocity=100):
 
 def test_shell_argv_without_shell_gets_event_env(tmp_path):
     out = tmp_path / "o.txt"
-    eng, runner, action, *_ , b = build(f'{{ type = "Shell", command = ["{sys.executable}", "-c", "import os,sys; open(sys.argv[1],\'w\').write(os.environ[\'MIDIMON_NOTE\'] + \' \' + os.environ[\'MIDIMON_VELOCITY\'])", "{out}"] }}')
+    eng, runner, action, *_, b = build(
+        f'{{ type = "Shell", command = ["{sys.executable}", "-c", "import os,sys; open(sys.argv[1],\'w\').write(os.environ[\'MIDIMON_NOTE\'] + \' \' + os.environ[\'MIDIMON_VELOCITY\'])", "{out}"] }}'
+    )
     run(eng, runner, action, b, velocity=77)
     assert out.read_text() == "1 77"
 
@@ -97,19 +104,23 @@ def test_failed_action_is_logged_and_counted_not_raised():
     assert "exited with status 1" in eng.stats.recent_errors[-1]["message"]
 
 
-@pytest.mark.parametrize("mtype,fields,expect", [
-    ("NoteOn", "note = 60, velocity = 90", mido.Message("note_on", channel=2, note=60, velocity=90)),
-    ("NoteOff", "note = 60", mido.Message("note_off", channel=2, note=60, velocity=0)),
-    ("CC", "controller = 7, value = 99", mido.Message("control_change", channel=2, control=7, value=99)),
-    ("ProgramChange", "program = 5", mido.Message("program_change", channel=2, program=5)),
-    ("PitchBend", "pitch = -8192", mido.Message("pitchwheel", channel=2, pitch=-8192)),
-    ("Aftertouch", "pressure = 30", mido.Message("aftertouch", channel=2, value=30)),
-    ("PolyAftertouch", "note = 61, pressure = 31", mido.Message("polytouch", channel=2, note=61, value=31)),
-    ("SysEx", "data = [1, 2, 3]", mido.Message("sysex", data=[1, 2, 3])),
-])
+@pytest.mark.parametrize(
+    "mtype,fields,expect",
+    [
+        ("NoteOn", "note = 60, velocity = 90", mido.Message("note_on", channel=2, note=60, velocity=90)),
+        ("NoteOff", "note = 60", mido.Message("note_off", channel=2, note=60, velocity=0)),
+        ("CC", "controller = 7, value = 99", mido.Message("control_change", channel=2, control=7, value=99)),
+        ("ProgramChange", "program = 5", mido.Message("program_change", channel=2, program=5)),
+        ("PitchBend", "pitch = -8192", mido.Message("pitchwheel", channel=2, pitch=-8192)),
+        ("Aftertouch", "pressure = 30", mido.Message("aftertouch", channel=2, value=30)),
+        ("PolyAftertouch", "note = 61, pressure = 31", mido.Message("polytouch", channel=2, note=61, value=31)),
+        ("SysEx", "data = [1, 2, 3]", mido.Message("sysex", data=[1, 2, 3])),
+    ],
+)
 def test_send_midi_every_message_type_to_a_named_port(mtype, fields, expect):
     eng, runner, action, backend, *_, b = build(
-        f'{{ type = "SendMidi", port = "Synth Port 1", message_type = "{mtype}", channel = 2, {fields} }}')
+        f'{{ type = "SendMidi", port = "Synth Port 1", message_type = "{mtype}", channel = 2, {fields} }}'
+    )
     run(eng, runner, action, b)
     sent = backend.opened_outputs["Synth Port 1"].sent
     assert sent == [expect]
@@ -117,14 +128,17 @@ def test_send_midi_every_message_type_to_a_named_port(mtype, fields, expect):
 
 
 def test_send_midi_without_port_goes_to_virtual_output_with_curved_velocity():
-    eng, runner, action, backend, *_, b = build('{ type = "SendMidi", message_type = "NoteOn", note = 60 }',
-                                                curve='{ type = "Fixed", velocity = 33 }')
+    eng, runner, action, backend, *_, b = build(
+        '{ type = "SendMidi", message_type = "NoteOn", note = 60 }', curve='{ type = "Fixed", velocity = 33 }'
+    )
     run(eng, runner, action, b, velocity=120)
     assert backend.opened_outputs["vout"].sent[0].velocity == 33
 
 
 def test_send_midi_to_missing_port_names_the_ports():
-    eng, runner, action, *_, b = build('{ type = "SendMidi", port = "Nope", message_type = "CC", controller = 1, value = 1 }')
+    eng, runner, action, *_, b = build(
+        '{ type = "SendMidi", port = "Nope", message_type = "CC", controller = 1, value = 1 }'
+    )
     with pytest.raises(ActionError, match="no MIDI output named 'Nope'.*Synth Port 1"):
         run(eng, runner, action, b)
 
@@ -133,23 +147,32 @@ def test_sequence_keeps_order_and_delay_uses_sleep():
     eng, runner, action, backend, desk, sleeps, b = build(
         '{ type = "Sequence", actions = [ { type = "Keystroke", keys = "a" }, { type = "Delay", ms = 250 }, '
         '{ type = "Text", text = "héllo" }, { type = "MouseClick", button = "Right", x = 5, y = 6 }, '
-        '{ type = "Launch", app = "firefox" }, { type = "VolumeControl", operation = "Set", value = 40 } ] }')
+        '{ type = "Launch", app = "firefox" }, { type = "VolumeControl", operation = "Set", value = 40 } ] }'
+    )
     run(eng, runner, action, b)
-    assert desk.calls == [("keystroke", "a", (), 0), ("text", "héllo"), ("mouse_click", "Right", 5, 6, 1),
-                          ("launch", "firefox"), ("volume", "Set", 40, 5)]
+    assert desk.calls == [
+        ("keystroke", "a", (), 0),
+        ("text", "héllo"),
+        ("mouse_click", "Right", 5, 6, 1),
+        ("launch", "firefox"),
+        ("volume", "Set", 40, 5),
+    ]
     assert sleeps == [0.25]
 
 
 def test_repeat_with_delay_between_not_after():
     eng, runner, action, backend, desk, sleeps, b = build(
-        '{ type = "Repeat", count = 3, delay_ms = 25, action = { type = "SendMidi", message_type = "CC", controller = 74, value = 127 } }')
+        '{ type = "Repeat", count = 3, delay_ms = 25, action = { type = "SendMidi", message_type = "CC", controller = 74, value = 127 } }'
+    )
     run(eng, runner, action, b)
     assert len(backend.opened_outputs["vout"].sent) == 3
     assert sleeps == [0.025, 0.025]
 
 
 def test_repeat_zero_is_a_no_op():
-    eng, runner, action, backend, desk, sleeps, b = build('{ type = "Repeat", count = 0, action = { type = "Text", text = "x" } }')
+    eng, runner, action, backend, desk, sleeps, b = build(
+        '{ type = "Repeat", count = 0, action = { type = "Text", text = "x" } }'
+    )
     run(eng, runner, action, b)
     assert desk.calls == []
 
@@ -157,11 +180,16 @@ def test_repeat_zero_is_a_no_op():
 MODES = '[[modes]]\nname = "Second"\n[[modes]]\nname = "Third"\n'
 
 
-@pytest.mark.parametrize("target,wrap,start,expect", [
-    ('"Third"', "true", "Main", "Third"), ('"next"', "true", "Main", "Second"),
-    ('"previous"', "true", "Main", "Third"), ('"next"', "false", "Third", "Third"),
-    ('"next"', "true", "Third", "Main"),
-])
+@pytest.mark.parametrize(
+    "target,wrap,start,expect",
+    [
+        ('"Third"', "true", "Main", "Third"),
+        ('"next"', "true", "Main", "Second"),
+        ('"previous"', "true", "Main", "Third"),
+        ('"next"', "false", "Third", "Third"),
+        ('"next"', "true", "Third", "Main"),
+    ],
+)
 def test_mode_change(target, wrap, start, expect):
     eng, runner, action, *_, b = build(f'{{ type = "ModeChange", mode = {target}, wrap = {wrap} }}', extra_modes=MODES)
     eng.set_mode(start)
@@ -187,23 +215,35 @@ def test_mode_change_from_a_worker_thread_is_applied_on_the_loop():
 NOON_WED = lambda: dt.datetime(2026, 11, 25, 12, 0)  # a Wednesday
 
 
-@pytest.mark.parametrize("cond,expect", [
-    ('"Always"', True), ('"Never"', False),
-    ('"TimeRange:09:00-17:00"', True), ('{ TimeRange = { start = "13:00", end = "17:00" } }', False),
-    ('{ type = "TimeRange", start = "22:00", end = "12:30" }', True),   # wraps midnight
-    ('{ type = "TimeRange", start = "22:00", end = "02:00" }', False),
-    ('{ type = "DayOfWeek", days = ["Wednesday"] }', True), ('{ DayOfWeek = { days = ["mon", 2] } }', False),
-    ('{ type = "ModeIs", mode = "Main" }', True), ('"ModeIs:Second"', False),
-    ('{ type = "AppRunning", app = "Spotify" }', True), ('{ AppRunning = { app = "vlc" } }', False),
-    ('{ type = "AppFrontmost", app = "firefox" }', True),
-    ('{ type = "And", conditions = ["Always", { type = "ModeIs", mode = "Main" }] }', True),
-    ('{ type = "Or", conditions = ["Never", "Never"] }', False),
-    ('{ type = "Not", condition = "Never" }', True), ('{ Not = "Always" }', False),
-])
+@pytest.mark.parametrize(
+    "cond,expect",
+    [
+        ('"Always"', True),
+        ('"Never"', False),
+        ('"TimeRange:09:00-17:00"', True),
+        ('{ TimeRange = { start = "13:00", end = "17:00" } }', False),
+        ('{ type = "TimeRange", start = "22:00", end = "12:30" }', True),  # wraps midnight
+        ('{ type = "TimeRange", start = "22:00", end = "02:00" }', False),
+        ('{ type = "DayOfWeek", days = ["Wednesday"] }', True),
+        ('{ DayOfWeek = { days = ["mon", 2] } }', False),
+        ('{ type = "ModeIs", mode = "Main" }', True),
+        ('"ModeIs:Second"', False),
+        ('{ type = "AppRunning", app = "Spotify" }', True),
+        ('{ AppRunning = { app = "vlc" } }', False),
+        ('{ type = "AppFrontmost", app = "firefox" }', True),
+        ('{ type = "And", conditions = ["Always", { type = "ModeIs", mode = "Main" }] }', True),
+        ('{ type = "Or", conditions = ["Never", "Never"] }', False),
+        ('{ type = "Not", condition = "Never" }', True),
+        ('{ Not = "Always" }', False),
+    ],
+)
 def test_conditional_every_condition_form(cond, expect):
     eng, runner, action, backend, desk, *_, b = build(
         f'{{ type = "Conditional", condition = {cond}, then_action = {{ type = "Text", text = "then" }}, '
-        f'else_action = {{ type = "Text", text = "else" }} }}', extra_modes=MODES, now=NOON_WED)
+        f'else_action = {{ type = "Text", text = "else" }} }}',
+        extra_modes=MODES,
+        now=NOON_WED,
+    )
     run(eng, runner, action, b)
     assert desk.calls == [("text", "then" if expect else "else")]
 
@@ -252,7 +292,7 @@ action = {{ type = "Shell", command = ["touch", "{marker}"] }}
         while not marker.exists() and time.monotonic() - t0 < 5:
             time.sleep(0.01)
         assert marker.exists()
-        assert time.monotonic() - t0 < 1.5   # generous: it would be >= 2 s if blocked behind the sleep
+        assert time.monotonic() - t0 < 1.5  # generous: it would be >= 2 s if blocked behind the sleep
     finally:
         eng.stop()
 

@@ -2,11 +2,11 @@
 
 import mido
 import pytest
+from testkit.jack import wait_for
 
 from midimon.engine.backends import MemoryBackend
 from midimon.engine.daemon import Daemon
 from midimon.engine.desktop.base import Recording
-from testkit.jack import wait_for
 
 CFG = """
 [device]
@@ -68,20 +68,23 @@ def test_reload_swaps_and_a_bad_reload_keeps_the_old_config(daemon, home):
     (home / "config.toml").write_text(CFG.format(device='name = "Pads"', text="two"))
     out = d.reload()
     assert out["ok"] and out["mappings"] == 1
-    (home / "config.toml").write_text(CFG.format(device='name = "Pads"', text="three").replace("note = 36", "note = 360"))
+    (home / "config.toml").write_text(
+        CFG.format(device='name = "Pads"', text="three").replace("note = 36", "note = 360")
+    )
     bad = d.reload()
     assert not bad["ok"] and bad["diagnostics"][0]["path"] == "modes[0].mappings[0].trigger.note"
     assert bad["diagnostics"][0]["line"] == 8
     backend.inject("Pads", mido.Message("note_on", note=36, velocity=9))
     wait_for(lambda: desk.calls, what="the action")
-    assert desk.calls == [("text", "two")]   # the last good config still runs
+    assert desk.calls == [("text", "two")]  # the last good config still runs
     assert d.status()["last_reload"]["ok"] is False
 
 
 def test_send_midi_goes_to_the_virtual_output(home):
     (home / "config.toml").write_text(
         '[device]\nname = "Pads"\nvirtual_output = "midimon-out"\n[[modes]]\nname = "A"\n[[modes.mappings]]\n'
-        'trigger = { type = "CC", cc = 1 }\naction = { type = "SendMidi", message_type = "CC", controller = 2 }\n')
+        'trigger = { type = "CC", cc = 1 }\naction = { type = "SendMidi", message_type = "CC", controller = 2 }\n'
+    )
     backend = MemoryBackend(["Pads"])
     d = Daemon(home / "config.toml", backend=backend, desktop=Recording())
     d.start()
@@ -97,7 +100,8 @@ def test_named_outputs_are_opened_at_start_off_the_loop(home):
     (home / "config.toml").write_text(
         '[device]\nname = "Pads"\n[[modes]]\nname = "A"\n[[modes.mappings]]\n'
         'trigger = { type = "Note", note = 1 }\n'
-        'action = { type = "SendMidi", port = "Synth", message_type = "PitchBend" }\n')
+        'action = { type = "SendMidi", port = "Synth", message_type = "PitchBend" }\n'
+    )
     backend = MemoryBackend(["Pads", "Synth"])
     d = Daemon(home / "config.toml", backend=backend, desktop=Recording())
     d.start()

@@ -3,6 +3,7 @@
 Unix socket paths are limited to about 100 bytes, so homes live in a short temporary folder
 rather than pytest's (long) tmp_path.
 """
+
 import shutil
 import sys
 import tempfile
@@ -12,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from livekit import LiveDaemon  # noqa: E402
+from livekit import LiveDaemon
 
 
 @pytest.fixture
@@ -38,5 +39,3 @@ def live_daemon(short_home):
     yield make
     for d in made:
         d.stop()
-
-

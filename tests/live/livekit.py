@@ -1,8 +1,8 @@
 """Helpers for tests/live: configs, an in-process daemon with its socket, waiting."""
+
 from pathlib import Path
 
 from testkit.jack import wait_for
-
 
 BASE = """
 [device]
@@ -92,5 +92,3 @@ def settle_no_more(predicate_count, expected: int, quiet: float = 0.6) -> None:
     wait_for(lambda: predicate_count() >= expected, 10, what=f"{expected} reload(s)")
     time.sleep(quiet)
     assert predicate_count() == expected
-
-

@@ -1,4 +1,5 @@
 """`midimon run` as a process and the CLI that talks to it."""
+
 import json
 import os
 import signal
@@ -7,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from livekit import modes_config, wait_for
 
 EXE = os.path.join(os.path.dirname(sys.executable), "midimon")
@@ -29,13 +29,16 @@ def running(short_home):
     procs = []
 
     def start():
-        p = subprocess.Popen([EXE, "run"], env=env_for(short_home), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+        p = subprocess.Popen(
+            [EXE, "run"], env=env_for(short_home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         procs.append(p)
-        wait_for(lambda: cli(short_home, "mode").returncode == 0 or p.poll() is not None, 15,
-                 what="the daemon to answer")
+        wait_for(
+            lambda: cli(short_home, "mode").returncode == 0 or p.poll() is not None, 15, what="the daemon to answer"
+        )
         assert p.poll() is None, p.stdout.read()
         return p
+
     yield start
     for p in procs:
         if p.poll() is None:
@@ -47,7 +50,7 @@ def test_status_json_is_one_document(running, short_home):
     running()
     r = cli(short_home, "status", "--json")
     assert r.returncode == 0, r.stderr
-    st = json.loads(r.stdout)   # exactly one JSON document
+    st = json.loads(r.stdout)  # exactly one JSON document
     assert st["mode"] == "A" and st["config"].endswith("config.toml") and st["last_reload"]["ok"]
     human = cli(short_home, "status")
     assert "mode:    A" in human.stdout and "reload:  ok" in human.stdout
@@ -58,7 +61,7 @@ def test_reload_prints_phases_and_fails_with_file_line_key(running, short_home):
     r = cli(short_home, "reload")
     assert r.returncode == 0 and "load+validate+compile" in r.stdout and "swap" in r.stdout
     cfg = short_home / "config.toml"
-    text = modes_config("A", "B").replace('velocity = 1 }', 'velocity = 1000 }', 1)
+    text = modes_config("A", "B").replace("velocity = 1 }", "velocity = 1000 }", 1)
     # write via a rename the watcher also sees; the explicit reload must report the same error
     cfg.write_text(text)
     r = cli(short_home, "reload")
@@ -74,8 +77,11 @@ def test_reload_prints_phases_and_fails_with_file_line_key(running, short_home):
 def test_sighup_goes_through_the_same_reload(running, short_home):
     p = running()
     p.send_signal(signal.SIGHUP)
-    wait_for(lambda: json.loads(cli(short_home, "status", "--json").stdout)["last_reload"].get("source") == "SIGHUP",
-             10, what="the SIGHUP reload")
+    wait_for(
+        lambda: json.loads(cli(short_home, "status", "--json").stdout)["last_reload"].get("source") == "SIGHUP",
+        10,
+        what="the SIGHUP reload",
+    )
 
 
 def test_second_run_on_the_same_home_refuses_clearly(running, short_home):
@@ -83,7 +89,7 @@ def test_second_run_on_the_same_home_refuses_clearly(running, short_home):
     r = subprocess.run([EXE, "run"], env=env_for(short_home), capture_output=True, text=True, timeout=20)
     assert r.returncode == 1
     assert "already running" in r.stderr and str(short_home) in r.stderr
-    assert cli(short_home, "mode").returncode == 0       # the first one is untouched
+    assert cli(short_home, "mode").returncode == 0  # the first one is untouched
 
 
 def test_stale_socket_from_a_crash_is_replaced(running, short_home):
@@ -91,11 +97,11 @@ def test_stale_socket_from_a_crash_is_replaced(running, short_home):
     run.mkdir(mode=0o700)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(str(run / "midimon.sock"))
-    s.close()                                # the file stays: nobody answers on it
+    s.close()  # the file stays: nobody answers on it
     assert (run / "midimon.sock").exists()
     p = running()
     assert cli(short_home, "mode").stdout.strip() == "A"
-    p.send_signal(signal.SIGKILL)            # a crash: the socket file is left behind again
+    p.send_signal(signal.SIGKILL)  # a crash: the socket file is left behind again
     p.wait(5)
     assert (run / "midimon.sock").exists()
     running()
@@ -134,13 +140,20 @@ def test_service_unit_text(short_home, tmp_path):
 
 def test_service_install_and_uninstall_write_and_remove_the_unit(short_home, tmp_path):
     env = {**env_for(short_home), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
-    r = subprocess.run([EXE, "service", "install", "--no-start", "--platform", "linux"], env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [EXE, "service", "install", "--no-start", "--platform", "linux"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     unit = tmp_path / "xdg" / "systemd" / "user" / "midimon.service"
     assert unit.exists() and "ExecReload=" in unit.read_text(), r.stderr
-    r = subprocess.run([EXE, "service", "uninstall", "--platform", "linux"], env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [EXE, "service", "uninstall", "--platform", "linux"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0 and not unit.exists()
-    r = subprocess.run([EXE, "service", "uninstall", "--platform", "linux"], env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [EXE, "service", "uninstall", "--platform", "linux"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 1 and "no midimon service" in r.stderr

@@ -1,4 +1,5 @@
 """The control socket: every command, and abuse that must not disturb the daemon."""
+
 import json
 import os
 import socket
@@ -7,7 +8,6 @@ import threading
 import time
 
 import pytest
-
 from livekit import modes_config, wait_for
 
 
@@ -68,8 +68,18 @@ def test_answers_carry_the_request_id(d):
 def test_status_has_what_the_issue_lists(d):
     with d.client() as c:
         st = c.call("status")
-    for key in ("uptime_s", "config", "config_sha256", "last_reload", "mode", "devices", "events_per_second",
-                "recent_errors", "watcher", "pid"):
+    for key in (
+        "uptime_s",
+        "config",
+        "config_sha256",
+        "last_reload",
+        "mode",
+        "devices",
+        "events_per_second",
+        "recent_errors",
+        "watcher",
+        "pid",
+    ):
         assert key in st, key
     assert st["devices"][0]["state"] == "connected" and st["devices"][0]["port"] == "pads"
 
@@ -87,9 +97,15 @@ def test_send_injects_an_event_like_the_device(d):
     with d.client() as c:
         c.call("send", {"type": "note_on", "note": 36, "velocity": 100})
         wait_for(lambda: len(d.sink()) == 1, 5, what="the mapping to fire")
-        for kind, fields in [("control_change", {"control": 7, "value": 3}), ("pitchwheel", {"pitch": -100}),
-                             ("aftertouch", {"value": 5}), ("polytouch", {"note": 3, "value": 5}),
-                             ("program_change", {"program": 4}), ("sysex", {"data": [1, 2]}), ("note_off", {"note": 36})]:
+        for kind, fields in [
+            ("control_change", {"control": 7, "value": 3}),
+            ("pitchwheel", {"pitch": -100}),
+            ("aftertouch", {"value": 5}),
+            ("polytouch", {"note": 3, "value": 5}),
+            ("program_change", {"program": 4}),
+            ("sysex", {"data": [1, 2]}),
+            ("note_off", {"note": 36}),
+        ]:
             assert c.call("send", {"type": kind, **fields})["sent"]["type"] == kind
         bad = c.request("send", {"type": "note_on", "note": 300})
         assert bad["error"]["code"] == "bad_args" and "note" in bad["error"]["message"]
@@ -100,7 +116,7 @@ def test_reload_command_reports_phases_or_the_error(d):
     with d.client() as c:
         out = c.call("reload")
         assert out["ok"] and "load_validate_compile_ms" in out["phase_ms"] and "swap_ms" in out["phase_ms"]
-        d.live.watcher.close()   # keep the watcher out of this one
+        d.live.watcher.close()  # keep the watcher out of this one
         d.config.write_text(modes_config("A").replace("note = 36 }", "note = -1 }"))
         a = c.request("reload")
         assert a["ok"] is False and a["error"]["code"] == "reload_failed"
@@ -125,6 +141,7 @@ def test_monitor_streams_events_and_fired_mappings(d):
         def watch():
             for item in c.stream("monitor", {"count": 3}):
                 lines.append(item)
+
         t = threading.Thread(target=watch)
         t.start()
         wait_for(lambda: len(d.daemon.engine.event_listeners) == base + 1, 5, what="the monitor to attach")
@@ -155,6 +172,7 @@ def learn_with(d, messages, **args):
     def run():
         with d.client(timeout=20) as c:
             box["r"] = c.call("learn", {"timeout": 10, "settle": 0.3, **args}, timeout=20)
+
     t = threading.Thread(target=run)
     t.start()
     wait_for(lambda: len(d.daemon.engine.event_listeners) > base, 5, what="learn to listen")
@@ -166,10 +184,14 @@ def learn_with(d, messages, **args):
 
 
 def test_learn_a_pad_that_sends_note_and_aftertouch(d):
-    cands = learn_with(d, [("note_on", dict(note=40, velocity=80)), ("polytouch", dict(note=40, value=20)),
-                           ("note_off", dict(note=40))])
-    assert [c["toml"] for c in cands] == ['trigger = { type = "Note", note = 40 }',
-                                          'trigger = { type = "Aftertouch", note = 40 }']
+    cands = learn_with(
+        d,
+        [("note_on", dict(note=40, velocity=80)), ("polytouch", dict(note=40, value=20)), ("note_off", dict(note=40))],
+    )
+    assert [c["toml"] for c in cands] == [
+        'trigger = { type = "Note", note = 40 }',
+        'trigger = { type = "Aftertouch", note = 40 }',
+    ]
 
 
 def test_learn_tells_encoder_from_absolute_knob(d):
@@ -188,7 +210,7 @@ def test_learn_times_out_cleanly(d):
 # ---------------------------------------------------------------- abuse
 def test_garbage_gets_errors_and_the_connection_goes_on(d):
     s = raw(d)
-    s.sendall(b"hello\n\xff\xfe\n[1,2]\n{\"command\": 5}\n{\"id\":1,\"command\":\"nope\"}\n{\"id\":2,\"command\":\"ping\"}\n")
+    s.sendall(b'hello\n\xff\xfe\n[1,2]\n{"command": 5}\n{"id":1,"command":"nope"}\n{"id":2,"command":"ping"}\n')
     codes = [read_line(s).get("error", {}).get("code") for _ in range(5)]
     assert codes == ["bad_json", "bad_json", "bad_request", "bad_request", "unknown_command"]
     assert read_line(s)["result"]["pong"]
@@ -200,7 +222,7 @@ def test_two_mib_line_is_refused_and_the_daemon_goes_on(d):
     try:
         s.sendall(b"x" * (2 << 20) + b"\n")
     except (BrokenPipeError, ConnectionResetError):
-        pass   # the server may close before we finish sending; the answer is already queued
+        pass  # the server may close before we finish sending; the answer is already queued
     try:
         answer = read_line(s)
         assert answer["error"]["code"] == "line_too_long"
@@ -222,8 +244,8 @@ def test_half_open_connections_do_not_block_others(live_daemon):
     d.live.server.line_timeout = 1.0
     d.live.server.idle_timeout = 1.5
     half = raw(d)
-    half.sendall(b'{"id": 1, "command": "pi')      # never finished
-    idle = raw(d)                                   # never says anything
+    half.sendall(b'{"id": 1, "command": "pi')  # never finished
+    idle = raw(d)  # never says anything
     shut = raw(d)
     shut.sendall(b'{"id": 9, "command": "ping"}')  # no newline, then half-close: still answered
     shut.shutdown(socket.SHUT_WR)
@@ -233,7 +255,7 @@ def test_half_open_connections_do_not_block_others(live_daemon):
     assert read_line(half)["error"]["code"] == "timeout"
     assert half.recv(10) == b""
     idle.settimeout(5)
-    assert idle.recv(10) == b""                     # closed by the idle timeout
+    assert idle.recv(10) == b""  # closed by the idle timeout
 
 
 def test_many_clients_at_once(d):
@@ -247,6 +269,7 @@ def test_many_clients_at_once(d):
                 assert c.call("mode")["mode"] in ("A", "B")
         except Exception as exc:  # collected: assertion below names them
             errors.append(repr(exc))
+
     threads = [threading.Thread(target=client, args=(i,)) for i in range(50)]
     for t in threads:
         t.start()

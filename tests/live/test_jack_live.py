@@ -1,4 +1,5 @@
 """Live editing and hot-plug over a real JACK MIDI graph (the daemon as a process)."""
+
 import hashlib
 import json
 import os
@@ -10,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from testkit.daemon import DaemonProcess
 from testkit.jack import wait_for
 
@@ -85,9 +85,13 @@ def test_stream_1000_events_per_second_while_saving_50_times(harness, home, jack
                 now = time.monotonic()
                 if now >= next_save and len(saves) < 50:
                     k = len(saves) + 2
-                    if k % 5 == 0:       # one save in five is broken, in turn TOML and validation
+                    if k % 5 == 0:  # one save in five is broken, in turn TOML and validation
                         text = echo_config(harness, k)
-                        text = text.replace("value = ", "value = [", 1) if k % 10 else text.replace(f"value = {k}", "value = 999", 1)
+                        text = (
+                            text.replace("value = ", "value = [", 1)
+                            if k % 10
+                            else text.replace(f"value = {k}", "value = 999", 1)
+                        )
                     else:
                         text, last_valid = echo_config(harness, k), k
                     save(cfg, text, k)
@@ -105,12 +109,15 @@ def test_stream_1000_events_per_second_while_saving_50_times(harness, home, jack
         wait_for(lambda: len(harness.received) >= total, 20, what=f"{total} echoed messages")
         time.sleep(1.0)
         got = harness.received[:]
-        assert len(got) == total, f"{len(got)} messages back for {total} sent"   # none lost, none doubled
+        assert len(got) == total, f"{len(got)} messages back for {total} sent"  # none lost, none doubled
         assert [m.control for m in got] == [i % CONTROLS for i in range(total)]  # and in order
         # the last valid config is the one running
         valid_text = next(t for k, t in saves if k == last_valid)
-        wait_for(lambda: status(home, jack_env)["config_sha256"] == hashlib.sha256(valid_text.encode()).hexdigest(),
-                 5, what="the last valid config to be active")
+        wait_for(
+            lambda: status(home, jack_env)["config_sha256"] == hashlib.sha256(valid_text.encode()).hexdigest(),
+            5,
+            what="the last valid config to be active",
+        )
         harness.received.clear()
         harness.send("control_change", control=5, value=1)
         wait_for(lambda: harness.received, 5, what="one more echo")
@@ -133,14 +140,21 @@ def test_hotplug_over_jack(harness, home, jack_env):
         wait_for(lambda: len(harness.received) == 1, 5, what="the first echo")
         dev = status(home, jack_env)["devices"][0]
         assert dev["state"] == "connected" and dev["connects"] == 1
-        harness.out.close()                                    # unplug
-        wait_for(lambda: status(home, jack_env)["devices"][0]["state"] == "waiting", 10,
-                 what="status to show the device waiting")
+        harness.out.close()  # unplug
+        wait_for(
+            lambda: status(home, jack_env)["devices"][0]["state"] == "waiting",
+            10,
+            what="status to show the device waiting",
+        )
         assert d.proc.poll() is None
-        harness.out = harness.mido.open_output(harness.out_name, virtual=True,
-                                               client_name=f"{harness.tag}-harness2")  # plug it back
-        wait_for(lambda: status(home, jack_env)["devices"][0]["state"] == "connected", 15,
-                 what="status to show the device connected again")
+        harness.out = harness.mido.open_output(
+            harness.out_name, virtual=True, client_name=f"{harness.tag}-harness2"
+        )  # plug it back
+        wait_for(
+            lambda: status(home, jack_env)["devices"][0]["state"] == "connected",
+            15,
+            what="status to show the device connected again",
+        )
         assert status(home, jack_env)["devices"][0]["connects"] == 2
         d.wait_log("reconnected MIDI input")
 
@@ -148,7 +162,8 @@ def test_hotplug_over_jack(harness, home, jack_env):
             harness.send("control_change", control=2, value=1)
             time.sleep(0.2)
             return len(harness.received) >= 2
-        wait_for(flows, 10, what="events to flow again")   # the JACK connection settles in about 1 s
+
+        wait_for(flows, 10, what="events to flow again")  # the JACK connection settles in about 1 s
         assert harness.received[-1].control == 2 and harness.received[-1].value == 7
     finally:
         assert d.stop() == 0

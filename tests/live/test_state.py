@@ -1,4 +1,5 @@
 """state.json: atomic, restored at start, corrupt files moved aside, SIGKILL-proof."""
+
 import json
 import os
 import random
@@ -40,7 +41,7 @@ def test_mode_change_is_written_soon(live_daemon, short_home):
 
 
 def _saved_mode(home):
-    try:   # not written yet is "not yet", not a failure
+    try:  # not written yet is "not yet", not a failure
         return json.loads((home / "state.json").read_text()).get("mode")
     except FileNotFoundError:
         return None
@@ -88,11 +89,11 @@ def test_sigkill_during_state_writes_always_leaves_a_valid_file(tmp_path):
         p.send_signal(signal.SIGKILL)
         p.wait(5)
         p.stdout.close()
-        data = json.loads(path.read_bytes())      # raises if torn
+        data = json.loads(path.read_bytes())  # raises if torn
         assert data["mode"] == f"M{data['i']}"
         assert len(data.get("pad", "")) == data["i"] * 7919 % 200000
         seen.add(data["i"])
-    assert len(seen) > 5   # the kills really landed at different points of the writing
+    assert len(seen) > 5  # the kills really landed at different points of the writing
 
 
 def test_sigkill_of_the_real_daemon_while_it_writes(short_home):
@@ -109,7 +110,7 @@ def test_sigkill_of_the_real_daemon_while_it_writes(short_home):
         sock = short_home / "run" / "midimon.sock"
         before = json.loads((short_home / "state.json").read_text())["mode"] if round_ else "A"
         c = wait_for(lambda: _try_connect(Client, sock), 15, what="the control socket")
-        assert c.call("mode")["mode"] == before     # the mode came back after the kill
+        assert c.call("mode")["mode"] == before  # the mode came back after the kill
         deadline = time.monotonic() + rng.uniform(0.3, 0.8)
         while time.monotonic() < deadline:
             c.call("mode", {"name": "next"})

@@ -1,11 +1,11 @@
 """Every editor's way of saving reaches the daemon exactly once, with the final content."""
+
 import hashlib
 import os
 import subprocess
 import time
 
 import pytest
-
 from livekit import modes_config, settle_no_more, wait_for
 
 
@@ -26,11 +26,11 @@ def check_one_reload(d, text):
     settle_no_more(lambda: len(d.file_reloads()), 1)
     assert d.file_reloads()[0]["ok"], d.file_reloads()[0]
     assert active(d) == sha(text)
-    assert d.daemon.engine.mode == "A" and d.marker() == 1   # "A" stays current; it is now the second mode
+    assert d.daemon.engine.mode == "A" and d.marker() == 1  # "A" stays current; it is now the second mode
 
 
 def test_write_in_place(d):
-    new = modes_config("B", "A")     # marker for A becomes 1
+    new = modes_config("B", "A")  # marker for A becomes 1
     with open(d.config, "r+") as f:  # overwrite without ever being empty
         f.write(new)
         f.truncate()
@@ -41,13 +41,13 @@ def test_truncate_then_write_in_two_steps(d):
     new = modes_config("B", "A")
     with open(d.config, "w") as f:
         f.flush()
-        time.sleep(0.4)             # longer than the debounce: the watcher sees an empty file
+        time.sleep(0.4)  # longer than the debounce: the watcher sees an empty file
         f.write(new[:40])
         f.flush()
         time.sleep(0.02)
         f.write(new[40:])
     check_one_reload(d, new)
-    assert all(o["ok"] for o in d.outcomes)   # the empty file was never taken as a config
+    assert all(o["ok"] for o in d.outcomes)  # the empty file was never taken as a config
 
 
 def test_atomic_replace(d):
@@ -61,8 +61,8 @@ def test_atomic_replace(d):
 def test_vim_rename_and_rewrite(d):
     new = modes_config("B", "A")
     backup = d.config.with_name("config.toml~")
-    os.rename(d.config, backup)     # vim's backupcopy=no: the original becomes the backup
-    time.sleep(0.4)                 # the file is missing for longer than the debounce
+    os.rename(d.config, backup)  # vim's backupcopy=no: the original becomes the backup
+    time.sleep(0.4)  # the file is missing for longer than the debounce
     with open(d.config, "w") as f:
         f.write(new)
         f.flush()
@@ -98,16 +98,18 @@ def test_touch_without_change_does_not_reload(d):
 
 def test_invalid_save_keeps_old_table_and_reports_file_line_key_then_recovers(d):
     good_sha = active(d)
-    bad = modes_config("A").replace('note = 36 }', 'note = 300 }')
+    bad = modes_config("A").replace("note = 36 }", "note = 300 }")
     d.config.write_text(bad)
     settle_no_more(lambda: len(d.file_reloads()), 1)
     o = d.file_reloads()[0]
     assert not o["ok"]
     diag = o["diagnostics"][0]
-    assert diag["file"] == str(d.config) and diag["line"] == bad.splitlines().index(
-        next(l for l in bad.splitlines() if "note = 300" in l)) + 1
+    assert (
+        diag["file"] == str(d.config)
+        and diag["line"] == bad.splitlines().index(next(l for l in bad.splitlines() if "note = 300" in l)) + 1
+    )
     assert diag["path"].startswith("modes[0].mappings[0].trigger")
-    assert active(d) == good_sha and d.marker() == 0          # the old table still runs
+    assert active(d) == good_sha and d.marker() == 0  # the old table still runs
     status = d.daemon.status()
     assert status["last_reload"]["ok"] is False
     assert any("config reload failed" in e["message"] for e in status["stats"]["recent_errors"])
@@ -129,13 +131,14 @@ def test_watcher_survives_a_crashing_reload_and_a_dead_observer(d):
         if len(calls) == 1:
             raise RuntimeError("boom")
         return real(*a, **kw)
+
     d.daemon.reload = flaky
     d.config.write_text(modes_config("A", "X"))
     wait_for(lambda: len(calls) == 1, 5, what="the crashing reload")
     w = d.live.watcher
-    w._observer.stop()             # the observer dies (as if its folder vanished)
+    w._observer.stop()  # the observer dies (as if its folder vanished)
     w._observer.join(2)
-    time.sleep(2.5)                # the supervisor notices within SUPERVISE_S
+    time.sleep(2.5)  # the supervisor notices within SUPERVISE_S
     final = modes_config("A", "Y")
     d.config.write_text(final)
     wait_for(lambda: active(d) == sha(final), 8, what="the save after the crash and the restart")

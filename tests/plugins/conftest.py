@@ -1,5 +1,6 @@
 """Fixtures for the plugin tests: a MIDIMON_HOME with a plugins folder, managers that are always
 closed, the real daemon over JACK, local HTTP/Spotify servers and a real mosquitto."""
+
 from __future__ import annotations
 
 import os
@@ -8,16 +9,18 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from midimon.sandbox import Limits
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pluginkit import FakeSpotify, LocalServer, free_port  # noqa: E402
-from testkit.jack import wait_for  # noqa: E402
+from pluginkit import FakeSpotify, LocalServer, free_port
+from testkit.jack import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 MIDIMON = str(Path(sys.executable).with_name("midimon"))
@@ -55,6 +58,7 @@ def manager(home: Path, plugins_dir: Path) -> Iterator[Any]:
 
 # jack_env and harness come from tests/conftest.py
 
+
 @pytest.fixture
 def start_daemon(home: Path, jack_env):
     from testkit.daemon import DaemonProcess
@@ -72,6 +76,7 @@ def start_daemon(home: Path, jack_env):
 
 
 # -- local servers -----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def http_server() -> Iterator[LocalServer]:
@@ -111,6 +116,7 @@ def mqtt_broker(tmp_path_factory) -> Iterator[tuple[str, int]]:
             return True
         except OSError:
             return False
+
     try:
         wait_for(up, 5, what="mosquitto")
         yield "127.0.0.1", port

@@ -1,6 +1,7 @@
 """Helpers shared by the end-to-end plugin tests (``test_e2e_*.py``): the daemon runs as a
 process (``midimon run``), notes come in over a real JACK graph, effects are read back from
 files, JACK ports, a local http.server and mosquitto."""
+
 from __future__ import annotations
 
 import json
@@ -59,12 +60,24 @@ def ready(d, *plugins: str) -> None:
     for name in plugins:
         d.wait_log(f"plugin {name}: version")
     d.wait_log("control socket")
-    time.sleep(0.3)   # let the JACK connection settle before the first note
+    time.sleep(0.3)  # let the JACK connection settle before the first note
 
 
 def grant(home: Path, name: str, capability: str, *scope: str) -> None:
     cli("plugins", "grant", name, capability, *scope, home=home)
 
 
-__all__ = ["config", "press", "files_dir", "read_json", "lines", "status", "plugin_status",
-           "ready", "grant", "wait_for", "cli", "cli_json"]
+__all__ = [
+    "config",
+    "press",
+    "files_dir",
+    "read_json",
+    "lines",
+    "status",
+    "plugin_status",
+    "ready",
+    "grant",
+    "wait_for",
+    "cli",
+    "cli_json",
+]

@@ -1,4 +1,5 @@
 """Helpers for the plugin tests (fixtures are in conftest.py)."""
+
 from __future__ import annotations
 
 import http.server
@@ -55,8 +56,14 @@ class Recorder(http.server.BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        self.server.requests.append({"method": self.command, "path": self.path,
-                                     "headers": dict(self.headers), "body": body.decode("utf-8", "replace")})
+        self.server.requests.append(
+            {
+                "method": self.command,
+                "path": self.path,
+                "headers": dict(self.headers),
+                "body": body.decode("utf-8", "replace"),
+            }
+        )
         status, payload = self.server.route(self.command, self.path)
         data = json.dumps(payload).encode() if payload is not None else b""
         self.send_response(status)
@@ -90,7 +97,6 @@ class LocalServer:
         self.httpd.server_close()
 
 
-
 class FakeSpotify(LocalServer):
     """The Spotify Web API endpoints spotipy calls for the player controls. Checks the bearer
     token (401 otherwise) and answers 404 NO_ACTIVE_DEVICE when ``active_device`` is False."""
@@ -115,22 +121,38 @@ class FakeSpotify(LocalServer):
                 return error(401, "Invalid access token")
             p = self.player
             if method == "GET" and base == "/v1/me/player/currently-playing":
-                return 200, {"is_playing": p["is_playing"],
-                             "item": {"name": tracks[p["track"]], "type": "track",
-                                      "uri": f"spotify:track:t{p['track']}",
-                                      "artists": [{"name": "Miles Davis"}]}}
+                return 200, {
+                    "is_playing": p["is_playing"],
+                    "item": {
+                        "name": tracks[p["track"]],
+                        "type": "track",
+                        "uri": f"spotify:track:t{p['track']}",
+                        "artists": [{"name": "Miles Davis"}],
+                    },
+                }
             if method == "GET" and base == "/v1/me/player/devices":
-                return 200, {"devices": [{"id": "dev1", "name": "Desk", "type": "Computer",
-                                          "is_active": self.active_device,
-                                          "volume_percent": p["volume"]}]}
-            commands = {("PUT", "/v1/me/player/play"), ("PUT", "/v1/me/player/pause"),
-                        ("POST", "/v1/me/player/next"), ("POST", "/v1/me/player/previous"),
-                        ("PUT", "/v1/me/player/volume")}
+                return 200, {
+                    "devices": [
+                        {
+                            "id": "dev1",
+                            "name": "Desk",
+                            "type": "Computer",
+                            "is_active": self.active_device,
+                            "volume_percent": p["volume"],
+                        }
+                    ]
+                }
+            commands = {
+                ("PUT", "/v1/me/player/play"),
+                ("PUT", "/v1/me/player/pause"),
+                ("POST", "/v1/me/player/next"),
+                ("POST", "/v1/me/player/previous"),
+                ("PUT", "/v1/me/player/volume"),
+            }
             if (method, base) not in commands:
                 return error(404, "Service not found")
             if not self.active_device:
-                return error(404, "Player command failed: No active device found",
-                             "NO_ACTIVE_DEVICE")
+                return error(404, "Player command failed: No active device found", "NO_ACTIVE_DEVICE")
             if base.endswith("/play"):
                 p["is_playing"] = True
             elif base.endswith("/pause"):

@@ -1,4 +1,5 @@
 """The author guide's examples work as written (docs/plugin-author-guide.md)."""
+
 import re
 import subprocess
 import sys
@@ -37,7 +38,12 @@ def test_plugins_new_makes_a_plugin_whose_own_test_passes(home):
     assert made.returncode == 0, made.stderr
     tests = list(home.rglob("test_greeter.py"))
     assert tests, made.stdout
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests[0])],
-                         capture_output=True, text=True, timeout=120, cwd=home)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests[0])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=home,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "passed" in run.stdout

@@ -1,12 +1,12 @@
 """The first-party plugins, installed like any plugin and run in the real sandbox against real
 local servers: an http.server, a fake of the Spotify Web API, and mosquitto."""
+
 from __future__ import annotations
 
 import json
 import threading
 
 import pytest
-
 from pluginkit import cli_json
 from testkit.jack import wait_for
 
@@ -21,8 +21,11 @@ def test_http_request_posts_json_to_a_granted_host(home, plugins_dir, manager, h
     install(home, "http_request", "network", "--scope", f"hosts={http_server.url}")
     cli_json("plugins", "config", "http_request", "--set", "token=s3cret", home=home)
     m = manager()
-    status = m.plugin_call("http_request", {"url": http_server.url + "/hook", "json": {"scene": 2},
-                                            "include_context": True}, {"note": 36, "velocity": 90})
+    status = m.plugin_call(
+        "http_request",
+        {"url": http_server.url + "/hook", "json": {"scene": 2}, "include_context": True},
+        {"note": 36, "velocity": 90},
+    )
     assert status == 200
     req = http_server.requests[-1]
     assert req["method"] == "POST" and req["path"] == "/hook"
@@ -43,8 +46,16 @@ def test_http_request_to_an_ungranted_host_sends_nothing(home, plugins_dir, mana
 
 def test_spotify_control_against_a_fake_web_api(home, plugins_dir, manager, fake_spotify):
     install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
-    cli_json("plugins", "config", "spotify_control", "--set", "access_token=tok",
-             "--set", f"api_base={fake_spotify.url}/v1", home=home)
+    cli_json(
+        "plugins",
+        "config",
+        "spotify_control",
+        "--set",
+        "access_token=tok",
+        "--set",
+        f"api_base={fake_spotify.url}/v1",
+        home=home,
+    )
     m = manager()
     call = lambda **p: m.plugin_call("spotify_control", p, {"value": 127})
     call(command="play")
@@ -59,10 +70,16 @@ def test_spotify_control_against_a_fake_web_api(home, plugins_dir, manager, fake
     assert call(command="volume_down", step=30) == 70 and fake_spotify.player["volume"] == 70
     assert all(r["headers"]["Authorization"] == "Bearer tok" for r in fake_spotify.requests)
     # the requests spotipy makes for each command, nothing more
-    assert [(r["method"], r["path"].split("?")[0].removeprefix("/v1/me/player/"))
-            for r in fake_spotify.requests] == [
-        ("PUT", "play"), ("GET", "currently-playing"), ("PUT", "pause"), ("POST", "next"),
-        ("GET", "currently-playing"), ("POST", "previous"), ("PUT", "volume"), ("PUT", "volume")]
+    assert [(r["method"], r["path"].split("?")[0].removeprefix("/v1/me/player/")) for r in fake_spotify.requests] == [
+        ("PUT", "play"),
+        ("GET", "currently-playing"),
+        ("PUT", "pause"),
+        ("POST", "next"),
+        ("GET", "currently-playing"),
+        ("POST", "previous"),
+        ("PUT", "volume"),
+        ("PUT", "volume"),
+    ]
     assert fake_spotify.requests[-1]["path"] == "/v1/me/player/volume?volume_percent=70"
     call(command="play", uri="spotify:album:1weenld61qoidwYuZ1GESA", device_id="dev1")
     req = fake_spotify.requests[-1]
@@ -81,12 +98,21 @@ def test_spotify_control_without_a_token_says_what_to_do(home, plugins_dir, mana
 
 
 def test_spotify_control_with_an_api_base_on_an_unscoped_host_contacts_nothing(
-        home, plugins_dir, manager, fake_spotify, http_server):
+    home, plugins_dir, manager, fake_spotify, http_server
+):
     from midimon.engine.errors import ActionError
 
     install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
-    cli_json("plugins", "config", "spotify_control", "--set", "access_token=tok",
-             "--set", f"api_base={http_server.url}/v1", home=home)
+    cli_json(
+        "plugins",
+        "config",
+        "spotify_control",
+        "--set",
+        "access_token=tok",
+        "--set",
+        f"api_base={http_server.url}/v1",
+        home=home,
+    )
     m = manager()
     with pytest.raises(ActionError, match="not in the plugin's granted hosts"):
         m.plugin_call("spotify_control", {"command": "play"}, {})
@@ -97,27 +123,44 @@ def test_spotify_control_errors_from_the_api_are_clean(home, plugins_dir, manage
     from midimon.engine.errors import ActionError
 
     install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
-    cli_json("plugins", "config", "spotify_control", "--set", "access_token=tok",
-             "--set", f"api_base={fake_spotify.url}/v1", home=home)
+    cli_json(
+        "plugins",
+        "config",
+        "spotify_control",
+        "--set",
+        "access_token=tok",
+        "--set",
+        f"api_base={fake_spotify.url}/v1",
+        home=home,
+    )
     m = manager()
     fake_spotify.active_device = False
     with pytest.raises(ActionError) as info:
         m.plugin_call("spotify_control", {"command": "next"}, {})
-    assert ("spotify.next(): Spotify answered 404 Not Found (NO_ACTIVE_DEVICE): "
-            "Player command failed: No active device found") in str(info.value)
+    assert (
+        "spotify.next(): Spotify answered 404 Not Found (NO_ACTIVE_DEVICE): "
+        "Player command failed: No active device found"
+    ) in str(info.value)
     fake_spotify.token = "another"
     with pytest.raises(ActionError, match="401 Unauthorized: Invalid access token"):
         m.plugin_call("spotify_control", {"command": "pause"}, {})
     assert "Traceback" not in str(info.value)
 
 
-def test_spotify_control_revoke_and_grant_apply_to_the_running_worker(
-        home, plugins_dir, manager, fake_spotify):
+def test_spotify_control_revoke_and_grant_apply_to_the_running_worker(home, plugins_dir, manager, fake_spotify):
     from midimon.engine.errors import ActionError
 
     install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
-    cli_json("plugins", "config", "spotify_control", "--set", "access_token=tok",
-             "--set", f"api_base={fake_spotify.url}/v1", home=home)
+    cli_json(
+        "plugins",
+        "config",
+        "spotify_control",
+        "--set",
+        "access_token=tok",
+        "--set",
+        f"api_base={fake_spotify.url}/v1",
+        home=home,
+    )
     m = manager()
     m.plugin_call("spotify_control", {"command": "play"}, {})
     version = m.runtime.active["spotify_control"]
@@ -126,8 +169,7 @@ def test_spotify_control_revoke_and_grant_apply_to_the_running_worker(
     with pytest.raises(ActionError, match="was not granted the 'network' capability"):
         m.plugin_call("spotify_control", {"command": "pause"}, {})
     assert len(fake_spotify.requests) == 1 and fake_spotify.player["is_playing"] is True
-    cli_json("plugins", "grant", "spotify_control", "network", "--scope",
-             f"hosts={fake_spotify.url}", home=home)
+    cli_json("plugins", "grant", "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}", home=home)
     m.plugin_call("spotify_control", {"command": "pause"}, {})
     assert fake_spotify.player["is_playing"] is False
     # same version, same worker: no reload, no restart
@@ -152,8 +194,7 @@ def _subscriber(host, port, topic):
 @pytest.mark.mqtt
 def test_mqtt_publish_reaches_a_real_broker(home, plugins_dir, manager, mqtt_broker):
     host, port = mqtt_broker
-    install(home, "mqtt_publish", "network", "--scope", f"brokers={host}:{port}",
-            "--scope", "publish=midimon-test/#")
+    install(home, "mqtt_publish", "network", "--scope", f"brokers={host}:{port}", "--scope", "publish=midimon-test/#")
     cli_json("plugins", "config", "mqtt_publish", "--set", f"broker={host}:{port}", home=home)
     client, got = _subscriber(host, port, "midimon-test/#")
     try:
@@ -180,18 +221,25 @@ def test_mqtt_listen_turns_messages_into_plugin_events(home, plugins_dir, manage
     from midimon.engine import events as E
 
     host, port = mqtt_broker
-    install(home, "mqtt_listen", "network", "--scope", f"brokers={host}:{port}",
-            "--scope", "subscribe=midimon-listen/#")
-    cli_json("plugins", "config", "mqtt_listen", "--set", f"broker={host}:{port}",
-             "--set", 'topics=["midimon-listen/#"]', home=home)
+    install(
+        home, "mqtt_listen", "network", "--scope", f"brokers={host}:{port}", "--scope", "subscribe=midimon-listen/#"
+    )
+    cli_json(
+        "plugins",
+        "config",
+        "mqtt_listen",
+        "--set",
+        f"broker={host}:{port}",
+        "--set",
+        'topics=["midimon-listen/#"]',
+        home=home,
+    )
     m = manager()
-    wait_for(lambda: m.pollers.get("mqtt_listen") and m.pollers["mqtt_listen"].polls > 0, 5,
-             what="polling")
+    wait_for(lambda: m.pollers.get("mqtt_listen") and m.pollers["mqtt_listen"].polls > 0, 5, what="polling")
     publish.single("midimon-listen/button", '{"pressed": true}', hostname=host, port=port)
     publish.single("midimon-listen/raw", "hello", hostname=host, port=port)
     wait_for(lambda: len(m.events) >= 2, 5, what="two events")
     ev = m.events[0]
     assert ev.kind == E.PLUGIN and ev.device == "mqtt_listen" and ev.name == "message"
-    assert ev.data == {"topic": "midimon-listen/button", "payload": '{"pressed": true}',
-                       "value": {"pressed": True}}
+    assert ev.data == {"topic": "midimon-listen/button", "payload": '{"pressed": true}', "value": {"pressed": True}}
     assert m.events[1].data["value"] == "hello"

@@ -1,13 +1,15 @@
 """Finding plugins: files, folders, entry points, and the watcher that notices edits."""
+
 from __future__ import annotations
 
 import os
 import time
 
-from midimon.plugins import discovery
-from midimon.plugins.watch import Debouncer
 from pluginkit import write
 from testkit.jack import wait_for
+
+from midimon.plugins import discovery
+from midimon.plugins.watch import Debouncer
 
 CODE = "def execute(params, context):\n    return 1\n"
 
@@ -49,7 +51,9 @@ def test_missing_folder_is_empty(tmp_path):
 def test_entry_point_plugins_are_trusted(tmp_path, monkeypatch, manager, plugins_dir):
     pkg = tmp_path / "site"
     (pkg / "acme_plugin").mkdir(parents=True)
-    (pkg / "acme_plugin" / "__init__.py").write_text("def execute(params, context):\n    import os\n    return 'trusted ' + str(os.getpid() > 0)\n")
+    (pkg / "acme_plugin" / "__init__.py").write_text(
+        "def execute(params, context):\n    import os\n    return 'trusted ' + str(os.getpid() > 0)\n"
+    )
     dist = pkg / "acme_plugin-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-plugin\nVersion: 1.0\n")
@@ -90,7 +94,6 @@ def test_watcher_loads_new_files_and_atomic_saves(plugins_dir, manager):
         os.fsync(f.fileno())
         time.sleep(0.3)
         f.write("    return 3\n")
-    wait_for(lambda: "fresh" in m.runtime.active and m.plugin_call("fresh", {}, {}) == 3, 5,
-             what="the completed write")
+    wait_for(lambda: "fresh" in m.runtime.active and m.plugin_call("fresh", {}, {}) == 3, 5, what="the completed write")
     (plugins_dir / "fresh.py").unlink()
     wait_for(lambda: "fresh" not in m.runtime.active, 5, what="the removal")

@@ -2,14 +2,13 @@
 a bad Plugin mapping is refused at load, `midimon reload` rescanning the plugins folder, and
 disable/enable without a restart. Each test asserts an effect outside the daemon (a file the
 plugin wrote with its `fs` capability)."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
-
-from e2ekit import (cli, config, files_dir, grant, plugin_status, press, read_json, ready,
-                    status, wait_for)
+from e2ekit import cli, config, files_dir, grant, plugin_status, press, read_json, ready, status, wait_for
 from pluginkit import write
 
 pytestmark = pytest.mark.jack
@@ -36,13 +35,18 @@ def recorder(home, plugins_dir, name="recorder"):
 
 def test_params_and_context_reach_execute(harness, start_daemon, home, plugins_dir):
     out = recorder(home, plugins_dir)
-    d = start_daemon(config(harness, """
+    d = start_daemon(
+        config(
+            harness,
+            """
 [[modes.mappings]]
 description = "pad 38 records"
 trigger = { type = "Note", note = 38 }
 velocity_curve = { type = "Fixed", velocity = 64 }
 action = { type = "Plugin", plugin = "recorder", params = { tag = "snare", n = 7 } }
-"""))
+""",
+        )
+    )
     ready(d, "recorder")
     press(harness, 38, velocity=101)
     got = wait_for(lambda: read_json(out), 10, what="the plugin's file")
@@ -80,15 +84,13 @@ def test_invalid_params_are_refused_at_load_with_the_line(harness, start_daemon,
     assert any(diag.get("line") == line for diag in last["diagnostics"]), last
     # the previous config keeps running: the press still passes "v1"
     press(harness)
-    wait_for(lambda: (read_json(out) or {}).get("params") == {"tag": "v1"}, 10,
-             what="the old mapping to run")
+    wait_for(lambda: (read_json(out) or {}).get("params") == {"tag": "v1"}, 10, what="the old mapping to run")
     # a fixed config loads
     (home / "config.toml").write_text(config(harness, GOOD.replace("TAG", "v2")))
     cli("reload", home=home)
     assert status(home)["last_reload"]["ok"] is True
     press(harness)
-    wait_for(lambda: (read_json(out) or {}).get("params") == {"tag": "v2"}, 10,
-             what="the new mapping to run")
+    wait_for(lambda: (read_json(out) or {}).get("params") == {"tag": "v2"}, 10, what="the new mapping to run")
     assert d.proc.poll() is None
 
 
@@ -101,12 +103,18 @@ def test_midimon_reload_rescans_the_plugins_folder(harness, start_daemon, home, 
     # so the new mapping is not a "not installed" warning)
     write(plugins_dir / "second.py", RECORDER)
     grant(home, "second", "filesystem")
-    (home / "config.toml").write_text(config(harness, GOOD.replace("TAG", "first") + """
+    (home / "config.toml").write_text(
+        config(
+            harness,
+            GOOD.replace("TAG", "first")
+            + """
 [[modes.mappings]]
 description = "pad 37 records in the second plugin"
 trigger = { type = "Note", note = 37 }
 action = { type = "Plugin", plugin = "second", params = { tag = "second" } }
-"""))
+""",
+        )
+    )
     proc = cli("reload", home=home)
     assert proc.stdout.startswith("reloaded 2 mappings"), proc.stdout
     assert "not installed" not in proc.stdout + proc.stderr
@@ -115,11 +123,9 @@ action = { type = "Plugin", plugin = "second", params = { tag = "second" } }
     assert next(p for p in st["plugins"]["plugins"] if p["name"] == "second")["loaded"]
     press(harness, 37)
     second = files_dir(home, "second") / "call.json"
-    wait_for(lambda: (read_json(second) or {}).get("params") == {"tag": "second"}, 10,
-             what="the new plugin to run")
+    wait_for(lambda: (read_json(second) or {}).get("params") == {"tag": "second"}, 10, what="the new plugin to run")
     press(harness, 36)
-    wait_for(lambda: (read_json(out) or {}).get("params") == {"tag": "first"}, 10,
-             what="the first plugin to run")
+    wait_for(lambda: (read_json(out) or {}).get("params") == {"tag": "first"}, 10, what="the first plugin to run")
 
 
 def test_disable_and_enable_take_effect_without_a_restart(harness, start_daemon, home, plugins_dir):

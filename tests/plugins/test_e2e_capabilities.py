@@ -1,6 +1,7 @@
 """End to end over JACK, through `midimon run` as a process: what plugins reach outside the
 daemon. `midi` sends to a JACK port only once granted; `store` survives a daemon restart; the
 first-party http_request and mqtt_publish plugins reach a local http.server and mosquitto."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,6 @@ import threading
 import time
 
 import pytest
-
 from e2ekit import cli, cli_json, config, files_dir, grant, press, read_json, ready, wait_for
 from pluginkit import write
 
@@ -27,15 +27,20 @@ def execute(params, context):
 '''
 
 
-def test_midi_capability_sends_to_a_jack_port_only_when_granted(harness, start_daemon, home,
-                                                                  plugins_dir):
+def test_midi_capability_sends_to_a_jack_port_only_when_granted(harness, start_daemon, home, plugins_dir):
     port = f"{harness.tag}-out"
     write(plugins_dir / "echo.py", midi_echo(port))
-    d = start_daemon(config(harness, """
+    d = start_daemon(
+        config(
+            harness,
+            """
 [[modes.mappings]]
 trigger = { type = "Note", note = 48 }
 action = { type = "Plugin", plugin = "echo" }
-""", virtual_output=True))
+""",
+            virtual_output=True,
+        )
+    )
     ready(d, "echo")
     harness.listen(port)
     n = len(d.lines)
@@ -45,8 +50,9 @@ action = { type = "Plugin", plugin = "echo" }
     assert not [m for m in harness.received if m.type == "note_on"]
     grant(home, "echo", "midi")
     press(harness, 48, velocity=91)
-    got = wait_for(lambda: [m for m in harness.received if m.type == "note_on"], 10,
-                   what="the plugin's note on the JACK port")
+    got = wait_for(
+        lambda: [m for m in harness.received if m.type == "note_on"], 10, what="the plugin's note on the JACK port"
+    )
     assert [(m.channel, m.note, m.velocity) for m in got] == [(2, 55, 91)]
     # revoked: nothing more arrives
     cli("plugins", "revoke", "echo", "midi", home=home)
@@ -76,11 +82,14 @@ def execute(params, context):
 def test_store_survives_a_daemon_restart(harness, start_daemon, home, plugins_dir):
     write(plugins_dir / "counter.py", COUNTER)
     grant(home, "counter", "filesystem")
-    cfg = config(harness, """
+    cfg = config(
+        harness,
+        """
 [[modes.mappings]]
 trigger = { type = "Note", note = 36 }
 action = { type = "Plugin", plugin = "counter" }
-""")
+""",
+    )
     out = files_dir(home, "counter") / "count.json"
     d = start_daemon(cfg)
     ready(d, "counter")
@@ -93,7 +102,7 @@ action = { type = "Plugin", plugin = "counter" }
     ready(d2, "counter")
     press(harness)
     wait_for(lambda: (read_json(out) or {}).get("count") == 3, 10, what="the press after restart")
-    assert read_json(out)["at_initialize"] == 2   # the new worker saw the old count at start
+    assert read_json(out)["at_initialize"] == 2  # the new worker saw the old count at start
 
 
 def install(home, name: str, *grant_args: str) -> None:
@@ -101,19 +110,24 @@ def install(home, name: str, *grant_args: str) -> None:
     cli_json("plugins", "grant", name, *grant_args, home=home)
 
 
-def test_http_request_plugin_reaches_a_local_server(harness, start_daemon, home, plugins_dir,
-                                                     http_server):
+def test_http_request_plugin_reaches_a_local_server(harness, start_daemon, home, plugins_dir, http_server):
     install(home, "http_request", "network", "--scope", f"hosts={http_server.url}")
-    d = start_daemon(config(harness, f"""
+    d = start_daemon(
+        config(
+            harness,
+            f"""
 [[modes.mappings]]
 description = "scene 2"
 trigger = {{ type = "Note", note = 36 }}
 action = {{ type = "Plugin", plugin = "http_request", params = {{ url = "{http_server.url}/scene", json = {{ scene = 2 }}, include_context = true }} }}
-"""))
+""",
+        )
+    )
     ready(d, "http_request")
     press(harness, 36, velocity=77)
-    req = wait_for(lambda: http_server.requests and http_server.requests[-1], 10,
-                   what="the request at the local server")
+    req = wait_for(
+        lambda: http_server.requests and http_server.requests[-1], 10, what="the request at the local server"
+    )
     assert req["method"] == "POST" and req["path"] == "/scene"
     body = json.loads(req["body"])
     assert body["params"] == {"scene": 2}
@@ -121,14 +135,12 @@ action = {{ type = "Plugin", plugin = "http_request", params = {{ url = "{http_s
     assert body["context"]["description"] == "scene 2"
 
 
-def test_mqtt_publish_plugin_reaches_mosquitto(harness, start_daemon, home, plugins_dir,
-                                               mqtt_broker):
+def test_mqtt_publish_plugin_reaches_mosquitto(harness, start_daemon, home, plugins_dir, mqtt_broker):
     import paho.mqtt.client as mqtt
 
     host, port = mqtt_broker
     topic = f"midimon-e2e/{harness.tag}/pad"
-    install(home, "mqtt_publish", "network", "--scope", f"brokers={host}:{port}",
-            "--scope", f"publish={topic}")
+    install(home, "mqtt_publish", "network", "--scope", f"brokers={host}:{port}", "--scope", f"publish={topic}")
     cli_json("plugins", "config", "mqtt_publish", "--set", f"broker={host}:{port}", home=home)
     received: list[tuple[str, str]] = []
     subscribed = threading.Event()
@@ -140,11 +152,16 @@ def test_mqtt_publish_plugin_reaches_mosquitto(harness, start_daemon, home, plug
     sub.loop_start()
     try:
         assert subscribed.wait(10), "subscribing to mosquitto"
-        d = start_daemon(config(harness, f"""
+        d = start_daemon(
+            config(
+                harness,
+                f"""
 [[modes.mappings]]
 trigger = {{ type = "Note", note = 36 }}
 action = {{ type = "Plugin", plugin = "mqtt_publish", params = {{ topic = "{topic}" }} }}
-"""))
+""",
+            )
+        )
         ready(d, "mqtt_publish")
         press(harness, 36, velocity=66)
         got = wait_for(lambda: received, 10, what="the message on mosquitto")

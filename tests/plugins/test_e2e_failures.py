@@ -2,17 +2,17 @@
 returns, and one that keeps failing. Each stays the plugin's own problem: the daemon answers,
 other mappings keep firing (a file written by a granted `shell`), and `midimon status` says
 what happened with the plugin's file and line."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
+from e2ekit import config, grant, lines, plugin_status, press, ready, status, wait_for
+from pluginkit import store_of, write
 
 from midimon.config import paths
 from midimon.engine.live.client import Client
-
-from e2ekit import config, grant, lines, plugin_status, press, ready, status, wait_for
-from pluginkit import store_of, write
 
 pytestmark = pytest.mark.jack
 
@@ -64,7 +64,8 @@ def setup(home, plugins_dir, name: str, source: str) -> None:
 
 
 def test_a_raising_plugin_shows_file_and_line_and_others_keep_working(
-        harness, start_daemon, home, plugins_dir, tmp_path):
+    harness, start_daemon, home, plugins_dir, tmp_path
+):
     target = tmp_path / "other.txt"
     setup(home, plugins_dir, "faulty", FAULTY)
     d = start_daemon(config(harness, mappings(target, "faulty")))
@@ -90,7 +91,8 @@ def test_a_raising_plugin_shows_file_and_line_and_others_keep_working(
 
 
 def test_an_endless_loop_is_stopped_at_its_deadline_and_the_daemon_keeps_answering(
-        harness, start_daemon, home, plugins_dir, tmp_path):
+    harness, start_daemon, home, plugins_dir, tmp_path
+):
     target = tmp_path / "other.txt"
     setup(home, plugins_dir, "looper", LOOPER)
     d = start_daemon(config(harness, mappings(target, "looper")))
@@ -98,17 +100,17 @@ def test_an_endless_loop_is_stopped_at_its_deadline_and_the_daemon_keeps_answeri
     n = len(d.lines)
     started = time.monotonic()
     press(harness, 36)
-    time.sleep(0.5)   # the plugin is spinning now
+    time.sleep(0.5)  # the plugin is spinning now
     with Client(paths.socket_path(), timeout=5.0).connect() as c:
         t0 = time.monotonic()
         assert c.call("ping")["pong"] is True
-        assert time.monotonic() - t0 < 3.0   # not held up by the 5 s deadline
+        assert time.monotonic() - t0 < 3.0  # not held up by the 5 s deadline
     # another mapping fires while the loop runs
     press(harness, 40)
     wait_for(lambda: lines(target) == ["other"], 4, what="the other mapping during the loop")
     line = d.wait_log("did not finish within", start=n, timeout=20)
     assert "looper" in line
-    assert time.monotonic() - started < 15   # the deadline is 5 s; generous for a busy machine
+    assert time.monotonic() - started < 15  # the deadline is 5 s; generous for a busy machine
     host = wait_for(lambda: plugin_status(home, "looper")["host"], 10, what="status")
     assert host["timeouts"] == 1 and "did not finish within" in host["last_error"]
     with Client(paths.socket_path(), timeout=5.0).connect() as c:
@@ -126,8 +128,7 @@ def test_repeated_failures_suspend_the_plugin(harness, start_daemon, home, plugi
     n = len(d.lines)
     for i in range(5):
         press(harness, 36)
-        wait_for(lambda: sum("broken on purpose" in l for l in d.lines[n:]) >= i + 1, 10,
-                 what=f"failure {i + 1}")
+        wait_for(lambda: sum("broken on purpose" in l for l in d.lines[n:]) >= i + 1, 10, what=f"failure {i + 1}")
     d.wait_log("plugin faulty suspended after 5 failures in a row", start=n)
     host = wait_for(lambda: plugin_status(home, "faulty")["host"], 10, what="status")
     assert host["status"] == "suspended" and host["consecutive_failures"] == 5
@@ -137,8 +138,10 @@ def test_repeated_failures_suspend_the_plugin(harness, start_daemon, home, plugi
     press(harness, 40)
     wait_for(lambda: lines(target) == ["other"], 10, what="the other mapping")
     # an edit (a new version) lifts the suspension: the fixed code runs
-    write(plugins_dir / "faulty.py", FAULTY.replace('raise ValueError("broken on purpose " + str(value))',
-                                                   'store.set("fixed", value)'))
+    write(
+        plugins_dir / "faulty.py",
+        FAULTY.replace('raise ValueError("broken on purpose " + str(value))', 'store.set("fixed", value)'),
+    )
     d.wait_log("plugin faulty: version - active (replaced", start=n)
     press(harness, 36)
     wait_for(lambda: store_of(home, "faulty").get("fixed") == 1, 10, what="the fixed version")

@@ -1,11 +1,11 @@
 """The daemon as a process over a real JACK MIDI graph: drop a plugin, map it, play, edit,
 break, fix and delete it, without a restart. The same for a trigger plugin, and for grants."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
-
 from pluginkit import cli, cli_json, store_of, write
 from testkit.jack import wait_for
 
@@ -65,8 +65,9 @@ def test_action_plugin_drop_edit_break_fix_delete(harness, start_daemon, home, p
     wait_for(lambda: hits(home)[-1:] == ["2.0:pad:36:80"], 5, what="the press on version 2")
     # break it: the old version keeps working and the error names file:line:col
     n = len(d.lines)
-    write(plugins_dir / "probe.py", probe("3.0").replace("def execute(params, context):",
-                                                          "def execute(params, context)"))
+    write(
+        plugins_dir / "probe.py", probe("3.0").replace("def execute(params, context):", "def execute(params, context)")
+    )
     line = d.wait_log("the previous version keeps running", start=n)
     assert "probe.py:6:" in line, line
     press(harness, velocity=70)
@@ -114,7 +115,10 @@ def poll_events():
 def test_trigger_plugin_events_fire_mappings_and_reload(harness, start_daemon, home, plugins_dir, tmp_path):
     out = tmp_path / "fired.txt"
     write(plugins_dir / "ticker.py", TICKER.format(v=1))
-    d = start_daemon(config(harness, f"""
+    d = start_daemon(
+        config(
+            harness,
+            f"""
 [[modes.mappings]]
 description = "pulse v1"
 trigger = {{ type = "Plugin", plugin = "ticker", event = "pulse", match = {{ v = 1 }} }}
@@ -123,12 +127,14 @@ action = {{ type = "Shell", shell = true, command = "echo one >> {out}" }}
 description = "pulse v2"
 trigger = {{ type = "Plugin", plugin = "ticker", event = "pulse", match = {{ v = 2 }} }}
 action = {{ type = "Shell", shell = true, command = "echo two >> {out}" }}
-"""))
+""",
+        )
+    )
     d.wait_log("midimon is running")
     try:
         wait_for(lambda: out.exists() and out.read_text().split() == ["one"] * 3, 5, what="three v1 pulses")
     except AssertionError:
-        raise AssertionError(d.log())
+        raise AssertionError(d.log()) from None
     # edit: the next events come from the new code, through the same mappings
     n = len(d.lines)
     write(plugins_dir / "ticker.py", TICKER.format(v=2))
@@ -144,6 +150,7 @@ action = {{ type = "Shell", shell = true, command = "echo two >> {out}" }}
         live = cli_json("plugins", "info", "ticker", home=home)["daemon"]
         assert live["error"]["line"] == 12 and live["loaded"]
         return live["trigger"]["polls"]
+
     first = polls()
     wait_for(lambda: polls() > first + 5, 5, what="the old version still polling")
     assert out.read_text().split() == ["one"] * 3 + ["two"] * 3
@@ -163,11 +170,16 @@ def execute(params, context):
 def test_grant_and_revoke_take_effect_on_the_next_press(harness, start_daemon, home, plugins_dir, tmp_path):
     target = tmp_path / "touched"
     write(plugins_dir / "sheller.py", SHELLER)
-    d = start_daemon(config(harness, f"""
+    d = start_daemon(
+        config(
+            harness,
+            f"""
 [[modes.mappings]]
 trigger = {{ type = "Note", note = 40 }}
 action = {{ type = "Plugin", plugin = "sheller", params = {{ path = "{target}" }} }}
-"""))
+""",
+        )
+    )
     d.wait_log("connected MIDI input")
     d.wait_log("plugin sheller: version")
     time.sleep(0.3)

@@ -1,10 +1,13 @@
 """Plugin actions and triggers inside the real engine: config checks, context, dispatch, errors."""
+
 from __future__ import annotations
 
 import threading
 import time
 
 import pytest
+from pluginkit import store_of, write
+from testkit.jack import wait_for
 
 from midimon.config import ConfigError, load_config
 from midimon.engine import events as E
@@ -13,15 +16,13 @@ from midimon.engine.loop import Engine
 from midimon.engine.table import compile_table
 from midimon.plugins import config_checks
 from midimon.plugins import operations as ops
-from pluginkit import store_of, write
-from testkit.jack import wait_for
 
-RECORD = '''params_schema = {"type": "object", "properties": {"tag": {"type": "string"}, "n": {"type": "integer", "maximum": 10}},
+RECORD = """params_schema = {"type": "object", "properties": {"tag": {"type": "string"}, "n": {"type": "integer", "maximum": 10}},
                  "additionalProperties": False}
 def execute(params, context):
     store.set("calls", store.get("calls", []) + [{"params": params, "context": context}])
     return True
-'''
+"""
 
 
 def mapping(action: str, trigger: str = '{ type = "Note", note = 36 }', desc: str = "pad") -> str:
@@ -42,6 +43,7 @@ def engine_with(manager):
         eng.start()
         made.append(eng)
         return eng, m, result
+
     yield make
     for eng in made:
         eng.stop()
@@ -78,8 +80,11 @@ def test_params_are_validated_at_load_with_their_line(plugins_dir, manager):
     config_checks.set_live(manager())
     try:
         with pytest.raises(ConfigError) as exc:
-            load_config("c.toml", text=mapping('{ type = "Plugin", plugin = "rec", params = { n = 11 } }'),
-                        checks=config_checks.checks())
+            load_config(
+                "c.toml",
+                text=mapping('{ type = "Plugin", plugin = "rec", params = { n = 11 } }'),
+                checks=config_checks.checks(),
+            )
     finally:
         config_checks.set_live(None)
     d = exc.value.diagnostics[0]
@@ -89,10 +94,16 @@ def test_params_are_validated_at_load_with_their_line(plugins_dir, manager):
 def test_params_validation_without_a_daemon_reads_the_folder(plugins_dir, home):
     write(plugins_dir / "rec.py", RECORD)
     with pytest.raises(ConfigError, match="Additional properties"):
-        load_config("c.toml", text=mapping('{ type = "Plugin", plugin = "rec", params = { nope = 1 } }'),
-                    checks=config_checks.checks())
-    load_config("c.toml", text=mapping('{ type = "Plugin", plugin = "rec", params = { tag = "ok" } }'),
-                checks=config_checks.checks())
+        load_config(
+            "c.toml",
+            text=mapping('{ type = "Plugin", plugin = "rec", params = { nope = 1 } }'),
+            checks=config_checks.checks(),
+        )
+    load_config(
+        "c.toml",
+        text=mapping('{ type = "Plugin", plugin = "rec", params = { tag = "ok" } }'),
+        checks=config_checks.checks(),
+    )
 
 
 def test_missing_plugin_is_a_warning_at_load(plugins_dir, home):
@@ -107,7 +118,9 @@ def test_disabled_plugin_is_a_warning_at_load_and_a_clear_error_at_the_press(plu
     assert "disabled" in str(result.warnings[0])
     eng.submit(E.Event(E.NOTE_ON, note=36, velocity=1))
     wait_for(lambda: eng.stats.to_json().get("recent_errors"), 5, what="the error")
-    assert "plugin 'rec' is disabled (enable it with: midimon plugins enable rec)" in str(eng.stats.to_json()["recent_errors"])
+    assert "plugin 'rec' is disabled (enable it with: midimon plugins enable rec)" in str(
+        eng.stats.to_json()["recent_errors"]
+    )
 
 
 def test_broken_plugin_is_a_warning_with_its_location(plugins_dir, manager):
@@ -140,8 +153,10 @@ def test_plugin_exception_is_logged_and_counted_not_raised(plugins_dir, engine_w
 def test_a_slow_plugin_does_not_delay_other_mappings(plugins_dir, engine_with, home):
     write(plugins_dir / "slow.py", "import time\ndef execute(params, context):\n    time.sleep(1)\n")
     write(plugins_dir / "rec.py", RECORD)
-    toml = mapping('{ type = "Plugin", plugin = "slow" }') + \
-        '[[modes.mappings]]\ntrigger = { type = "Note", note = 37 }\naction = { type = "Plugin", plugin = "rec" }\n'
+    toml = (
+        mapping('{ type = "Plugin", plugin = "slow" }')
+        + '[[modes.mappings]]\ntrigger = { type = "Note", note = 37 }\naction = { type = "Plugin", plugin = "rec" }\n'
+    )
     eng, m, _ = engine_with(toml)
     eng.submit(E.Event(E.NOTE_ON, note=36, velocity=1))
     t0 = time.monotonic()
@@ -152,7 +167,11 @@ def test_a_slow_plugin_does_not_delay_other_mappings(plugins_dir, engine_with, h
 
 def test_plugin_action_inside_a_sequence(plugins_dir, engine_with, home):
     write(plugins_dir / "rec.py", RECORD)
-    eng, m, _ = engine_with(mapping('{ type = "Sequence", actions = [ { type = "Plugin", plugin = "rec", params = { tag = "a" } }, { type = "Plugin", plugin = "rec", params = { tag = "b" } } ] }'))
+    eng, m, _ = engine_with(
+        mapping(
+            '{ type = "Sequence", actions = [ { type = "Plugin", plugin = "rec", params = { tag = "a" } }, { type = "Plugin", plugin = "rec", params = { tag = "b" } } ] }'
+        )
+    )
     eng.submit(E.Event(E.NOTE_ON, note=36, velocity=1))
     wait_for(lambda: len(calls(home)) == 2, 5, what="two calls")
     assert [c["params"]["tag"] for c in calls(home)] == ["a", "b"]
@@ -160,7 +179,9 @@ def test_plugin_action_inside_a_sequence(plugins_dir, engine_with, home):
 
 def test_trigger_plugin_events_go_through_match(plugins_dir, engine_with, home):
     write(plugins_dir / "rec.py", RECORD)
-    write(plugins_dir / "btn.py", '''poll_interval_ms = 20
+    write(
+        plugins_dir / "btn.py",
+        """poll_interval_ms = 20
 def initialize(config):
     store.set("sent", False)
 def poll_events():
@@ -168,10 +189,15 @@ def poll_events():
         return []
     store.set("sent", True)
     return [{"event": "button", "data": {"id": 1}}, {"event": "button", "data": {"id": 2}}, {"event": "other", "data": {"id": 2}}]
-''')
-    eng, m, _ = engine_with(mapping('{ type = "Plugin", plugin = "rec", params = { tag = "two" } }',
-                                    '{ type = "Plugin", plugin = "btn", event = "button", match = { id = 2 } }'))
-    m.runtime.call("btn", "initialize", {})   # re-arm now that events reach the engine
+""",
+    )
+    eng, m, _ = engine_with(
+        mapping(
+            '{ type = "Plugin", plugin = "rec", params = { tag = "two" } }',
+            '{ type = "Plugin", plugin = "btn", event = "button", match = { id = 2 } }',
+        )
+    )
+    m.runtime.call("btn", "initialize", {})  # re-arm now that events reach the engine
     wait_for(lambda: calls(home), 5, what="the mapped event")
     time.sleep(0.2)
     assert len(calls(home)) == 1
@@ -183,7 +209,9 @@ def test_concurrent_presses_are_all_handled(plugins_dir, engine_with, home):
     write(plugins_dir / "cnt.py", "def execute(params, context):\n    return context['note']\n")
     eng, m, _ = engine_with(mapping('{ type = "Plugin", plugin = "cnt" }'))
     results = []
-    threads = [threading.Thread(target=lambda i=i: results.append(m.plugin_call("cnt", {}, {"note": i}))) for i in range(20)]
+    threads = [
+        threading.Thread(target=lambda i=i: results.append(m.plugin_call("cnt", {}, {"note": i}))) for i in range(20)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -204,7 +232,10 @@ def test_a_crashing_worker_restarts_on_the_next_call(plugins_dir, manager):
     from midimon.engine.errors import ActionError
     from midimon.sandbox import Limits
 
-    write(plugins_dir / "hog.py", "def execute(params, context):\n    if params.get('hog'):\n        x = 'a' * (1024 * 1024 * 1024)\n    return 'ok'\n")
+    write(
+        plugins_dir / "hog.py",
+        "def execute(params, context):\n    if params.get('hog'):\n        x = 'a' * (1024 * 1024 * 1024)\n    return 'ok'\n",
+    )
     m = manager(limits=Limits(call_timeout=3.0, memory_bytes=128 * 1024 * 1024))
     with pytest.raises(ActionError):
         m.plugin_call("hog", {"hog": True}, {})

@@ -1,4 +1,5 @@
 """Reading declarations, loading versions, and the swap between versions."""
+
 from __future__ import annotations
 
 import hashlib
@@ -6,11 +7,11 @@ import threading
 import time
 
 import pytest
+from pluginkit import store_of, write
 
 from midimon.plugins import discovery
 from midimon.plugins.integrity import IntegrityError
 from midimon.plugins.manifest import ManifestError, parse_source
-from pluginkit import store_of, write
 
 TWO_LINES = "def execute(params, context):\n    return params['x'] * 2\n"
 
@@ -45,13 +46,16 @@ def test_kind_follows_from_what_the_plugin_defines():
         parse_source("n", b"x = 1\n", "n.py")
 
 
-@pytest.mark.parametrize("src,match", [
-    (b"capabilities = ['teleport']\ndef execute(p, c):\n    pass\n", "unknown capabilities"),
-    (b"params_schema = {'type': 12}\ndef execute(p, c):\n    pass\n", "not a valid JSON Schema"),
-    (b"version = make()\ndef execute(p, c):\n    pass\n", "plain literal"),
-    (b"hosts = [1]\ndef execute(p, c):\n    pass\n", "list of strings"),
-    (b"poll_interval_ms = 1\ndef poll_events():\n    pass\n", "at least"),
-])
+@pytest.mark.parametrize(
+    "src,match",
+    [
+        (b"capabilities = ['teleport']\ndef execute(p, c):\n    pass\n", "unknown capabilities"),
+        (b"params_schema = {'type': 12}\ndef execute(p, c):\n    pass\n", "not a valid JSON Schema"),
+        (b"version = make()\ndef execute(p, c):\n    pass\n", "plain literal"),
+        (b"hosts = [1]\ndef execute(p, c):\n    pass\n", "list of strings"),
+        (b"poll_interval_ms = 1\ndef poll_events():\n    pass\n", "at least"),
+    ],
+)
 def test_bad_declarations_are_refused_with_a_reason(src, match):
     with pytest.raises(ManifestError, match=match):
         parse_source("p", src, "p.py")
@@ -90,7 +94,7 @@ version = "2.0.0"
 description = "A folder plugin"
 type = "action"
 entry = "{entry}"
-{f'checksum = "sha256:{digest}"' if checksum else ''}
+{f'checksum = "sha256:{digest}"' if checksum else ""}
 [plugin.capabilities]
 network = true
 hosts = ["https://api.example.com"]
@@ -140,13 +144,13 @@ def test_calls_in_flight_finish_on_the_old_version(plugins_dir, manager):
 
 
 def test_old_shutdown_runs_before_new_initialize(plugins_dir, manager, home):
-    src = '''def initialize(config):
+    src = """def initialize(config):
     store.set("log", store.get("log", []) + ["init {v}"])
 def shutdown():
     store.set("log", store.get("log", []) + ["shutdown {v}"])
 def execute(params, context):
     return "{v}"
-'''
+"""
     write(plugins_dir / "life.py", src.format(v=1))
     m = manager()
     write(plugins_dir / "life.py", src.format(v=2))
@@ -159,13 +163,16 @@ def execute(params, context):
 def test_initialize_gets_settings_with_schema_defaults(plugins_dir, manager):
     from midimon.plugins.state import PluginState
 
-    write(plugins_dir / "cfg.py", '''config_schema = {"type": "object", "properties": {"a": {"default": 1}, "b": {}}}
+    write(
+        plugins_dir / "cfg.py",
+        """config_schema = {"type": "object", "properties": {"a": {"default": 1}, "b": {}}}
 seen = {}
 def initialize(config):
     seen.update(config)
 def execute(params, context):
     return seen
-''')
+""",
+    )
     PluginState().update_plugin("cfg", lambda e: e.__setitem__("settings", {"b": "x"}))
     m = manager()
     assert m.plugin_call("cfg", {}, {}) == {"a": 1, "b": "x"}

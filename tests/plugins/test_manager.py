@@ -1,14 +1,15 @@
 """The manager's operations (shared by the CLI and the web UI) and the CLI itself."""
+
 from __future__ import annotations
 
 import json
 import zipfile
 
 import pytest
+from pluginkit import cli, cli_json, write
 
 from midimon.plugins import operations as ops
 from midimon.plugins.state import PluginState
-from pluginkit import cli, cli_json, write
 
 CODE = '''"""Says hi."""
 version = "1.0.0"

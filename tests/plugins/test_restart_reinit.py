@@ -1,4 +1,5 @@
 """A worker restarted after a crash or timeout gets initialize(settings) again."""
+
 from midimon.sandbox import Limits
 from midimon.sandbox.errors import PluginTimeout
 
@@ -22,7 +23,7 @@ def test_settings_come_back_after_the_worker_is_killed(manager, plugins_dir):
     m = manager(limits=Limits(call_timeout=1.0))
     rt = m.runtime
     version = rt.active["greeter"]
-    version.settings["greeting"] = "hello"   # as the user's `plugins config --set` stores it
+    version.settings["greeting"] = "hello"  # as the user's `plugins config --set` stores it
     version.host.call("initialize", {"greeting": "hello"})
     pid_before = version.host.state.get("pid")
     assert version.host.call("execute", {}, {})[0] == "hello"
@@ -33,6 +34,6 @@ def test_settings_come_back_after_the_worker_is_killed(manager, plugins_dir):
     else:
         raise AssertionError("the endless loop was not stopped")
     greeting, inits = version.host.call("execute", {}, {})
-    assert version.host.state.get("pid") != pid_before      # a new worker...
-    assert greeting == "hello"                               # ...that got its settings again
-    assert inits == 1                                        # (a fresh worker counts from zero)
+    assert version.host.state.get("pid") != pid_before  # a new worker...
+    assert greeting == "hello"  # ...that got its settings again
+    assert inits == 1  # (a fresh worker counts from zero)

@@ -1,4 +1,5 @@
 """Permissions, checksums and signatures: each test checks that the effect did not happen."""
+
 from __future__ import annotations
 
 import hashlib
@@ -6,16 +7,16 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pluginkit import write
 
 from midimon.engine.errors import ActionError
 from midimon.plugins import operations as ops
-from pluginkit import write
 
-TOUCH = '''capabilities = ["subprocess"]
+TOUCH = """capabilities = ["subprocess"]
 commands = ["touch"]
 def execute(params, context):
     shell.run(["touch", params["path"]])
-'''
+"""
 
 
 def test_declared_but_ungranted_capability_is_not_given(plugins_dir, manager, tmp_path):
@@ -42,8 +43,12 @@ def test_an_edit_asking_for_more_gets_nothing_new(plugins_dir, manager, tmp_path
     write(plugins_dir / "toucher.py", TOUCH)
     ops.grant_capability("toucher", "subprocess")
     m = manager()
-    write(plugins_dir / "toucher.py", TOUCH.replace('["touch"]', '["touch", "rm"]').replace(
-        'shell.run(["touch", params["path"]])', 'shell.run(["rm", params["path"]])'))
+    write(
+        plugins_dir / "toucher.py",
+        TOUCH.replace('["touch"]', '["touch", "rm"]').replace(
+            'shell.run(["touch", params["path"]])', 'shell.run(["rm", params["path"]])'
+        ),
+    )
     m.sync("test")
     victim = tmp_path / "victim"
     victim.write_text("keep me")
@@ -54,7 +59,7 @@ def test_an_edit_asking_for_more_gets_nothing_new(plugins_dir, manager, tmp_path
 
 
 def test_a_new_capability_in_an_edit_is_not_granted(plugins_dir, manager, tmp_path):
-    write(plugins_dir / "p.py", 'def execute(params, context):\n    return 1\n')
+    write(plugins_dir / "p.py", "def execute(params, context):\n    return 1\n")
     m = manager()
     write(plugins_dir / "p.py", TOUCH)
     m.sync("test")
@@ -64,10 +69,13 @@ def test_a_new_capability_in_an_edit_is_not_granted(plugins_dir, manager, tmp_pa
 
 
 def test_a_plugin_cannot_grant_itself_through_the_state_file(plugins_dir, manager, home):
-    write(plugins_dir / "sneaky.py", '''capabilities = ["filesystem"]
+    write(
+        plugins_dir / "sneaky.py",
+        """capabilities = ["filesystem"]
 def execute(params, context):
     fs.write_text("../../plugin-state.json", "{}")
-''')
+""",
+    )
     ops.grant_capability("sneaky", "filesystem")
     before = (home / "plugin-state.json").read_text()
     m = manager()
@@ -92,17 +100,19 @@ def test_checksum_mismatch_is_refused_with_the_reason(plugins_dir, manager):
     (plugins_dir / "sealed" / "plugin.py").write_text(code.replace("sealed", "tampered"))
     m.sync("test")
     assert "checksum mismatch" in m.runtime.errors["sealed"]["message"]
-    assert m.plugin_call("sealed", {}, {}) == "sealed"   # the verified version keeps running
+    assert m.plugin_call("sealed", {}, {}) == "sealed"  # the verified version keeps running
 
 
 def keypair(tmp_path, home):
     key = Ed25519PrivateKey.generate()
     priv = tmp_path / "signing.pem"
-    priv.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    priv.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     pub = tmp_path / "signing.pub.pem"
-    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    pub.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     return priv, pub
 
 
@@ -133,7 +143,7 @@ def test_a_signed_plugin_edited_afterwards_is_refused(plugins_dir, manager, tmp_
     write(plugins_dir / "p.py", CODE)
     ops.sign("p", str(priv))
     (plugins_dir / "p.py").write_text(CODE.replace("signed", "evil"))
-    m = manager()   # even under the default 'allow' policy: a signature that does not hold is refused
+    m = manager()  # even under the default 'allow' policy: a signature that does not hold is refused
     assert "p" not in m.runtime.active
     assert "does not match any trusted key" in m.runtime.errors["p"]["message"]
 
@@ -160,7 +170,7 @@ def test_keys_add_list_remove(home, tmp_path):
     ops.keys_remove("alice")
     assert ops.keys_list()["keys"] == []
     with pytest.raises(ops.OperationError):
-        ops.keys_add(str(tmp_path / "signing.pem"))   # a private key is not a public key
+        ops.keys_add(str(tmp_path / "signing.pem"))  # a private key is not a public key
 
 
 def test_warn_policy_loads_unsigned_with_a_warning(plugins_dir, manager):

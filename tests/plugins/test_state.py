@@ -1,10 +1,12 @@
 """The state file: atomic, persistent, corrupt files moved aside, and stores that survive."""
+
 from __future__ import annotations
 
 import json
 
-from midimon.plugins.state import PluginState
 from pluginkit import store_of, write
+
+from midimon.plugins.state import PluginState
 
 
 def test_decisions_persist_across_instances(home):

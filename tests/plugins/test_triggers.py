@@ -1,37 +1,43 @@
 """Trigger plugins: what poll_events() may return, the schedule, and reloads."""
+
 from __future__ import annotations
 
 import logging
 import time
 
 import pytest
-
-from midimon.engine import events as E
-from midimon.plugins.triggers import MAX_EVENTS_PER_POLL, to_events
 from pluginkit import write
 from testkit.jack import wait_for
 
-TICK = '''poll_interval_ms = {ms}
+from midimon.engine import events as E
+from midimon.plugins.triggers import MAX_EVENTS_PER_POLL, to_events
+
+TICK = """poll_interval_ms = {ms}
 def poll_events():
     n = store.get("n", 0) + 1
     store.set("n", n)
     return [{{"event": "tick", "data": {{"n": n, "v": {v}}}}}]
-'''
+"""
 
 
 def test_events_become_plugin_events():
     events, problems = to_events("p", [{"event": "button", "data": {"id": 2}}, {"event": "x"}])
     assert problems == []
     assert [(e.kind, e.device, e.name, e.data) for e in events] == [
-        (E.PLUGIN, "p", "button", {"id": 2}), (E.PLUGIN, "p", "x", {})]
+        (E.PLUGIN, "p", "button", {"id": 2}),
+        (E.PLUGIN, "p", "x", {}),
+    ]
 
 
-@pytest.mark.parametrize("value,match", [
-    ("nope", "must return a list"),
-    ([{"data": {}}], "expected"),
-    ([{"event": "x", "data": [1]}], "'data' must be a dict"),
-    ([42], "expected"),
-])
+@pytest.mark.parametrize(
+    "value,match",
+    [
+        ("nope", "must return a list"),
+        ([{"data": {}}], "expected"),
+        ([{"event": "x", "data": [1]}], "'data' must be a dict"),
+        ([42], "expected"),
+    ],
+)
 def test_bad_items_are_reported_and_good_ones_kept(value, match):
     events, problems = to_events("p", value + [{"event": "ok"}] if isinstance(value, list) else value)
     assert match in problems[0]
@@ -53,7 +59,7 @@ def test_poller_submits_on_the_declared_schedule(plugins_dir, manager):
     m = manager()
     time.sleep(0.5)
     n = len(m.events)
-    assert 10 <= n <= 30, n   # 20 ms interval over 0.5 s
+    assert 10 <= n <= 30, n  # 20 ms interval over 0.5 s
     assert m.events[0].name == "tick" and m.events[0].device == "tick"
 
 
@@ -65,20 +71,23 @@ def test_trigger_reload_takes_effect_on_the_next_poll(plugins_dir, manager):
     m.sync("test")
     n = len(m.events)
     wait_for(lambda: len(m.events) > n + 2, 3, what="more events")
-    assert all(e.data["v"] == 2 for e in m.events[n + 1:])
+    assert all(e.data["v"] == 2 for e in m.events[n + 1 :])
 
 
 def test_start_and_stop_are_called(plugins_dir, manager, home):
     from pluginkit import store_of
 
-    write(plugins_dir / "life.py", '''poll_interval_ms = 1000
+    write(
+        plugins_dir / "life.py",
+        """poll_interval_ms = 1000
 def start():
     store.set("started", True)
 def stop():
     store.set("stopped", True)
 def poll_events():
     return []
-''')
+""",
+    )
     m = manager()
     assert store_of(home, "life") == {"started": True}
     m.close()

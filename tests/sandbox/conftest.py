@@ -1,4 +1,5 @@
 """Fixtures for the sandbox tests: hosts that are always stopped, real local servers."""
+
 from __future__ import annotations
 
 import http.server
@@ -9,8 +10,9 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -26,15 +28,30 @@ def audit(tmp_path: Path) -> AuditLog:
 def make_host(tmp_path: Path, audit: AuditLog) -> Iterator[Callable[..., PluginHost]]:
     hosts: list[PluginHost] = []
 
-    def make(source: str, grants: Grants | dict[str, Any] | None = None, *, name: str = "testplug",
-             limits: Limits | None = None, services: HostServices | None = None,
-             start: bool = True, data_dir: Path | None = None, **kw: Any) -> PluginHost:
+    def make(
+        source: str,
+        grants: Grants | dict[str, Any] | None = None,
+        *,
+        name: str = "testplug",
+        limits: Limits | None = None,
+        services: HostServices | None = None,
+        start: bool = True,
+        data_dir: Path | None = None,
+        **kw: Any,
+    ) -> PluginHost:
         if isinstance(grants, dict):
             grants = Grants.from_dict(grants)
-        host = PluginHost(name, source, f"{name}.py", grants=grants or Grants(),
-                          limits=limits or Limits(call_timeout=3.0),
-                          services=services or HostServices(),
-                          data_dir=data_dir or tmp_path / "data" / name, audit=audit, **kw)
+        host = PluginHost(
+            name,
+            source,
+            f"{name}.py",
+            grants=grants or Grants(),
+            limits=limits or Limits(call_timeout=3.0),
+            services=services or HostServices(),
+            data_dir=data_dir or tmp_path / "data" / name,
+            audit=audit,
+            **kw,
+        )
         hosts.append(host)
         if start:
             host.start()
@@ -53,8 +70,7 @@ class CountingHandler(http.server.BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         self.hits.append(self.path)
-        status, headers, body = self.routes.get(self.path.split("?")[0],
-                                                (200, {}, f"hello from {self.path}".encode()))
+        status, headers, body = self.routes.get(self.path.split("?")[0], (200, {}, f"hello from {self.path}".encode()))
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
@@ -83,8 +99,7 @@ class LocalServer:
         return self.handler.hits
 
     def route(self, path: str, status: int = 200, body: bytes = b"", **headers: str) -> None:
-        self.handler.routes[path] = (status, {k.replace("_", "-"): v for k, v in headers.items()},
-                                     body)
+        self.handler.routes[path] = (status, {k.replace("_", "-"): v for k, v in headers.items()}, body)
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -119,8 +134,7 @@ def mosquitto(tmp_path: Path) -> Iterator[int]:
     port = free_port()
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         try:
@@ -156,7 +170,7 @@ class Heartbeat:
             self.max_gap = max(self.max_gap, now - last)
             last = now
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         self._thread.start()
         return self
 

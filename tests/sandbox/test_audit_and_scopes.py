@@ -1,4 +1,5 @@
 """The audit log's format and rotation, and the scope rules on their own."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,15 @@ from pathlib import Path
 import pytest
 
 from midimon.sandbox import AuditLog, Grants
-from midimon.sandbox.capabilities.scopes import (ScopeError, filter_covers, filters_overlap,
-                                                 normalise_host, origin_allowed, parse_url,
-                                                 topic_matches)
+from midimon.sandbox.capabilities.scopes import (
+    ScopeError,
+    filter_covers,
+    filters_overlap,
+    normalise_host,
+    origin_allowed,
+    parse_url,
+    topic_matches,
+)
 
 
 def test_audit_lines_are_json(tmp_path: Path) -> None:
@@ -18,8 +25,12 @@ def test_audit_lines_are_json(tmp_path: Path) -> None:
     log.grant("p", "network")
     lines = (tmp_path / "logs" / "audit.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
-    assert {k: first[k] for k in ("plugin", "capability", "action", "outcome")} == \
-        {"plugin": "p", "capability": "network", "action": "http.get", "outcome": "allowed"}
+    assert {k: first[k] for k in ("plugin", "capability", "action", "outcome")} == {
+        "plugin": "p",
+        "capability": "network",
+        "action": "http.get",
+        "outcome": "allowed",
+    }
     assert json.loads(lines[1])["outcome"] == "granted"
 
 
@@ -33,18 +44,20 @@ def test_audit_rotates_by_size(tmp_path: Path) -> None:
     assert log.read()[-1]["target"] == "file99"
 
 
-def test_audit_default_location_follows_midimon_home(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_audit_default_location_follows_midimon_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIDIMON_HOME", str(tmp_path))
     assert AuditLog().path == tmp_path / "logs" / "audit.jsonl"
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("API.Example.COM.", "api.example.com"),
-    ("bücher.example", "xn--bcher-kva.example"),
-    ("127.0.0.1", "127.0.0.1"),
-    ("[::1]", "::1"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("API.Example.COM.", "api.example.com"),
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("[::1]", "::1"),
+    ],
+)
 def test_host_normalisation(raw: str, expected: str) -> None:
     assert normalise_host(raw) == expected
 
@@ -61,26 +74,42 @@ def test_origin_matching() -> None:
     assert not origin_allowed(origin, ("https://api.example.com:8443",), ())
     assert origin_allowed(origin, ("https://*.example.com",), ())
     assert not origin_allowed(parse_url("https://example.com/")[1], ("https://*.example.com",), ())
-    assert not origin_allowed(parse_url("https://evilexample.com/")[1],
-                              ("https://*.example.com",), ())
+    assert not origin_allowed(parse_url("https://evilexample.com/")[1], ("https://*.example.com",), ())
     assert not origin_allowed(origin, ("https://*.example.com",), ("api.example.com",))
     _, idn = parse_url("https://BÜCHER.example/")
     assert origin_allowed(idn, ("https://bücher.example",), ())
 
 
-@pytest.mark.parametrize("flt, topic, ok", [
-    ("a/+/c", "a/b/c", True), ("a/+/c", "a/b/d", False), ("a/#", "a", True),
-    ("a/#", "a/b/c", True), ("#", "$SYS/x", False), ("+/x", "$SYS/x", False),
-    ("$SYS/#", "$SYS/x", True), ("a/b", "a/b/c", False),
-])
+@pytest.mark.parametrize(
+    "flt, topic, ok",
+    [
+        ("a/+/c", "a/b/c", True),
+        ("a/+/c", "a/b/d", False),
+        ("a/#", "a", True),
+        ("a/#", "a/b/c", True),
+        ("#", "$SYS/x", False),
+        ("+/x", "$SYS/x", False),
+        ("$SYS/#", "$SYS/x", True),
+        ("a/b", "a/b/c", False),
+    ],
+)
 def test_topic_matching(flt: str, topic: str, ok: bool) -> None:
     assert topic_matches(flt, topic) is ok
 
 
-@pytest.mark.parametrize("granted, wanted, ok", [
-    ("a/#", "a/+/c", True), ("a/#", "a", True), ("a/+", "a/#", False), ("a/+", "a/b", True),
-    ("a/b", "a/+", False), ("#", "$SYS/#", False), ("+/b", "x/b", True), ("a/+/c", "a/+/c", True),
-])
+@pytest.mark.parametrize(
+    "granted, wanted, ok",
+    [
+        ("a/#", "a/+/c", True),
+        ("a/#", "a", True),
+        ("a/+", "a/#", False),
+        ("a/+", "a/b", True),
+        ("a/b", "a/+", False),
+        ("#", "$SYS/#", False),
+        ("+/b", "x/b", True),
+        ("a/+/c", "a/+/c", True),
+    ],
+)
 def test_filter_cover(granted: str, wanted: str, ok: bool) -> None:
     assert filter_covers(granted, wanted) is ok
 

@@ -1,15 +1,16 @@
 """fs against a real filesystem with real symlinks: roots, '..', links, read/write separation."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from midimon.sandbox import PluginCallError, PluginHost
 
-CLIENT = '''
+CLIENT = """
 def read(p):
     return fs.read_text(p)
 def write(p, text):
@@ -27,7 +28,7 @@ def mkdir(p):
 def roundtrip(p, v):
     fs.write_json(p, v)
     return fs.read_json(p)
-'''
+"""
 SECRET = "fs-secret-42"
 
 
@@ -45,11 +46,15 @@ def setup(tmp_path: Path, make_host: Callable[..., PluginHost]):
     (shared_ro / "song.txt").write_text("la la")
     shared_rw = tmp_path / "rw"
     shared_rw.mkdir()
-    host = make_host(CLIENT, {"capabilities": ["filesystem"],
-                              "allow": {"read_paths": [str(shared_ro)],
-                                        "write_paths": [str(shared_rw)]},
-                              "deny": {"read_paths": [str(shared_ro / "private")]}},
-                     data_dir=data)
+    host = make_host(
+        CLIENT,
+        {
+            "capabilities": ["filesystem"],
+            "allow": {"read_paths": [str(shared_ro)], "write_paths": [str(shared_rw)]},
+            "deny": {"read_paths": [str(shared_ro / "private")]},
+        },
+        data_dir=data,
+    )
     return host, files, outside, secret, shared_ro, shared_rw
 
 
@@ -85,8 +90,16 @@ def test_deny_beats_allow_for_paths(setup) -> None:
         host.call("read", str(ro / "private" / "key"))
 
 
-@pytest.mark.parametrize("path", ["../outside/secret.txt", "notes/../../outside/secret.txt",
-                                  "/etc/passwd", "{secret}", "files/../../outside/secret.txt"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../outside/secret.txt",
+        "notes/../../outside/secret.txt",
+        "/etc/passwd",
+        "{secret}",
+        "files/../../outside/secret.txt",
+    ],
+)
 def test_paths_outside_roots_are_refused(setup, path: str) -> None:
     host, _f, _o, secret, *_ = setup
     with pytest.raises(PluginCallError) as info:

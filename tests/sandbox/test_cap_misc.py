@@ -1,15 +1,17 @@
 """shell, midi, system, audio and store, each against a real counterpart or recording service."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from midimon.sandbox import HostServices, PluginCallError, PluginHost
 
-CLIENT = '''
+CLIENT = """
 def run(argv, timeout=None):
     return shell.run(argv, timeout=timeout)
 def run_string(cmd):
@@ -34,7 +36,7 @@ def get(k):
     return store.get(k, "missing")
 def all_keys():
     return store.keys()
-'''
+"""
 
 
 class Recorder:
@@ -50,10 +52,12 @@ class Recorder:
             type_text=lambda t: rec.append(("text", t)),
             set_volume=lambda level, change: rec.append(("volume", (level, change))),
             launch=lambda app: rec.append(("launch", app)),
-            play_audio=lambda path: rec.append(("play", path)))
+            play_audio=lambda path: rec.append(("play", path)),
+        )
 
 
 # -- shell --------------------------------------------------------------------------------------
+
 
 def test_shell_runs_declared_executable(make_host: Callable[..., PluginHost]) -> None:
     host = make_host(CLIENT, {"capabilities": ["subprocess"], "allow": {"commands": ["echo"]}})
@@ -61,8 +65,7 @@ def test_shell_runs_declared_executable(make_host: Callable[..., PluginHost]) ->
     assert result["returncode"] == 0 and result["stdout"] == "hi $HOME ; id\n"
 
 
-def test_shell_refuses_undeclared_and_strings(make_host: Callable[..., PluginHost],
-                                              tmp_path: Path) -> None:
+def test_shell_refuses_undeclared_and_strings(make_host: Callable[..., PluginHost], tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     host = make_host(CLIENT, {"capabilities": ["subprocess"], "allow": {"commands": ["echo"]}})
     with pytest.raises(PluginCallError, match="commands"):
@@ -70,20 +73,20 @@ def test_shell_refuses_undeclared_and_strings(make_host: Callable[..., PluginHos
     with pytest.raises(PluginCallError, match="list of strings"):
         host.call("run_string", f"echo hi; touch {marker}")
     with pytest.raises(PluginCallError):
-        host.call("run", [f"/bin/../bin/touch", str(marker)])
+        host.call("run", ["/bin/../bin/touch", str(marker)])
     assert not marker.exists()
 
 
 def test_shell_deny_beats_allow(make_host: Callable[..., PluginHost]) -> None:
-    host = make_host(CLIENT, {"capabilities": ["subprocess"],
-                              "allow": {"commands": ["echo"]}, "deny": {"commands": ["echo"]}})
+    host = make_host(
+        CLIENT, {"capabilities": ["subprocess"], "allow": {"commands": ["echo"]}, "deny": {"commands": ["echo"]}}
+    )
     with pytest.raises(PluginCallError, match="explicitly denied"):
         host.call("run", ["echo", "x"])
 
 
 def test_shell_timeout_and_output_cap(make_host: Callable[..., PluginHost]) -> None:
-    host = make_host(CLIENT, {"capabilities": ["subprocess"],
-                              "allow": {"commands": ["sleep", "yes"]}})
+    host = make_host(CLIENT, {"capabilities": ["subprocess"], "allow": {"commands": ["sleep", "yes"]}})
     started = time.monotonic()
     result = host.call("run", ["sleep", "30"], 0.3)
     assert result["timed_out"] is True and time.monotonic() - started < 2
@@ -93,20 +96,18 @@ def test_shell_timeout_and_output_cap(make_host: Callable[..., PluginHost]) -> N
 
 # -- midi ---------------------------------------------------------------------------------------
 
+
 def test_midi_send_to_declared_port(make_host: Callable[..., PluginHost]) -> None:
     rec = Recorder()
-    host = make_host(CLIENT, {"capabilities": ["midi"], "allow": {"ports": ["Synth"]}},
-                     services=rec.services())
+    host = make_host(CLIENT, {"capabilities": ["midi"], "allow": {"ports": ["Synth"]}}, services=rec.services())
     host.call("send", "Synth", {"type": "note_on", "note": 60, "velocity": 100})
-    assert rec.calls == [("midi", ("Synth", {"type": "note_on", "channel": 0, "note": 60,
-                                             "velocity": 100}))]
+    assert rec.calls == [("midi", ("Synth", {"type": "note_on", "channel": 0, "note": 60, "velocity": 100}))]
     assert host.call("ports") == ["Synth"]
 
 
 def test_midi_refuses_port_sysex_and_bad_messages(make_host: Callable[..., PluginHost]) -> None:
     rec = Recorder()
-    host = make_host(CLIENT, {"capabilities": ["midi"], "allow": {"ports": ["Synth"]}},
-                     services=rec.services())
+    host = make_host(CLIENT, {"capabilities": ["midi"], "allow": {"ports": ["Synth"]}}, services=rec.services())
     with pytest.raises(PluginCallError, match="ports"):
         host.call("send", "Other", {"type": "note_on", "note": 1})
     with pytest.raises(PluginCallError, match="SysEx"):
@@ -120,9 +121,9 @@ def test_midi_refuses_port_sysex_and_bad_messages(make_host: Callable[..., Plugi
 
 def test_midi_sysex_when_declared(make_host: Callable[..., PluginHost]) -> None:
     rec = Recorder()
-    host = make_host(CLIENT, {"capabilities": ["midi"],
-                              "allow": {"ports": ["Synth"], "sysex": True}},
-                     services=rec.services())
+    host = make_host(
+        CLIENT, {"capabilities": ["midi"], "allow": {"ports": ["Synth"], "sysex": True}}, services=rec.services()
+    )
     host.call("send", "Synth", {"type": "sysex", "data": [0x7E, 0x7F, 6, 1]})
     assert rec.calls[0][1][1]["data"] == [0x7E, 0x7F, 6, 1]
 
@@ -135,25 +136,28 @@ def test_missing_service_gives_a_clear_error(make_host: Callable[..., PluginHost
 
 # -- system and audio ---------------------------------------------------------------------------
 
+
 def test_system_actions_through_services(make_host: Callable[..., PluginHost]) -> None:
     rec = Recorder()
-    host = make_host(CLIENT, {"capabilities": ["system_control"], "allow": {"apps": ["firefox"]}},
-                     services=rec.services())
+    host = make_host(
+        CLIENT, {"capabilities": ["system_control"], "allow": {"apps": ["firefox"]}}, services=rec.services()
+    )
     host.call("key", "ctrl+t")
     host.call("text", "hello")
     host.call("volume", 0.5)
     host.call("launch", "firefox")
-    assert rec.calls == [("key", "ctrl+t"), ("text", "hello"), ("volume", (0.5, None)),
-                         ("launch", "firefox")]
+    assert rec.calls == [("key", "ctrl+t"), ("text", "hello"), ("volume", (0.5, None)), ("launch", "firefox")]
     with pytest.raises(PluginCallError, match="apps"):
         host.call("launch", "xterm")
 
 
 def test_system_scope_limits_actions(make_host: Callable[..., PluginHost]) -> None:
     rec = Recorder()
-    host = make_host(CLIENT, {"capabilities": ["system_control"],
-                              "allow": {"system": ["volume"]}, "deny": {"system": ["text"]}},
-                     services=rec.services())
+    host = make_host(
+        CLIENT,
+        {"capabilities": ["system_control"], "allow": {"system": ["volume"]}, "deny": {"system": ["text"]}},
+        services=rec.services(),
+    )
     with pytest.raises(PluginCallError):
         host.call("key", "alt+f4")
     with pytest.raises(PluginCallError, match="explicitly denied"):
@@ -162,8 +166,7 @@ def test_system_scope_limits_actions(make_host: Callable[..., PluginHost]) -> No
     assert rec.calls == [("volume", (0.1, None))]
 
 
-def test_audio_plays_only_allowed_files(make_host: Callable[..., PluginHost],
-                                        tmp_path: Path) -> None:
+def test_audio_plays_only_allowed_files(make_host: Callable[..., PluginHost], tmp_path: Path) -> None:
     rec = Recorder()
     data = tmp_path / "d"
     (data / "files").mkdir(parents=True)
@@ -181,8 +184,8 @@ def test_audio_plays_only_allowed_files(make_host: Callable[..., PluginHost],
 
 # -- store --------------------------------------------------------------------------------------
 
-def test_store_survives_restart_and_new_host(make_host: Callable[..., PluginHost],
-                                             tmp_path: Path) -> None:
+
+def test_store_survives_restart_and_new_host(make_host: Callable[..., PluginHost], tmp_path: Path) -> None:
     data = tmp_path / "s"
     host = make_host(CLIENT, data_dir=data)
     host.call("put", "count", {"n": 3})

@@ -1,16 +1,18 @@
 """mqtt against a real local mosquitto: brokers, publish and subscribe scopes, wildcards."""
+
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
 
 from midimon.sandbox import PluginCallError, PluginHost
 
-CLIENT = '''
+CLIENT = """
 def pub(topic, payload):
     return mqtt.publish(topic, payload, qos=1)
 def pub_to(broker, topic):
@@ -19,7 +21,7 @@ def sub(topic):
     return mqtt.subscribe(topic)
 def inbox():
     return mqtt.messages()
-'''
+"""
 
 
 class Watcher:
@@ -31,8 +33,7 @@ class Watcher:
         self.client = paho.Client(callback_api_version=paho.CallbackAPIVersion.VERSION2)
         self.client.on_connect = lambda c, u, f, r, p: c.subscribe("#")
         self.client.on_subscribe = lambda *a: self.ready.set()
-        self.client.on_message = lambda c, u, m: self.seen.append(
-            (m.topic, m.payload.decode()))
+        self.client.on_message = lambda c, u, m: self.seen.append((m.topic, m.payload.decode()))
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         assert self.ready.wait(5)
@@ -53,8 +54,11 @@ def watcher(mosquitto: int) -> Any:
 
 
 def grants(port: int, **scopes: Any) -> dict[str, Any]:
-    return {"capabilities": ["network"],
-            "allow": {"brokers": [f"127.0.0.1:{port}"], **scopes.pop("allow", {})}, **scopes}
+    return {
+        "capabilities": ["network"],
+        "allow": {"brokers": [f"127.0.0.1:{port}"], **scopes.pop("allow", {})},
+        **scopes,
+    }
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 3.0) -> Any:
@@ -67,18 +71,18 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 3.0) -> Any:
     return predicate()
 
 
-def test_publish_in_scope_reaches_broker(make_host: Callable[..., PluginHost], mosquitto: int,
-                                         watcher: Watcher) -> None:
+def test_publish_in_scope_reaches_broker(
+    make_host: Callable[..., PluginHost], mosquitto: int, watcher: Watcher
+) -> None:
     host = make_host(CLIENT, grants(mosquitto, allow={"publish": ["home/+/light"]}))
     assert host.call("pub", "home/kitchen/light", "on") is True
     assert wait_for(lambda: ("home/kitchen/light", "on") in watcher.seen)
 
 
-@pytest.mark.parametrize("topic", ["home/kitchen/door", "home/kitchen/light/extra", "other",
-                                   "home/+/light", "home/#"])
-def test_publish_out_of_scope_never_reaches_broker(make_host: Callable[..., PluginHost],
-                                                   mosquitto: int, watcher: Watcher,
-                                                   topic: str) -> None:
+@pytest.mark.parametrize("topic", ["home/kitchen/door", "home/kitchen/light/extra", "other", "home/+/light", "home/#"])
+def test_publish_out_of_scope_never_reaches_broker(
+    make_host: Callable[..., PluginHost], mosquitto: int, watcher: Watcher, topic: str
+) -> None:
     host = make_host(CLIENT, grants(mosquitto, allow={"publish": ["home/+/light"]}))
     with pytest.raises(PluginCallError, match="denied"):
         host.call("pub", topic, "x")
@@ -87,10 +91,8 @@ def test_publish_out_of_scope_never_reaches_broker(make_host: Callable[..., Plug
     assert [t for t, _ in watcher.seen if t != "sync/marker"] == []
 
 
-def test_publish_deny_beats_allow(make_host: Callable[..., PluginHost], mosquitto: int,
-                                  watcher: Watcher) -> None:
-    host = make_host(CLIENT, grants(mosquitto, allow={"publish": ["home/#"]},
-                                    deny={"publish": ["home/alarm/#"]}))
+def test_publish_deny_beats_allow(make_host: Callable[..., PluginHost], mosquitto: int, watcher: Watcher) -> None:
+    host = make_host(CLIENT, grants(mosquitto, allow={"publish": ["home/#"]}, deny={"publish": ["home/alarm/#"]}))
     with pytest.raises(PluginCallError, match="explicitly denied"):
         host.call("pub", "home/alarm/off", "x")
     assert host.call("pub", "home/lamp", "on") is True
@@ -98,8 +100,9 @@ def test_publish_deny_beats_allow(make_host: Callable[..., PluginHost], mosquitt
     assert all(t != "home/alarm/off" for t, _ in watcher.seen)
 
 
-def test_subscribe_in_scope_delivers_messages(make_host: Callable[..., PluginHost],
-                                              mosquitto: int, watcher: Watcher) -> None:
+def test_subscribe_in_scope_delivers_messages(
+    make_host: Callable[..., PluginHost], mosquitto: int, watcher: Watcher
+) -> None:
     host = make_host(CLIENT, grants(mosquitto, allow={"subscribe": ["sensors/#"]}))
     assert host.call("sub", "sensors/+/temp") is True
     time.sleep(0.2)
@@ -110,17 +113,16 @@ def test_subscribe_in_scope_delivers_messages(make_host: Callable[..., PluginHos
 
 
 @pytest.mark.parametrize("wanted", ["#", "sensors/#/x", "+/desk/temp", "other/#", "$SYS/#"])
-def test_subscribe_broader_than_grant_is_refused(make_host: Callable[..., PluginHost],
-                                                 mosquitto: int, wanted: str) -> None:
+def test_subscribe_broader_than_grant_is_refused(
+    make_host: Callable[..., PluginHost], mosquitto: int, wanted: str
+) -> None:
     host = make_host(CLIENT, grants(mosquitto, allow={"subscribe": ["sensors/#"]}))
     with pytest.raises(PluginCallError):
         host.call("sub", wanted)
 
 
-def test_subscribe_overlapping_a_deny_is_refused(make_host: Callable[..., PluginHost],
-                                                 mosquitto: int) -> None:
-    host = make_host(CLIENT, grants(mosquitto, allow={"subscribe": ["home/#"]},
-                                    deny={"subscribe": ["home/secrets/#"]}))
+def test_subscribe_overlapping_a_deny_is_refused(make_host: Callable[..., PluginHost], mosquitto: int) -> None:
+    host = make_host(CLIENT, grants(mosquitto, allow={"subscribe": ["home/#"]}, deny={"subscribe": ["home/secrets/#"]}))
     with pytest.raises(PluginCallError, match="denied"):
         host.call("sub", "home/+/pin")  # could receive home/secrets/pin
     assert host.call("sub", "home/lights/#") is True
@@ -132,8 +134,7 @@ def test_undeclared_broker_is_refused(make_host: Callable[..., PluginHost], mosq
         host.call("pub_to", f"127.0.0.1:{mosquitto + 1}", "a")
 
 
-def test_publish_and_subscribe_scopes_are_separate(make_host: Callable[..., PluginHost],
-                                                   mosquitto: int) -> None:
+def test_publish_and_subscribe_scopes_are_separate(make_host: Callable[..., PluginHost], mosquitto: int) -> None:
     host = make_host(CLIENT, grants(mosquitto, allow={"subscribe": ["a/#"]}))
     with pytest.raises(PluginCallError, match="publish"):
         host.call("pub", "a/b", "x")

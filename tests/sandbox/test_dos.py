@@ -4,16 +4,17 @@ Responsiveness is measured two ways during every attack: a host thread that tick
 (its largest gap shows any stall of the host interpreter), and a second plugin that keeps
 answering calls, like a control-socket ping would.
 """
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
-from midimon.sandbox import (Limits, PluginCallError, PluginHost, PluginTimeout, SandboxError)
+from midimon.sandbox import Limits, PluginCallError, PluginHost, PluginTimeout, SandboxError
 
 from .conftest import Heartbeat
 
@@ -21,7 +22,7 @@ DEADLINE = 1.0
 #: Generous bound for CI; the precise overshoot is measured in benchmarks/bench_sandbox.py.
 SLACK = 1.0
 
-DOS_SOURCE = '''
+DOS_SOURCE = """
 import re, math, itertools
 def ok():
     return "ok"
@@ -75,7 +76,7 @@ def threads():
     threading.Thread(target=ok).start()
 def str_int_conversion():
     return str(10**100000)
-'''
+"""
 
 #: attack -> what the host must see: a timeout, or a plain plugin error of this type.
 EXPECTED: dict[str, str] = {
@@ -106,8 +107,7 @@ def pair(make_host: Callable[..., PluginHost]) -> tuple[PluginHost, PluginHost]:
 
 
 @pytest.mark.parametrize("attack", sorted(EXPECTED))
-def test_dos_is_stopped_and_host_stays_responsive(attack: str,
-                                                  pair: tuple[PluginHost, PluginHost]) -> None:
+def test_dos_is_stopped_and_host_stays_responsive(attack: str, pair: tuple[PluginHost, PluginHost]) -> None:
     attacker, bystander = pair
     pid_before = attacker.state["pid"]
     answers: list[float] = []
@@ -133,7 +133,7 @@ def test_dos_is_stopped_and_host_stays_responsive(attack: str,
             outcome = exc.type_name
         elapsed = time.monotonic() - started
         while time.monotonic() - started < 0.3:  # a window long enough to observe, even
-            time.sleep(0.01)                     # when the attack failed at once
+            time.sleep(0.01)  # when the attack failed at once
         stop.set()
         pinger.join(5)
 
@@ -161,8 +161,7 @@ def test_no_thread_is_created(make_host: Callable[..., PluginHost]) -> None:
     with pytest.raises(PluginCallError):
         host.call("threads")
     status = Path(f"/proc/{host.state['pid']}/status").read_text()
-    threads = int(next(line.split()[1] for line in status.splitlines()
-                        if line.startswith("Threads:")))
+    threads = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
     assert threads == 1
 
 

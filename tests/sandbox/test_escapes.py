@@ -1,9 +1,11 @@
 """The escape corpus against real workers: no attack reads the secret or writes the marker."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -24,8 +26,7 @@ def _source(attack: Attack, tmp_path: Path) -> tuple[str, Path, Path]:
     return PRELUDE.format(secret=str(secret), marker=str(marker)) + attack.body, secret, marker
 
 
-def run_attack(make_host: Callable[..., PluginHost], source: str,
-               grants: Grants = ATTACK_GRANTS) -> tuple[str, str]:
+def run_attack(make_host: Callable[..., PluginHost], source: str, grants: Grants = ATTACK_GRANTS) -> tuple[str, str]:
     """Run ``attack()``; return (stage reached, everything the plugin produced as text)."""
     host = make_host(source, grants, start=False)
     outputs: list[Any] = []
@@ -52,8 +53,7 @@ def test_corpus_is_large_enough() -> None:
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.id)
-def test_attack_has_no_effect(attack: Attack, make_host: Callable[..., PluginHost],
-                              tmp_path: Path) -> None:
+def test_attack_has_no_effect(attack: Attack, make_host: Callable[..., PluginHost], tmp_path: Path) -> None:
     source, _secret, marker = _source(attack, tmp_path)
     stage, produced = run_attack(make_host, source)
     assert SECRET not in produced, f"secret leaked: {produced[:300]}"
@@ -68,7 +68,7 @@ def test_attack_works_in_plain_python(attack: Attack, tmp_path: Path) -> None:
     source, _secret, marker = _source(attack, tmp_path)
     namespace: dict[str, Any] = {"__name__": "control"}
     result: Any = None
-    exec(compile(source, "control.py", "exec"), namespace)  # noqa: S102 - the point of a control
+    exec(compile(source, "control.py", "exec"), namespace)
     if not marker.exists():
         result = namespace["attack"]()
     assert marker.exists()
@@ -82,17 +82,16 @@ def test_detector_sees_a_real_leak(make_host: Callable[..., PluginHost], tmp_pat
     secret = tmp_path / "secret.txt"
     secret.write_text(SECRET)
     source = f"def attack():\n    return fs.read_text({str(secret)!r})\n"
-    grants = Grants.from_dict({"capabilities": ["filesystem"],
-                               "allow": {"read_paths": [str(tmp_path)]}})
+    grants = Grants.from_dict({"capabilities": ["filesystem"], "allow": {"read_paths": [str(tmp_path)]}})
     _stage, produced = run_attack(make_host, source, grants)
     assert SECRET in produced
 
 
 def test_shared_module_cannot_be_poisoned(make_host: Callable[..., PluginHost]) -> None:
     """Canary: after a write attempt on the json facade, json.dumps still is json.dumps."""
-    host = make_host("import json\n"
-                     "def poison():\n    json.dumps = lambda v: 'poisoned'\n"
-                     "def use():\n    return json.dumps([1])\n")
+    host = make_host(
+        "import json\ndef poison():\n    json.dumps = lambda v: 'poisoned'\ndef use():\n    return json.dumps([1])\n"
+    )
     with pytest.raises(SandboxError):
         host.call("poison")
     assert host.call("use") == "[1]"
@@ -101,8 +100,10 @@ def test_shared_module_cannot_be_poisoned(make_host: Callable[..., PluginHost]) 
 def test_guards_still_hold_after_rebinding_attempts(make_host: Callable[..., PluginHost]) -> None:
     """Canary: guard names live in the plugin's globals; a plugin can neither name nor replace
     them, so a probe after many attacks is still refused."""
-    host = make_host("def probe():\n    return getattr(probe, '_' + '_globals__') is not None\n"
-                     "def shadow():\n    getattr = lambda o, n: o\n    return getattr(1, 2)\n")
+    host = make_host(
+        "def probe():\n    return getattr(probe, '_' + '_globals__') is not None\n"
+        "def shadow():\n    getattr = lambda o, n: o\n    return getattr(1, 2)\n"
+    )
     assert host.call("shadow") == 1  # shadowing the *builtin* name only affects the plugin
     with pytest.raises(SandboxError, match="not allowed"):
         host.call("probe")

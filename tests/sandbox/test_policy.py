@@ -1,4 +1,5 @@
 """compile_plugin: what is refused, and how the refusal reads to a plugin author."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,18 +37,21 @@ def test_syntax_error_is_structured() -> None:
     assert err.message.startswith("syntax error:")
 
 
-@pytest.mark.parametrize("source, words", [
-    ("eval('1')", "exec and eval are not available"),
-    ("class A(metaclass=type):\n    pass\n", "metaclasses are not allowed"),
-    ("async def f():\n    pass\n", "async code is not supported"),
-    ("from json import *\n", "'import *' is not allowed"),
-    ("try:\n    pass\nexcept* ValueError:\n    pass\n", "CVE-2025-22153"),
-    ("g = (i for i in [1])\nf = g.gi_frame\n", "'gi_frame'"),
-    ("x = 'a'.format_map({})\n", "'format_map'"),
-    ("x = 1\nx.a += 1\n", "augmented assignment"),
-    ("match 1:\n    case 1:\n        pass\n", "'Match' syntax is not allowed"),
-    ("printed = 1\n", "reserved"),
-])
+@pytest.mark.parametrize(
+    "source, words",
+    [
+        ("eval('1')", "exec and eval are not available"),
+        ("class A(metaclass=type):\n    pass\n", "metaclasses are not allowed"),
+        ("async def f():\n    pass\n", "async code is not supported"),
+        ("from json import *\n", "'import *' is not allowed"),
+        ("try:\n    pass\nexcept* ValueError:\n    pass\n", "CVE-2025-22153"),
+        ("g = (i for i in [1])\nf = g.gi_frame\n", "'gi_frame'"),
+        ("x = 'a'.format_map({})\n", "'format_map'"),
+        ("x = 1\nx.a += 1\n", "augmented assignment"),
+        ("match 1:\n    case 1:\n        pass\n", "'Match' syntax is not allowed"),
+        ("printed = 1\n", "reserved"),
+    ],
+)
 def test_refusals_say_why(source: str, words: str) -> None:
     assert words in error_for(source).message
 

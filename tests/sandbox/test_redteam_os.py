@@ -6,6 +6,7 @@ the daemon, fork, exec, and read the daemon's environment (tokens) from /proc/se
 where ``os.environ.clear()`` does not reach. These tests run the escaped attacker's actions in a
 process confined exactly as a worker confines itself, and check each effect on the host side.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -25,7 +27,7 @@ from midimon.sandbox import Limits, PluginHost, PluginTimeout, confine, spawner
 SECRET = "s3cr3t-token-redteam-os"
 
 #: Runs as the escaped plugin would: unrestricted Python in a (maybe) confined worker process.
-ESCAPED = r'''
+ESCAPED = r"""
 import json, os, socket, sys
 cfg = json.loads(sys.argv[1])
 OUT = os.dup(1)
@@ -56,7 +58,7 @@ attempt("localtime", lambda: __import__("time").localtime().tm_year)
 attempt("codec", lambda: "\u00e9".encode("cp1252"))
 os.write(OUT, json.dumps(res).encode())
 os.execv("/bin/sh", ["sh", "-c", "touch " + cfg["marker"] + ".exec"])  # last: replaces us
-'''
+"""
 
 
 def _needs_full_confinement() -> None:
@@ -77,13 +79,18 @@ def _run_escaped(tmp_path: Path, port: int, confined: bool) -> tuple[dict[str, A
     listener.bind(unix_path)
     listener.listen()
     listener.setblocking(False)
-    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
-                              env={"VICTIM_TOKEN": SECRET})
+    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], env={"VICTIM_TOKEN": SECRET})
     try:
-        cfg = {"confine": confined, "secret": str(secret), "secret2": str(secret2),
-               "marker": str(marker), "port": port, "unix": unix_path, "victim": victim.pid}
-        proc = subprocess.run([sys.executable, "-c", ESCAPED, json.dumps(cfg)],
-                              capture_output=True, timeout=30)
+        cfg = {
+            "confine": confined,
+            "secret": str(secret),
+            "secret2": str(secret2),
+            "marker": str(marker),
+            "port": port,
+            "unix": unix_path,
+            "victim": victim.pid,
+        }
+        proc = subprocess.run([sys.executable, "-c", ESCAPED, json.dumps(cfg)], capture_output=True, timeout=30)
         result = json.loads(proc.stdout or b"{}")
         try:
             conn, _ = listener.accept()
@@ -93,8 +100,7 @@ def _run_escaped(tmp_path: Path, port: int, confined: bool) -> tuple[dict[str, A
             unix_contacted = False
         time.sleep(0.05)
         effects = {
-            "marker": marker.exists() or Path(f"{marker}.child").exists()
-            or Path(f"{marker}.exec").exists(),
+            "marker": marker.exists() or Path(f"{marker}.child").exists() or Path(f"{marker}.exec").exists(),
             "precious": secret2.read_text(),
             "unix_contacted": unix_contacted,
             "victim_alive": victim.poll() is None,
@@ -156,13 +162,13 @@ def test_redteam_real_worker_applies_confinement(make_host: Callable[..., Plugin
     assert [t for fd, t in fds.items() if fd > 2 and not t.startswith("socket:")] == []
     assert len([t for t in fds.values() if t.startswith("socket:")]) == 1
     limits = Path(f"/proc/{pid}/limits").read_text()
-    assert any(line.startswith("Max file size") and line.split()[3] == "0"
-               for line in limits.splitlines())
+    assert any(line.startswith("Max file size") and line.split()[3] == "0" for line in limits.splitlines())
     assert os.readlink(f"/proc/{pid}/cwd") == "/"
 
 
-def test_redteam_worker_environ_has_no_daemon_secrets(make_host: Callable[..., PluginHost],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redteam_worker_environ_has_no_daemon_secrets(
+    make_host: Callable[..., PluginHost], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``os.environ.clear()`` left the daemon's variables in /proc/self/environ (the start-up
     environment block), readable by an escaped worker; the zygote now starts without them."""
     monkeypatch.setenv("MIDIMON_REDTEAM_TOKEN", SECRET)
@@ -179,12 +185,12 @@ def test_redteam_worker_environ_has_no_daemon_secrets(make_host: Callable[..., P
         spawner.shutdown()
 
 
-def test_redteam_confined_worker_is_still_killed_on_timeout(
-        make_host: Callable[..., PluginHost]) -> None:
+def test_redteam_confined_worker_is_still_killed_on_timeout(make_host: Callable[..., PluginHost]) -> None:
     """Canary for the kill path: signal scoping stops signals *out of* the worker, not the
     host's SIGKILL into it; a looping plugin is still stopped and the next call works."""
-    host = make_host("def spin():\n    while True:\n        pass\n"
-                     "def ok():\n    return 2\n", limits=Limits(call_timeout=0.5))
+    host = make_host(
+        "def spin():\n    while True:\n        pass\ndef ok():\n    return 2\n", limits=Limits(call_timeout=0.5)
+    )
     pid = host.state["pid"]
     with pytest.raises(PluginTimeout):
         host.call("spin")

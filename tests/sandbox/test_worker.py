@@ -1,16 +1,25 @@
 """PluginHost and its worker: calls, errors as plain data, restarts, suspension, info, state."""
+
 from __future__ import annotations
 
 import os
 import signal
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
-from midimon.sandbox import (Limits, PluginCallError, PluginCompileError, PluginCrashed,
-                             PluginHost, PluginLoadError, PluginSuspended, PluginTimeout)
+from midimon.sandbox import (
+    Limits,
+    PluginCallError,
+    PluginCompileError,
+    PluginCrashed,
+    PluginHost,
+    PluginLoadError,
+    PluginSuspended,
+    PluginTimeout,
+)
 
 PLUGIN = '''"""Counts things.
 
@@ -85,8 +94,7 @@ def test_plugin_exception_arrives_as_plain_fields(host: PluginHost) -> None:
     with pytest.raises(PluginCallError) as info:
         host.call("fail")
     err = info.value
-    assert (err.type_name, err.message, err.filename, err.lineno) == \
-        ("ValueError", "bad value 0", "testplug.py", 28)
+    assert (err.type_name, err.message, err.filename, err.lineno) == ("ValueError", "bad value 0", "testplug.py", 28)
     assert str(err) == "testplug.py:28: ValueError: bad value 0"
     assert err.__cause__ is None and err.__context__ is None
     with pytest.raises(PluginCallError, match="Oops: mine"):
@@ -108,8 +116,7 @@ def test_only_plugin_functions_can_be_called(host: PluginHost) -> None:
 
 def test_timeout_kills_and_restarts_with_fresh_state(make_host: Callable[..., PluginHost]) -> None:
     restarted: list[int] = []
-    host = make_host(PLUGIN, limits=Limits(call_timeout=0.5),
-                     on_restart=lambda h: restarted.append(h.state["pid"]))
+    host = make_host(PLUGIN, limits=Limits(call_timeout=0.5), on_restart=lambda h: restarted.append(h.state["pid"]))
     host.call("bump", 7)
     old_pid = host.state["pid"]
     started = time.monotonic()
@@ -180,11 +187,10 @@ def test_module_level_loop_hits_load_timeout(make_host: Callable[..., PluginHost
     assert time.monotonic() - started < 1.5
 
 
-def test_print_and_log_reach_the_host_log(host: PluginHost,
-                                          make_host: Callable[..., PluginHost],
-                                          caplog: pytest.LogCaptureFixture) -> None:
-    h = make_host("def f():\n    print('hello', 1)\n    log.warning('careful', 2)\n    return 0\n",
-                  name="talker")
+def test_print_and_log_reach_the_host_log(
+    host: PluginHost, make_host: Callable[..., PluginHost], caplog: pytest.LogCaptureFixture
+) -> None:
+    h = make_host("def f():\n    print('hello', 1)\n    log.warning('careful', 2)\n    return 0\n", name="talker")
     with caplog.at_level("INFO", logger="midimon.plugin.talker"):
         h.call("f")
     assert ("print", "hello 1\n") in list(h.recent_logs)
@@ -196,6 +202,7 @@ def test_calls_from_many_threads_are_serialised(host: PluginHost) -> None:
     def worker() -> None:
         for _ in range(50):
             host.call("bump", 1)
+
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
         t.start()
@@ -232,15 +239,14 @@ def test_hot_swap_pattern_shares_the_store(make_host: Callable[..., PluginHost],
     assert new.call("get") == {"kept": True}
 
 
-def test_stop_during_a_call_interrupts_it_without_counting_a_failure(
-        make_host: Callable[..., PluginHost]) -> None:
+def test_stop_during_a_call_interrupts_it_without_counting_a_failure(make_host: Callable[..., PluginHost]) -> None:
     host = make_host(PLUGIN, limits=Limits(call_timeout=30))
     errors: list[BaseException] = []
 
     def blocked() -> None:
         try:
             host.call("sleepy", 20)
-        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+        except BaseException as exc:
             errors.append(exc)
 
     t = threading.Thread(target=blocked)
@@ -257,6 +263,7 @@ def test_stop_during_a_call_interrupts_it_without_counting_a_failure(
 
 def test_a_dead_zygote_is_replaced(make_host: Callable[..., PluginHost]) -> None:
     from midimon.sandbox import spawner
+
     orphan = make_host("def f():\n    return 1\n")
     old = spawner._zygote.pid
     assert old is not None

@@ -1,4 +1,5 @@
 """Run `midimon run` as a real process and read its log."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,9 @@ from testkit.jack import wait_for
 
 
 class DaemonProcess:
-    def __init__(self, home: Path, config_text: str | None = None, env: dict | None = None,
-                 args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, home: Path, config_text: str | None = None, env: dict | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.home = home
         self.config = home / "config.toml"
         if config_text is not None:
@@ -22,8 +24,14 @@ class DaemonProcess:
         full_env = {**os.environ, **(env or {}), "MIDIMON_HOME": str(home), "PYTHONUNBUFFERED": "1"}
         full_env.pop("XDG_RUNTIME_DIR", None)
         exe = Path(sys.executable).with_name("midimon")
-        self.proc = subprocess.Popen([str(exe), "run", *args], env=full_env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            [str(exe), "run", *args],
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -39,6 +47,7 @@ class DaemonProcess:
             if self.proc.poll() is not None and not any(text in l for l in self.lines[start:]):
                 raise AssertionError(f"midimon exited ({self.proc.returncode}) before logging {text!r}:\n{self.log()}")
             return next((l for l in self.lines[start:] if text in l), None)
+
         try:
             return wait_for(found, timeout, what=f"log line {text!r}")
         except AssertionError as exc:
@@ -51,8 +60,11 @@ class DaemonProcess:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 # worth knowing: a JACK client killed with open ports stalls jackd
-                print(f"\ntestkit: midimon (pid {self.proc.pid}) did not stop within {timeout} s; killing it\n"
-                      f"--- its log ---\n{self.log()[-3000:]}", file=sys.stderr)
+                print(
+                    f"\ntestkit: midimon (pid {self.proc.pid}) did not stop within {timeout} s; killing it\n"
+                    f"--- its log ---\n{self.log()[-3000:]}",
+                    file=sys.stderr,
+                )
                 self.proc.kill()
                 self.proc.wait(5)
         self._reader.join(2)

@@ -7,6 +7,7 @@ session (and the tests skip only when jackd is not installed and MIDIMON_REQUIRE
 Facts worth keeping (DESIGN.md): never poll jack_lsp while clients open (it can freeze the graph
 in sync mode); list ports through our own mido client; let a new client settle before connecting.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,8 +54,12 @@ def ensure_server() -> dict:
         name = f"midimon-pytest-{os.getpid()}"
         env["JACK_DEFAULT_SERVER"] = name
         log = open(Path(tempfile.gettempdir()) / f"{name}.log", "w")
-        _private = subprocess.Popen(["jackd", "-n", name, "-S", "-R", "-d", "dummy", "-r", "48000", "-p", "256"],
-                                    env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+        _private = subprocess.Popen(
+            ["jackd", "-n", name, "-S", "-R", "-d", "dummy", "-r", "48000", "-p", "256"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         time.sleep(1.5)
         import atexit
 
@@ -104,8 +109,11 @@ class Harness:
 
     def listen(self, substring: str, timeout: float = 10.0) -> str:
         """Connect an input of ours to the first output whose name contains ``substring``."""
-        name = wait_for(lambda: next((n for n in self.mido.get_input_names() if substring in n), None),
-                        timeout, what=f"a MIDI output named like {substring!r}")
+        name = wait_for(
+            lambda: next((n for n in self.mido.get_input_names() if substring in n), None),
+            timeout,
+            what=f"a MIDI output named like {substring!r}",
+        )
         client = f"{self.tag}-listener{len(self.inputs)}"
         # read by polling, not a callback: a callback runs Python in JACK's real-time thread
         from midimon.engine.backends.midoport import PolledInput

@@ -1,4 +1,5 @@
 """Where the test material lives."""
+
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent

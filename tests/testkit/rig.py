@@ -1,4 +1,5 @@
 """Drive the engine synchronously with a virtual clock: deterministic timing tests."""
+
 from __future__ import annotations
 
 from midimon.config import load_config
@@ -19,7 +20,7 @@ class Rig:
         self.device = device
 
     # time is in milliseconds from the start
-    def at(self, ms: float) -> "Rig":
+    def at(self, ms: float) -> Rig:
         t = T0 + ms / 1000
         self.engine.run_timers(t)
         self.now = t
@@ -63,10 +64,14 @@ def mappings(*rows: str, settings: str = "", globals_: tuple[str, ...] = (), mod
     out.append('[[modes]]\nname = "Default"')
     for row in rows:
         desc, trig = (p.strip() for p in row.split("|", 1))
-        out.append(f'[[modes.mappings]]\ndescription = "{desc}"\ntrigger = {trig}\naction = {{ type = "Delay", ms = 0 }}')
+        out.append(
+            f'[[modes.mappings]]\ndescription = "{desc}"\ntrigger = {trig}\naction = {{ type = "Delay", ms = 0 }}'
+        )
     for extra in range(1, modes):
         out.append(f'[[modes]]\nname = "Mode{extra}"')
     for row in globals_:
         desc, trig = (p.strip() for p in row.split("|", 1))
-        out.append(f'[[global_mappings]]\ndescription = "{desc}"\ntrigger = {trig}\naction = {{ type = "Delay", ms = 0 }}')
+        out.append(
+            f'[[global_mappings]]\ndescription = "{desc}"\ntrigger = {trig}\naction = {{ type = "Delay", ms = 0 }}'
+        )
     return "\n".join(out) + "\n"
