@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from midimon.engine.errors import MidimonError
+from midimon.config.errors import MidimonError
 
 
 def format_path(path: tuple) -> str:

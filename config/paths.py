@@ -1,37 +1,39 @@
-"""Where midimon keeps things: MIDIMON_HOME (default ~/.midimon) and the runtime folder."""
+"""Deprecated: module-level path helpers, kept for callers not yet handed a ``Home``.
+
+New code takes a :class:`midimon.config.home.Home` from its caller; these read the
+environment on every call, which is exactly what ``Home`` exists to stop.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from midimon.config.home import Home
 
 
 def home() -> Path:
-    env = os.environ.get("MIDIMON_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".midimon"
+    return Home.from_env().root
 
 
 def config_file() -> Path:
-    return home() / "config.toml"
+    return Home.from_env().config
 
 
 def plugins_dir() -> Path:
-    return home() / "plugins"
+    return Home.from_env().plugins
 
 
 def state_file() -> Path:
-    return home() / "state.json"
+    return Home.from_env().state
 
 
 def logs_dir() -> Path:
-    return home() / "logs"
+    return Home.from_env().logs
 
 
 def runtime_dir() -> Path:
-    """$XDG_RUNTIME_DIR/midimon, or MIDIMON_HOME/run when that variable is unset."""
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    return Path(xdg) / "midimon" if xdg else home() / "run"
+    return Home.from_env().runtime
 
 
 def socket_path() -> Path:
-    return runtime_dir() / "midimon.sock"
+    return Home.from_env().socket

@@ -1,8 +1,12 @@
-"""Exceptions that cross module boundaries inside the engine."""
+"""Exceptions that cross module boundaries inside the engine.
 
+``MidimonError`` itself lives on the ground floor (``midimon.config.errors``) so that every
+layer shares one base; it is re-exported here for the engine's callers.
+"""
 
-class MidimonError(Exception):
-    """Base class: a problem the user can act on. Its message is shown without a traceback."""
+from midimon.config.errors import MidimonError
+
+__all__ = ["ActionError", "BackendUnavailable", "MidimonError"]
 
 
 class ActionError(MidimonError):
