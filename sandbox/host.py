@@ -199,15 +199,22 @@ class PluginHost:
 
     @property
     def state(self) -> dict[str, Any]:
-        with self._lock:
-            status = "suspended" if self._suspended else self._status
-            return {
-                "name": self.name,
-                "status": status,
-                "pid": self._worker.pid if self._worker is not None else None,
-                "last_error": self._last_error,
-                **self._counts,
-            }
+        """A snapshot of status and counters, read without the call lock.
+
+        ``status`` must never wait on a running call (a poll that sleeps 4.5 s made every
+        ``midimon status`` take 4.5 s). Each field is one attribute read, atomic under the GIL;
+        the snapshot may mix values from either side of a call that is finishing, which is fine
+        for a status display.
+        """
+        worker = self._worker
+        status = "suspended" if self._suspended else self._status
+        return {
+            "name": self.name,
+            "status": status,
+            "pid": worker.pid if worker is not None else None,
+            "last_error": self._last_error,
+            **self._counts.copy(),
+        }
 
     # -- calls ---------------------------------------------------------------------------------
     def call(self, func_name: str, *args: Any, timeout: float | None = None) -> Any:
