@@ -17,7 +17,8 @@ setup(
     packages=packages,
     package_dir={"midimon." + folder: folder for folder in FOLDERS},
     package_data={
-        "midimon." + folder: ["**/*.toml", "**/*.json", "**/*.html", "**/*.js", "**/*.css", "**/*.py.txt"]
+        # py.typed (PEP 561): type checkers read the package's own annotations
+        "midimon." + folder: ["py.typed", "**/*.toml", "**/*.json", "**/*.html", "**/*.js", "**/*.css", "**/*.py.txt"]
         for folder in FOLDERS
     },
     include_package_data=True,

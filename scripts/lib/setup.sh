@@ -40,6 +40,18 @@ ensure_venv() {
     fi
     touch "$stamp"
   fi
+  ensure_typecheck_tree
+}
+
+# ensure_typecheck_tree: .venv/typecheck/midimon/<folder> -> <folder>, the mapping setup.py
+# installs. pip's editable install maps the folders with an import hook that mypy cannot follow;
+# directory symlinks can be followed, and a new file shows up in them without a reinstall.
+ensure_typecheck_tree() {
+  local tree=.venv/typecheck/midimon folder
+  mkdir -p "$tree"
+  for folder in config engine sandbox plugins; do
+    ln -sfn "../../../$folder" "$tree/$folder"
+  done
 }
 
 free_port() {
