@@ -23,6 +23,7 @@ from midimon.engine.errors import ActionError
 from midimon.sandbox import AuditLog, HostServices, Limits, SandboxError
 
 from . import discovery, integrity
+from .context import plain_context  # moved there; testing.py imports it from here
 from .runtime import LoadJob, Runtime, Version
 from .state import PluginState
 from .triggers import Poller
@@ -33,29 +34,6 @@ STATUS_FILE = "plugins-status.json"
 
 def status_path() -> Path:
     return paths.runtime_dir() / STATUS_FILE
-
-
-def plain_context(ctx: dict[str, Any]) -> dict[str, Any]:
-    """The engine's firing context as plain data, with the documented names."""
-
-    def clean(v: Any, depth: int = 0) -> Any:
-        if v is None or isinstance(v, (bool, int, float, str)):
-            return v
-        if depth > 8:
-            return str(v)
-        if isinstance(v, (list, tuple)):
-            return [clean(x, depth + 1) for x in v]
-        if isinstance(v, dict):
-            return {str(k): clean(x, depth + 1) for k, x in v.items()}
-        return str(v)
-
-    out = {str(k): clean(v) for k, v in ctx.items()}
-    out.setdefault("trigger", None)
-    out["trigger_type"] = out.get("trigger")
-    out["mapping_description"] = out.get("description", "")
-    for key in ("velocity", "note", "cc", "value", "channel", "device", "mode", "timestamp"):
-        out.setdefault(key, None)
-    return out
 
 
 def _notify(title: str, body: str) -> None:
