@@ -205,6 +205,8 @@ class Engine:
             "description": b.description,
             "mapping": b.path,
             "mode": self.mode,
+            # the plan's TriggerContext.current_mode: the mode's index in the config
+            "current_mode": self.table.mode_order.index(self.mode) if self.mode in self.table.mode_order else None,
             "device": ev.device,
             "channel": ev.channel,
             "note": ev.note if ev.note >= 0 else None,
