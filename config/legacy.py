@@ -26,6 +26,18 @@ ACTION_RENAMES: dict[str, dict[str, str]] = {
     "VolumeControl": {"action": "operation"},
 }
 MODIFIER_RENAMES = {"option": "alt"}
+#: Old names of first-party plugins -> the plan's names. The old name is an alias (one record,
+#: one set of grants); the config is read as if it named the new plugin.
+PLUGIN_RENAMES: dict[str, str] = {"spotify_control": "spotify", "mqtt_publish": "home_automation"}
+#: The plugins' old params -> the plan's, applied by ``midimon config migrate`` only: at load the
+#: plugins still accept the old names (with a warning at the line), because a copy installed
+#: earlier that overrides the first-party plugin may still expect them.
+#: param -> (new param, how the value changes).
+PARAM_RENAMES: dict[str, dict[str, tuple[str, str]]] = {
+    "http_request": {"json": ("body", "same"), "timeout": ("timeout_ms", "seconds_to_ms")},
+    "spotify": {"command": ("action", "spotify_command")},
+}
+SPOTIFY_COMMANDS = {"toggle": "play_pause"}
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,17 @@ def _action(action: Any, path: tuple, mode_names: list[str], out: list[Rewrite])
         return
     kind = action.get("type")
     _rename(action, ACTION_RENAMES.get(kind, {}), path, out)
+    if kind == "Plugin" and isinstance(action.get("plugin"), str) and action["plugin"] in PLUGIN_RENAMES:
+        old, new = action["plugin"], PLUGIN_RENAMES[action["plugin"]]
+        action["plugin"] = new
+        out.append(
+            Rewrite(
+                path + ("plugin",),
+                f"plugin {old!r} is now called {new!r}; write plugin = {new!r} (midimon config migrate does it for you)",
+                "value",
+                new_value=new,
+            )
+        )
     if kind == "ModeChange" and isinstance(action.get("mode"), int) and not isinstance(action.get("mode"), bool):
         index = action["mode"]
         if 0 <= index < len(mode_names):
@@ -151,6 +174,17 @@ def _mapping(mapping: Any, path: tuple, mode_names: list[str], out: list[Rewrite
     trigger = mapping.get("trigger")
     if isinstance(trigger, dict):
         _rename(trigger, TRIGGER_RENAMES.get(trigger.get("type"), {}), path + ("trigger",), out)
+        if trigger.get("type") == "Plugin" and trigger.get("plugin") in PLUGIN_RENAMES:
+            new = PLUGIN_RENAMES[trigger["plugin"]]
+            out.append(
+                Rewrite(
+                    path + ("trigger", "plugin"),
+                    f"plugin {trigger['plugin']!r} is now called {new!r}; write plugin = {new!r}",
+                    "value",
+                    new_value=new,
+                )
+            )
+            trigger["plugin"] = new
     _action(mapping.get("action"), path + ("action",), mode_names, out)
 
 
@@ -158,7 +192,7 @@ def _mapping(mapping: Any, path: tuple, mode_names: list[str], out: list[Rewrite
 # of them (most files) skips the rewrite walk, a quarter of a large config's load time.
 _MAY_NEED_REWRITE = re.compile(
     r"min_velocity|max_velocity|min_duration_ms|hold_ms|max_interval_ms|min_value|max_value|min_pressure"
-    r"|option|condition|\baction\s*=\s*[\"']|\bmode\s*=\s*-?\d"
+    r"|option|condition|\baction\s*=\s*[\"']|\bmode\s*=\s*-?\d|spotify_control|mqtt_publish"
 )
 
 
@@ -178,4 +212,42 @@ def rewrite(raw: dict) -> list[Rewrite]:
     if isinstance(raw.get("global_mappings"), list):
         for j, mapping in enumerate(raw["global_mappings"]):
             _mapping(mapping, ("global_mappings", j), mode_names, out)
+    return out
+
+
+def _param_rewrites(action: Any, path: tuple, out: list[Rewrite]) -> None:
+    if not isinstance(action, dict):
+        return
+    params = action.get("params")
+    renames = PARAM_RENAMES.get(PLUGIN_RENAMES.get(action.get("plugin"), action.get("plugin")), {})
+    if action.get("type") == "Plugin" and isinstance(params, dict):
+        for old, (new, how) in renames.items():
+            if old not in params or new in params:
+                continue
+            value = params.pop(old)
+            if how == "seconds_to_ms" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = round(value * 1000)
+            elif how == "spotify_command" and isinstance(value, str):
+                value = SPOTIFY_COMMANDS.get(value, value)
+            params[new] = value
+            out.append(Rewrite(path + ("params", old), f"param {old!r} is now {new!r}", "rename-param", new, value))
+    for key in ("action", "then_action", "else_action"):
+        _param_rewrites(action.get(key), path + (key,), out)
+    if isinstance(action.get("actions"), list):
+        for i, sub in enumerate(action["actions"]):
+            _param_rewrites(sub, path + ("actions", i), out)
+
+
+def rewrite_plugin_params(raw: dict) -> list[Rewrite]:
+    """The plugins' old params -> the plan's (``midimon config migrate`` only; see PARAM_RENAMES).
+    Run before ``rewrite`` so the plugin names are still the ones in the file."""
+    out: list[Rewrite] = []
+    modes = raw.get("modes") if isinstance(raw.get("modes"), list) else []
+    tables = [(m.get("mappings"), ("modes", i, "mappings")) for i, m in enumerate(modes) if isinstance(m, dict)]
+    tables.append((raw.get("global_mappings"), ("global_mappings",)))
+    for mappings, where in tables:
+        if isinstance(mappings, list):
+            for j, mapping in enumerate(mappings):
+                if isinstance(mapping, dict):
+                    _param_rewrites(mapping.get("action"), (*where, j, "action"), out)
     return out

@@ -144,6 +144,9 @@ class PluginManager:
         except Exception as exc:
             log.error("cannot start the plugin sandbox: %s", exc)
         self.plugins_dir.mkdir(parents=True, exist_ok=True)
+        from .aliases import migrate as migrate_aliases  # grants kept under an old name move once
+
+        migrate_aliases(self.home, self.state)
         self.sync("start")
         if self._watch:
             from .watch import PluginWatcher

@@ -20,7 +20,7 @@ def test_scan_finds_files_and_folders(tmp_path):
     (tmp_path / "beta" / "plugin.toml").write_text('[plugin]\nname = "beta"\n')
     (tmp_path / "not_a_plugin").mkdir()
     (tmp_path / "notes.txt").write_text("x")
-    found, problems = discovery.scan(tmp_path)
+    found, problems = discovery.scan(tmp_path, with_first_party=False)
     assert {n: c.packaging for n, c in found.items()} == {"alpha": "file", "beta": "folder"}
     assert problems == []
 
@@ -28,24 +28,24 @@ def test_scan_finds_files_and_folders(tmp_path):
 def test_editor_temporaries_are_ignored(tmp_path):
     for name in (".alpha.py.swp", "alpha.py~", ".#alpha.py", "_private.py", "alpha.py.tmp"):
         (tmp_path / name).write_text(CODE)
-    assert discovery.scan(tmp_path)[0] == {}
+    assert discovery.scan(tmp_path, with_first_party=False)[0] == {}
 
 
 def test_invalid_names_are_reported_not_loaded(tmp_path):
     (tmp_path / "Bad-Name.py").write_text(CODE)
-    found, problems = discovery.scan(tmp_path)
+    found, problems = discovery.scan(tmp_path, with_first_party=False)
     assert found == {} and "invalid plugin name" in problems[0][1]
 
 
 def test_symlinks_in_the_folder_are_reported(tmp_path):
     (tmp_path / "real.txt").write_text(CODE)
     (tmp_path / "linked.py").symlink_to(tmp_path / "real.txt")
-    found, problems = discovery.scan(tmp_path)
+    found, problems = discovery.scan(tmp_path, with_first_party=False)
     assert found == {} and "symbolic links" in problems[0][1]
 
 
 def test_missing_folder_is_empty(tmp_path):
-    assert discovery.scan(tmp_path / "nope") == ({}, [])
+    assert discovery.scan(tmp_path / "nope", with_first_party=False) == ({}, [])
 
 
 def test_entry_point_plugins_are_trusted(tmp_path, monkeypatch, manager, plugins_dir):
