@@ -22,6 +22,38 @@ log = logging.getLogger("midimon.plugins")
 MAX_EVENTS_PER_POLL = 256
 
 
+def plugin_event(plugin: str, item: Any) -> tuple[str | None, dict[str, Any], str]:
+    """One item of ``poll_events()``: (event name or None to drop it, data, problem or "").
+
+    Two shapes: ours, ``{"event", "data"}``, and the plan's ``PluginEvent``, ``{"plugin_name",
+    "event_type", "data", "timestamp"}``. An event always comes from the plugin that returned
+    it: a ``plugin_name`` naming another plugin is ignored (and reported), never obeyed. The
+    ``timestamp`` is accepted and not used: the engine stamps events on arrival, one clock.
+    """
+    if not isinstance(item, dict):
+        return None, {}, f"expected {{'event': str, 'data': dict}}, got {item!r:.80}"
+    name = item.get("event", item.get("event_type"))
+    if not isinstance(name, str) or not name:
+        return (
+            None,
+            {},
+            f"expected {{'event': str, 'data': dict}} or {{'event_type': str, 'data': dict}}, got {item!r:.80}",
+        )
+    data = item.get("data")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return None, {}, "'data' must be a dict"
+    claimed = item.get("plugin_name")
+    if claimed is not None and claimed != plugin:
+        return (
+            name,
+            data,
+            f"plugin_name {str(claimed)[:64]!r} ignored: a plugin speaks only for itself (sent as {plugin!r})",
+        )
+    return name, data, ""
+
+
 def to_events(plugin: str, value: Any) -> tuple[list[E.Event], list[str]]:
     """Check what ``poll_events()`` returned; bad items are reported, good ones kept."""
     events: list[E.Event] = []
@@ -31,16 +63,11 @@ def to_events(plugin: str, value: Any) -> tuple[list[E.Event], list[str]]:
     if not isinstance(value, list):
         return events, [f"poll_events() must return a list, not {type(value).__name__}"]
     for i, item in enumerate(value[:MAX_EVENTS_PER_POLL]):
-        if not isinstance(item, dict) or not isinstance(item.get("event"), str) or not item["event"]:
-            problems.append(f"item {i}: expected {{'event': str, 'data': dict}}, got {item!r:.80}")
-            continue
-        data = item.get("data", {})
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            problems.append(f"item {i}: 'data' must be a dict")
-            continue
-        events.append(E.Event(E.PLUGIN, device=plugin, name=item["event"], data=data))
+        name, data, problem = plugin_event(plugin, item)
+        if problem:
+            problems.append(f"item {i}: {problem}")
+        if name is not None:
+            events.append(E.Event(E.PLUGIN, device=plugin, name=name, data=data))
     if len(value) > MAX_EVENTS_PER_POLL:
         problems.append(f"{len(value) - MAX_EVENTS_PER_POLL} events dropped (at most {MAX_EVENTS_PER_POLL} per poll)")
     return events, problems
