@@ -6,7 +6,7 @@ a running daemon picks the change up within a fraction of a second.
 
 from __future__ import annotations
 
-from midimon.engine.cli import add_json, fail, print_json
+from midimon.engine.cli import add_json, fail, plugin_checksum, print_json
 
 
 def register(sub) -> None:
@@ -82,6 +82,7 @@ def register(sub) -> None:
         (("--dir",), {"help": "write here instead of the plugins folder"}),
     )
     cmd("verify", "check checksum and signature", _verify, (("name",), {}))
+    plugin_checksum.register(ps)
     cmd(
         "sign",
         "sign a plugin with an Ed25519 private key (PEM)",
