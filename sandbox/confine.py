@@ -14,10 +14,12 @@ exists in the process, it takes away what it will never need (Linux only, each s
   only the Python standard library and the time zone files may be read; with ABI 4+, no TCP
   connect or bind; with ABI 6+, no signals to processes outside the worker and no abstract
   Unix sockets outside it;
-- seccomp: ``socket``, ``socketpair`` and ``io_uring_setup`` fail with EPERM, so no Unix
-  socket (the daemon's control socket, the X server, D-Bus), UDP or raw socket can be opened;
-  so do ``fork``/``clone``/``execve`` (no new process or program, even for root, which
-  RLIMIT_NPROC does not stop), ``ptrace`` and ``process_vm_readv``/``writev``.
+- when the daemon runs as root (``privileges.py``): every capability set emptied (bounding,
+  ambient, effective, permitted, inheritable), securebits locked, uid and gid ``nobody``;
+- seccomp: an allow list of the calls a worker makes (``syscalls.py``); every other call fails
+  with EPERM: no socket (the daemon's control socket, the X server, D-Bus), no
+  ``fork``/``clone``/``execve`` (even for root, which RLIMIT_NPROC does not stop), no
+  ``ptrace``, ``kill``, ``reboot``, module loading, ``kexec``, ``mount``, ``syslog``...
 
 ``apply()`` returns what was applied, by name; ``status()`` of the worker reports it to the host.
 """
@@ -25,7 +27,6 @@ exists in the process, it takes away what it will never need (Linux only, each s
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 import platform
 import resource
@@ -33,6 +34,8 @@ import signal
 import struct
 import sysconfig
 from typing import Any
+
+from . import privileges, syscalls
 
 _PR_SET_DUMPABLE = 4
 _PR_SET_NO_NEW_PRIVS = 38
@@ -48,43 +51,6 @@ _FS_IOCTL_DEV = 1 << 15  # ABI 5
 _FS_READ = (1 << 2) | (1 << 3)  # READ_FILE | READ_DIR
 _NET_TCP = (1 << 0) | (1 << 1)  # BIND_TCP | CONNECT_TCP (ABI 4)
 _SCOPE_ALL = (1 << 0) | (1 << 1)  # ABSTRACT_UNIX_SOCKET | SIGNAL (ABI 6)
-
-# -- seccomp ---------------------------------------------------------------------------------------
-#: arch -> (AUDIT_ARCH value, {syscall name: number}) of the calls a worker never makes.
-_SECCOMP = {
-    "x86_64": (
-        0xC000003E,
-        {
-            "socket": 41,
-            "socketpair": 53,
-            "ptrace": 101,
-            "io_uring_setup": 425,
-            "process_vm_readv": 310,
-            "process_vm_writev": 311,
-            "clone": 56,
-            "fork": 57,
-            "vfork": 58,
-            "execve": 59,
-            "execveat": 322,
-            "clone3": 435,
-        },
-    ),
-    "aarch64": (
-        0xC00000B7,
-        {
-            "socket": 198,
-            "socketpair": 199,
-            "ptrace": 117,
-            "io_uring_setup": 425,
-            "process_vm_readv": 270,
-            "process_vm_writev": 271,
-            "clone": 220,
-            "execve": 221,
-            "execveat": 281,
-            "clone3": 435,
-        },
-    ),
-}
 
 _libc: Any = None
 
@@ -177,44 +143,20 @@ def _landlock(abi: int, read_only: list[str]) -> None:
 
 
 def _seccomp() -> None:
-    arch, calls = _SECCOMP[platform.machine()]
-    eperm = 0x00050000 | errno.EPERM  # SECCOMP_RET_ERRNO | EPERM
-    allow = 0x7FFF0000  # SECCOMP_RET_ALLOW
-
-    def stmt(code: int, k: int) -> bytes:
-        return struct.pack("=HBBI", code, 0, 0, k)
-
-    def jeq(k: int, jt: int, jf: int) -> bytes:
-        return struct.pack("=HBBI", 0x15, jt, jf, k)  # BPF_JMP|BPF_JEQ|BPF_K
-
-    numbers = sorted(calls.values())
-    prog = [
-        stmt(0x20, 4),  # A = seccomp_data.arch
-        jeq(arch, 1, 0),
-        stmt(0x06, eperm),  # another ABI (i386 int 0x80, x32): refuse everything
-        stmt(0x20, 0),
-    ]  # A = seccomp_data.nr
-    if platform.machine() == "x86_64":
-        prog += [
-            struct.pack("=HBBI", 0x35, 0, 1, 0x40000000),  # JGE x32 bit -> refuse
-            stmt(0x06, eperm),
-        ]
-    for i, nr in enumerate(numbers):
-        prog.append(jeq(nr, len(numbers) - i, 0))
-    prog += [stmt(0x06, allow), stmt(0x06, eperm)]
-    code = b"".join(prog)
+    code = b"".join(syscalls.program())
     filt = ctypes.create_string_buffer(code, len(code))
 
     class SockFprog(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
-    fprog = SockFprog(len(prog), ctypes.cast(filt, ctypes.c_void_p))
+    fprog = SockFprog(len(code) // 8, ctypes.cast(filt, ctypes.c_void_p))
     _prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog))
 
 
-def apply(keep_fds: tuple[int, ...] = (), *, max_open_files: int = 32) -> list[str]:
+def apply(keep_fds: tuple[int, ...] = (), *, max_open_files: int = 32, drop_root: bool = True) -> list[str]:
     """Confine the calling process for good. Returns the names of the steps that took effect."""
     done: list[str] = []
+    last_cap = privileges.last_capability()  # read now: Landlock will hide /proc/sys
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         # stdout/stderr were the daemon's: a worker must not write into the daemon's log.
@@ -243,18 +185,26 @@ def apply(keep_fds: tuple[int, ...] = (), *, max_open_files: int = 32) -> list[s
     try:
         _prctl(_PR_SET_NO_NEW_PRIVS, 1)
         done.append("no_new_privs")
-        _prctl(_PR_SET_DUMPABLE, 0)
-        done.append("not_dumpable")
     except OSError:
         return done
     abi = landlock_abi()
     if abi:
         try:
+            # Before leaving root: the rules are made from paths opened here, and the
+            # standard library may sit where only root can traverse (/root/.pyenv).
             _landlock(abi, readable_roots())
             done.append(f"landlock{abi}")
         except OSError:
             pass
-    if platform.machine() in _SECCOMP:
+    if drop_root:
+        done += privileges.drop(last_cap=last_cap)
+    try:
+        # After the uid change, which resets the dumpable flag to the system default.
+        _prctl(_PR_SET_DUMPABLE, 0)
+        done.append("not_dumpable")
+    except OSError:
+        pass
+    if syscalls.supported():
         try:
             _seccomp()
             done.append("seccomp")

@@ -26,6 +26,13 @@ MAX_CONTROL_MESSAGE = 65536
 def _serve(ctrl: socket.socket) -> None:
     from . import worker_main  # preload: every worker starts with this already imported
 
+    if os.geteuid() == 0:
+        # Workers of a root daemon leave root (privileges.py) and may then be unable to read a
+        # standard library under /root: import the codecs once here (about 90 ms, 5 MB shared).
+        from .privileges import preload_codecs
+
+        preload_codecs()
+
     # Move everything imported so far out of the collector's reach: a forked worker's first
     # collection would otherwise touch (and so copy) every page of the preloaded modules.
     gc.collect()
