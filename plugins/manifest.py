@@ -388,6 +388,7 @@ class FolderManifest:
     entry: str  # a .py file directly inside the folder, known to exist
     warnings: tuple[str, ...] = ()
     placeholder_checksum: bool = False
+    checksum_line: int = 0
 
     def checksum_warnings(self, folder: Path, data: bytes) -> tuple[str, ...]:
         """The warnings, with the real checksum filled in for a placeholder."""
@@ -396,7 +397,7 @@ class FolderManifest:
         real = "sha256:" + hashlib.sha256(data).hexdigest()
         return (
             *self.warnings,
-            f"{folder / MANIFEST}: checksum is a placeholder, so {self.entry} is not checked; "
+            f"{folder / MANIFEST}:{self.checksum_line}: checksum is a placeholder, so {self.entry} is not checked; "
             f'write checksum = "{real}" (`midimon plugins checksum {folder}` prints it)',
         )
 
@@ -448,7 +449,7 @@ def read_folder_manifest(data: bytes, filename: str, name: str, folder: Path) ->
     placeholder = isinstance(plugin.get("checksum"), str) and _is_placeholder(plugin["checksum"])
     if placeholder:
         del plugin["checksum"]  # not a checksum: nothing to verify, and said so in the warning
-    return FolderManifest(plugin, entry, tuple(warnings), placeholder)
+    return FolderManifest(plugin, entry, tuple(warnings), placeholder, pos.of("checksum")[0] if placeholder else 0)
 
 
 def merge_manifest(decl: Declarations, plugin: dict[str, Any], filename: str) -> Declarations:
