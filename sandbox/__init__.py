@@ -4,7 +4,7 @@ plugin, reaching the world only through capabilities the user granted.
 The public surface is what this module exports; everything else is private implementation.
 """
 
-from .audit import AuditLog, midimon_home
+from .audit import AuditLog
 from .errors import (
     CapabilityDenied,
     CapabilityFailed,
@@ -47,6 +47,5 @@ __all__ = [
     "ServiceUnavailable",
     "compile_plugin",
     "grant_command",
-    "midimon_home",
     "prepare",
 ]

@@ -1,7 +1,7 @@
 """The audit log: one JSON line per grant, denial and use of a capability, rotated by size.
 
-It lives at ``$MIDIMON_HOME/logs/audit.jsonl`` (``~/.midimon`` when MIDIMON_HOME is unset).
-Lines are small and plain so ``grep`` and ``jq`` answer "what did this plugin do?".
+It lives at ``Home.audit`` (``<home>/logs/audit.jsonl``); the caller, which holds the Home, names
+the path. Lines are small and plain so ``grep`` and ``jq`` answer "what did this plugin do?".
 """
 
 from __future__ import annotations
@@ -19,10 +19,6 @@ _MAX_FIELD = 500
 _LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
-def midimon_home() -> Path:
-    return Path(os.environ.get("MIDIMON_HOME") or Path.home() / ".midimon")
-
-
 def _short(value: Any) -> Any:
     if isinstance(value, str) and len(value) > _MAX_FIELD:
         return value[:_MAX_FIELD] + "…"
@@ -32,10 +28,8 @@ def _short(value: Any) -> Any:
 class AuditLog:
     """Thread-safe append-only JSON-lines file with size-based rotation (file.1 ... file.N)."""
 
-    def __init__(
-        self, path: Path | str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS
-    ) -> None:
-        self.path = Path(path) if path is not None else midimon_home() / "logs" / "audit.jsonl"
+    def __init__(self, path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS) -> None:
+        self.path = Path(path)
         self.max_bytes = max_bytes
         self.backups = backups
         self._lock = threading.Lock()

@@ -54,21 +54,21 @@ class PluginHost:
         name: str,
         source: bytes | str,
         filename: str,
+        *,
+        data_dir: Path | str,
+        audit: AuditLog,
         grants: Grants | None = None,
         limits: Limits | None = None,
         services: HostServices | None = None,
-        data_dir: Path | str | None = None,
-        audit: AuditLog | None = None,
         on_restart: Callable[[PluginHost], None] | None = None,
     ) -> None:
         self.name = name
         self.filename = filename
         self.grants = grants or Grants()
         self.limits = limits or Limits()
-        self.audit = audit or AuditLog()
-        self.data_dir = (
-            Path(data_dir) if data_dir is not None else self.audit.path.parent.parent / "plugins-data" / name
-        )
+        # the caller's Home says where both go (Home.data_dir(name), Home.audit)
+        self.audit = audit
+        self.data_dir = Path(data_dir)
         if isinstance(source, (bytes, bytearray)):
             try:
                 self._source = bytes(source).decode("utf-8")

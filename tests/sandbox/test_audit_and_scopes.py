@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from midimon.config.home import Home
 from midimon.sandbox import AuditLog, Grants
 from midimon.sandbox.capabilities.scopes import (
     ScopeError,
@@ -44,9 +45,14 @@ def test_audit_rotates_by_size(tmp_path: Path) -> None:
     assert log.read()[-1]["target"] == "file99"
 
 
-def test_audit_default_location_follows_midimon_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MIDIMON_HOME", str(tmp_path))
-    assert AuditLog().path == tmp_path / "logs" / "audit.jsonl"
+def test_audit_log_is_where_the_home_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the sandbox reads no environment for a path: the caller's Home names the file
+    monkeypatch.setenv("MIDIMON_HOME", str(tmp_path / "elsewhere"))
+    home = Home.at(tmp_path / "home")
+    log = AuditLog(home.audit)
+    log.record("p", "fs", "fs.read_text", "allowed", "x")
+    assert (tmp_path / "home" / "logs" / "audit.jsonl").is_file()
+    assert not (tmp_path / "elsewhere").exists()
 
 
 @pytest.mark.parametrize(

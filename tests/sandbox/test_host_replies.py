@@ -2,7 +2,7 @@
 
 import pytest
 
-from midimon.sandbox import PluginHost
+from midimon.sandbox import AuditLog, PluginHost
 from midimon.sandbox.errors import PluginCallError, SandboxError
 
 
@@ -15,7 +15,13 @@ from midimon.sandbox.errors import PluginCallError, SandboxError
     ],
 )
 def test_malformed_error_reply_is_a_clean_sandbox_error(tmp_path, reply):
-    host = PluginHost("p", "def execute(params, context):\n    return 1\n", "p.py", data_dir=tmp_path / "d")
+    host = PluginHost(
+        "p",
+        "def execute(params, context):\n    return 1\n",
+        "p.py",
+        data_dir=tmp_path / "d",
+        audit=AuditLog(tmp_path / "a"),
+    )
     host.start()
     try:
         host._exchange = lambda *a, **k: reply  # what an escaped worker could send
