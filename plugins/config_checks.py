@@ -128,6 +128,14 @@ def check_plugins(config) -> Iterator[tuple[str, tuple, str]]:
         if i.params_schema:
             for where, message in _schema_errors(i.params_schema, dict(action.params)):
                 yield "error", path + ("params", *where), f"plugin {action.plugin!r}: {message}"
+            # a param the plugin marks ``"deprecated": true`` still works; its description says
+            # what to write instead (midimon config migrate rewrites the first-party ones)
+            props = i.params_schema.get("properties") or {}
+            for key in action.params:
+                prop = props.get(key)
+                if isinstance(prop, dict) and prop.get("deprecated") is True:
+                    why = prop.get("description") or f"param {key!r} is deprecated"
+                    yield "warning", path + ("params", key), f"plugin {action.plugin!r}: {why}"
     for mapping, path in iter_mappings(config):
         t = mapping.trigger
         if t.type != "Plugin":
