@@ -23,6 +23,7 @@ STUB_METHODS: dict[str, tuple[str, ...]] = {
         "write_json",
         "list_dir",
         "exists",
+        "stat",
         "delete",
         "mkdir",
     ),

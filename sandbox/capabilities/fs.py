@@ -31,7 +31,18 @@ class FsCapability(Capability):
     obj_name = "fs"
     capability = "filesystem"
     methods: ClassVar[frozenset[str]] = frozenset(
-        {"read_text", "write_text", "append_text", "read_json", "write_json", "list_dir", "exists", "delete", "mkdir"}
+        {
+            "read_text",
+            "write_text",
+            "append_text",
+            "read_json",
+            "write_json",
+            "list_dir",
+            "exists",
+            "stat",
+            "delete",
+            "mkdir",
+        }
     )
 
     def __init__(
@@ -246,6 +257,26 @@ class FsCapability(Capability):
         except Exception:
             return False
         return True
+
+    def stat(self, path: Any) -> dict[str, Any]:
+        """``{"size", "mtime", "type"}`` of a path, without following a symlink: what a
+        file-watching trigger polls to see that a file changed, without reading it."""
+        root, rel = self.locate("stat", path, write=False)
+        text = str(path)
+        try:
+            if not rel:
+                st = os.stat(root, follow_symlinks=False)
+            else:
+                with self._parent_fd("stat", text, root, rel) as dirfd:
+                    st = os.stat(rel[-1], dir_fd=dirfd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no such file: {text!r}") from None
+        except OSError as exc:
+            raise self._os_denial("stat", text, exc) from None
+        kinds = {stat.S_IFLNK: "link", stat.S_IFDIR: "dir", stat.S_IFREG: "file"}
+        kind = kinds.get(stat.S_IFMT(st.st_mode), "other")
+        self.audit("stat", "allowed", text)
+        return {"size": st.st_size, "mtime": st.st_mtime, "type": kind}
 
     def delete(self, path: Any) -> bool:
         root, rel = self.locate("delete", path, write=True)
