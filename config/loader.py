@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import functools
 import hashlib
 import re
 import typing
@@ -351,7 +350,6 @@ def _cross_checks(config: Config):
             yield "error", ("modes", i, "name"), f"mode name {mode.name!r} is already used by modes[{names[mode.name]}]"
         names.setdefault(mode.name, i)
     known = set(config.mode_names())
-    key_parser = _key_parser()
     for action, path in iter_actions(config):
         kind = action.type
         if kind == "ModeChange" and action.mode not in known and action.mode.lower() not in ("next", "previous"):
@@ -368,18 +366,6 @@ def _cross_checks(config: Config):
                     )
                 ),
             )
-        elif kind == "Keystroke" and key_parser is not None:
-            try:
-                plan = key_parser(action.keys, list(action.modifiers))
-            except ValueError as exc:
-                yield "error", path + ("keys",), str(exc)
-            else:
-                for name in getattr(plan, "ignored", ()) or ():
-                    yield (
-                        "warning",
-                        path + ("modifiers",),
-                        (f"modifier {name!r} has no key code on any system and is ignored"),
-                    )
         elif kind == "Conditional":
             for cond, cpath in _walk_conditions(action.condition, path + ("condition",)):
                 if cond.type == "ModeIs" and cond.mode not in known:
@@ -403,20 +389,3 @@ def _cross_checks(config: Config):
                     "has no effect: every SendMidi in this mapping sets its own velocity",
                 )
 
-
-def _key_parser():
-    try:
-        from midimon.engine.desktop.keys import parse_keys
-    except ImportError:
-        return None
-    return _cached_keys(parse_keys)
-
-
-@functools.lru_cache(maxsize=1)
-def _cached_keys(parse_keys):
-    # configs repeat the same few key names; parsing each once keeps reloads fast
-    @functools.lru_cache(maxsize=4096)
-    def cached(keys: str, modifiers: tuple) -> Any:
-        return parse_keys(keys, list(modifiers))
-
-    return lambda keys, modifiers: cached(keys, tuple(modifiers))

@@ -10,11 +10,12 @@ validate``) the plugins folder is read statically, without running any plugin co
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from midimon.config import paths
+from midimon.config.home import Home
 
 _live: Any = None
 _cache: dict[str, Any] = {}
@@ -26,8 +27,10 @@ def set_live(manager: Any) -> None:
     _live = manager
 
 
-def checks() -> list:
-    return [check_plugins]
+def checks(home: Home | None = None) -> list[Callable[[Any], Iterator[tuple[str, tuple, str]]]]:
+    """The loader's checks for Plugin actions and triggers, reading plugins from ``home``."""
+    # TODO(plugin core): drop the default once the daemon hands its Home in (engine/checks.py)
+    return [functools.partial(check_plugins, home=home or Home.from_env())]
 
 
 class _Info:
@@ -37,7 +40,7 @@ class _Info:
         self.kind, self.params_schema, self.problem = kind, params_schema, problem
 
 
-def _lookup(name: str) -> _Info | None:
+def _lookup(name: str, home: Home) -> _Info | None:
     """None when the plugin does not exist; otherwise its kind, schema and any problem."""
     if _live is not None:
         version = _live.runtime.active.get(name)
@@ -49,23 +52,22 @@ def _lookup(name: str) -> _Info | None:
             err = _live.runtime.errors.get(name)
             return _Info(None, None, f"plugin {name!r} failed to load: {err['text'] if err else 'unknown error'}")
         return None
-    return _static(name)
+    return _static(name, home)
 
 
-def _static(name: str) -> _Info | None:
+def _static(name: str, home: Home) -> _Info | None:
     from . import discovery
     from .state import PluginState
 
-    folder = paths.plugins_dir()
-    found, _ = discovery.scan(folder)
-    for ep_name, cand in discovery.entry_points().items():
-        found.setdefault(ep_name, cand)
+    found, _ = discovery.scan(home.plugins)
+    for ep_name, ep in discovery.entry_points().items():
+        found.setdefault(ep_name, ep)
     cand = found.get(name)
     if cand is None:
         return None
     if cand.trusted:
         return _Info(None, None, None)
-    if not PluginState().enabled(name):
+    if not PluginState(home.plugin_state).enabled(name):
         return _Info(None, None, f"plugin {name!r} is disabled (midimon plugins enable {name})")
     key = (name, cand.stamp())
     with _lock:
@@ -91,14 +93,14 @@ def _schema_errors(schema: dict, params: dict) -> Iterator[tuple[tuple, str]]:
         yield where, err.message
 
 
-def check_plugins(config) -> Iterator[tuple[str, tuple, str]]:
+def check_plugins(config: Any, *, home: Home) -> Iterator[tuple[str, tuple, str]]:
     from midimon.config.loader import iter_actions, iter_mappings
 
     infos: dict[str, _Info | None] = {}
 
     def info(name: str) -> _Info | None:
         if name not in infos:
-            infos[name] = _lookup(name)
+            infos[name] = _lookup(name, home)
         return infos[name]
 
     for action, path in iter_actions(config):

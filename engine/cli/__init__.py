@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    from midimon.config.home import Home
+
+    # the one Home of this process: every path a command uses comes from it
+    args.home = Home.from_env(config=getattr(args, "config", None))
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
+import argparse
 import sys
-import tempfile
 from pathlib import Path
 
-from midimon.config import ConfigError, load_config, paths
+from midimon.config import ConfigError, load_config
+from midimon.config.atomic import write_atomic
 from midimon.engine.cli import add_json, fail, print_json
 
 
@@ -32,22 +32,16 @@ def register(sub) -> None:
     pa.set_defaults(handler=cmd_path)
 
 
-def _target(path: str | None) -> Path:
-    return Path(path) if path else paths.config_file()
-
-
-def _plugin_checks():
-    try:
-        from midimon.plugins.config_checks import checks
-    except ImportError:
-        return ()
-    return checks()
+def _target(args: argparse.Namespace) -> Path:
+    return Path(args.path) if args.path else args.home.config
 
 
 def cmd_validate(args) -> int:
-    path = _target(args.path)
+    from midimon.engine.checks import config_checks
+
+    path = _target(args)
     try:
-        result = load_config(path, strict=args.strict, checks=_plugin_checks())
+        result = load_config(path, strict=args.strict, checks=config_checks(args.home))
     except ConfigError as exc:
         if args.json:
             print_json(
@@ -127,13 +121,7 @@ def cmd_migrate(args) -> int:
             sys.stdout.write(new)
         return 0
     if new != source:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(new)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
+        write_atomic(path, new, mode=path.stat().st_mode & 0o777)
     if args.json:
         print_json({"ok": True, "path": str(path), "changes": changes, "written": new != source})
     else:
@@ -144,17 +132,10 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_path(args) -> int:
-    data = {
-        "home": str(paths.home()),
-        "config": str(paths.config_file()),
-        "plugins": str(paths.plugins_dir()),
-        "state": str(paths.state_file()),
-        "socket": str(paths.socket_path()),
-        "logs": str(paths.logs_dir()),
-    }
+    data = args.home.to_json()
     if args.json:
         print_json(data)
     else:
         for k, v in data.items():
-            print(f"{k:8} {v}")
+            print(f"{k:12} {v}")
     return 0
