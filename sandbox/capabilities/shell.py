@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import selectors
+import shlex
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from typing import Any, ClassVar
 
+from .. import commands
 from ..errors import CapabilityFailed
 from .base import Capability, require_str
 
@@ -35,16 +38,29 @@ class ShellCapability(Capability):
     capability = "subprocess"
     methods: ClassVar[frozenset[str]] = frozenset({"run"})
 
-    def _allowed_executable(self, argv0: str) -> str:
+    def _allowed_executable(self, args: list[str]) -> str:
+        """The real path to run, if some allow pattern fits the whole argv and no deny does."""
+        argv0 = args[0]
         wanted = resolve_executable(argv0)
         if wanted is None:
             raise self.deny("run", argv0, "no such executable")
-        denied = {resolve_executable(c) for c in self.ctx.grants.deny.commands}
-        if wanted in denied:
-            raise self.deny("run", argv0, "command is explicitly denied")
-        allowed = {resolve_executable(c) for c in self.ctx.grants.allow.commands}
-        if wanted not in allowed:
-            raise self.deny("run", argv0, f"command is {self.scope_hint('commands')}")
+
+        def fits(entries: tuple[str, ...]) -> bool:
+            for entry in entries:
+                try:
+                    pattern = commands.parse(entry)
+                except commands.PatternError:
+                    continue  # an unreadable entry never allows (nor, alone, denies) anything
+                if commands.same_program(pattern, argv0, resolve_executable) and commands.args_match(
+                    pattern, args[1:]
+                ):
+                    return True
+            return False
+
+        if fits(self.ctx.grants.deny.commands):
+            raise self.deny("run", shlex.join(args)[:300], "command is explicitly denied")
+        if not fits(self.ctx.grants.allow.commands):
+            raise self.deny("run", shlex.join(args)[:300], f"command is {self.scope_hint('commands')}")
         return wanted
 
     def run(self, argv: Any, timeout: Any = None, input: Any = None) -> dict[str, Any]:
@@ -54,12 +70,22 @@ class ShellCapability(Capability):
                 "lines: pass ['git', 'status'], not 'git status')"
             )
         args = [require_str(a, "argument", 32768) for a in argv]
-        executable = self._allowed_executable(args[0])
+        executable = self._allowed_executable(args)
         stdin = require_str(input, "input", MAX_OUTPUT).encode("utf-8") if input is not None else None
         budget = self.ctx.remaining(timeout, DEFAULT_TIMEOUT)
-        home = str(self.ctx.data_dir / "files")
-        os.makedirs(home, exist_ok=True)
-        env = {"PATH": SAFE_PATH, "LANG": "C.UTF-8", "HOME": home}
+        # A fresh, empty HOME and working directory per run, outside the plugin's data folder:
+        # a program must never read a config file the plugin wrote (.gitconfig with
+        # core.fsmonitor, .git/config of a repo in the working directory, .npmrc...).
+        home = tempfile.mkdtemp(prefix="midimon-cmd-")
+        env = {"PATH": SAFE_PATH, "LANG": "C.UTF-8", "HOME": home, "TMPDIR": home, "XDG_CONFIG_HOME": home}
+        try:
+            return self._run_in(args, executable, stdin, budget, home, env)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+    def _run_in(
+        self, args: list[str], executable: str, stdin: bytes | None, budget: float, home: str, env: dict[str, str]
+    ) -> dict[str, Any]:
         try:
             proc = subprocess.Popen(
                 args,
