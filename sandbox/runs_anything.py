@@ -74,13 +74,13 @@ RUNNERS: dict[str, Runner] = {
     "zip": Runner("zip -TT runs any command", False),
     "socat": Runner("socat EXEC: and SYSTEM: addresses run any program", True),
     **dict.fromkeys(("nc", "ncat", "netcat"), Runner("nc -e/-c runs any program", False)),
-    **dict.fromkeys(("vi", "vim", "nvim", "ex", "ed", "emacs", "nano"), Runner("an editor's shell escape runs any command", True)),  # noqa: E501
+    **dict.fromkeys(("vi", "vim", "nvim", "ex", "ed", "emacs", "nano"), Runner("an editor's shell escape runs any command", True)),
     **dict.fromkeys(("less", "more", "man"), Runner("! in a pager runs any command (and LESSOPEN)", False)),
     **dict.fromkeys(
         ("npm", "npx", "yarn", "pnpm", "pip", "pip3", "cargo", "go", "gem", "bundle", "mvn", "gradle", "ant"),
         Runner("a build or package tool runs the scripts of any package or project", True),
     ),
-    **dict.fromkeys(("apt", "apt-get", "dpkg", "rpm", "dnf", "yum"), Runner("package tools run maintainer scripts and hooks", True)),  # noqa: E501
+    **dict.fromkeys(("apt", "apt-get", "dpkg", "rpm", "dnf", "yum"), Runner("package tools run maintainer scripts and hooks", True)),
     **dict.fromkeys(
         ("docker", "podman", "kubectl", "systemctl", "crontab"), Runner("starts programs through a service", True)
     ),
