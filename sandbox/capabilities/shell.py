@@ -51,9 +51,7 @@ class ShellCapability(Capability):
                     pattern = commands.parse(entry)
                 except commands.PatternError:
                     continue  # an unreadable entry never allows (nor, alone, denies) anything
-                if commands.same_program(pattern, argv0, resolve_executable) and commands.args_match(
-                    pattern, args[1:]
-                ):
+                if commands.same_program(pattern, argv0, resolve_executable) and commands.args_match(pattern, args[1:]):
                     return True
             return False
 
