@@ -27,3 +27,19 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
         except OSError:
             pass
         raise
+    if fsync:
+        _fsync_dir(target.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable: without it a power cut can bring the old name back."""
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:  # some file systems cannot fsync a folder; the rename still happened
+        pass
+    finally:
+        os.close(dfd)

@@ -1,8 +1,9 @@
 """``MIDIMON_HOME/state.json``: the mode, statistics and recent errors, kept across restarts.
 
-Written atomically (a temporary file in the same folder, fsync, rename, fsync of the folder),
-so a crash or SIGKILL at any instant leaves either the old file or the new one, never half of
-one. A file that does not parse is moved aside with a warning; it never stops the daemon.
+Written atomically by :func:`midimon.config.atomic.write_atomic` (a temporary file in the same
+folder, fsync, rename, fsync of the folder), so a crash or SIGKILL at any instant leaves either
+the old file or the new one, never half of one. A file that does not parse is moved aside with a
+warning; it never stops the daemon.
 Writes happen on one background thread and are coalesced: the engine loop only flags them.
 """
 
@@ -16,41 +17,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from midimon.config.atomic import write_atomic
+
 log = logging.getLogger("midimon.state")
 
 VERSION = 1
 
 
-def write_atomic(path: Path, data: dict[str, Any]) -> None:
+def write_state(path: Path, data: dict[str, Any]) -> None:
     """Replace ``path`` with ``data`` as JSON so that readers see the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    payload = json.dumps(data, indent=1, default=str, ensure_ascii=False).encode("utf-8")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(payload)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    write_atomic(path, json.dumps(data, indent=1, default=str, ensure_ascii=False), 0o600)
 
 
 def read_state(path: Path) -> dict[str, Any] | None:
@@ -171,7 +147,7 @@ class StateStore:
         try:
             with self._write_lock:
                 snap = self.snapshot()
-                write_atomic(self.path, snap)
+                write_state(self.path, snap)
                 self._last_events = snap["stats"].get("events", 0)
                 self.writes += 1
                 self.last_error = None

@@ -10,7 +10,7 @@ import time
 
 from livekit import modes_config, wait_for
 
-from midimon.engine.live.state import read_state, write_atomic
+from midimon.engine.live.state import read_state, write_state
 
 
 def test_mode_and_stats_come_back_after_a_restart(live_daemon, short_home):
@@ -58,7 +58,7 @@ def test_corrupt_state_is_moved_aside_not_fatal(live_daemon, short_home, caplog)
 
 def test_leftover_temporary_files_are_cleaned(short_home):
     (short_home / ".state.json.123.456.tmp").write_text("half")
-    write_atomic(short_home / "state.json", {"mode": "A"})
+    write_state(short_home / "state.json", {"mode": "A"})
     assert read_state(short_home / "state.json") == {"mode": "A"}
     assert not list(short_home.glob(".state.json.*.tmp"))
 
@@ -66,20 +66,20 @@ def test_leftover_temporary_files_are_cleaned(short_home):
 WRITER = r"""
 import sys, time
 from pathlib import Path
-from midimon.engine.live.state import write_atomic
+from midimon.engine.live.state import write_state
 path = Path(sys.argv[1])
 i = 0
 print("ready", flush=True)
 while True:
     i += 1
     # sizes vary so that a torn write would show as bad JSON
-    write_atomic(path, {"mode": f"M{i}", "i": i, "pad": "x" * (i * 7919 % 200000)})
+    write_state(path, {"mode": f"M{i}", "i": i, "pad": "x" * (i * 7919 % 200000)})
 """
 
 
 def test_sigkill_during_state_writes_always_leaves_a_valid_file(tmp_path):
     path = tmp_path / "state.json"
-    write_atomic(path, {"mode": "M0", "i": 0})
+    write_state(path, {"mode": "M0", "i": 0})
     rng = random.Random(1234)
     seen = set()
     for _ in range(40):
