@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from midimon.config import ConfigError, load_config
 from midimon.config.atomic import write_atomic
 from midimon.engine.cli import add_json, fail, print_json
 
@@ -37,6 +36,7 @@ def _target(args: argparse.Namespace) -> Path:
 
 
 def cmd_validate(args) -> int:
+    from midimon.config import ConfigError, load_config  # pydantic and the models: only when used
     from midimon.engine.checks import config_checks
 
     path = _target(args)
@@ -101,6 +101,7 @@ def cmd_schema(args) -> int:
 
 
 def cmd_migrate(args) -> int:
+    from midimon.config import ConfigError, load_config
     from midimon.config.migrate import migrate_text
 
     path = Path(args.path)

@@ -11,10 +11,8 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from midimon.engine.cli import fail, print_json
 
@@ -87,6 +85,8 @@ def systemd_unit(exe: str, config: str | None, env: dict[str, str]) -> str:
 
 
 def launchd_plist(exe: str, config: str | None, env: dict[str, str], log_dir: Path) -> str:
+    from xml.sax.saxutils import escape  # pulls in urllib and ssl: 40 ms every CLI start paid
+
     argv = exe.split(" ") + ["run"] + (["--config", config] if config else [])
     args_xml = "\n".join(f"    <string>{escape(a)}</string>" for a in argv)
     env_xml = "".join(f"\n    <key>{escape(k)}</key><string>{escape(v)}</string>" for k, v in sorted(env.items()))
@@ -141,6 +141,8 @@ def _run_all(cmds: list[list[str]]) -> list[str]:
         if shutil.which(cmd[0]) is None:
             problems.append(f"{cmd[0]} is not available; run by hand: {' '.join(cmd)}")
             continue
+        import subprocess
+
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
             problems.append(f"`{' '.join(cmd)}` failed: {(r.stderr or r.stdout).strip()}")
