@@ -13,8 +13,12 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from midimon.engine.cli import fail, print_json
+
+if TYPE_CHECKING:
+    from midimon.config.home import Home
 
 UNIT = "midimon.service"
 LABEL = "io.midimon.daemon"
@@ -56,11 +60,11 @@ def _executable() -> str:
     return shutil.which("midimon") or f"{sys.executable} -m midimon.engine"
 
 
-def _environment() -> dict[str, str]:
-    env = {}
-    for key in ("MIDIMON_HOME", "MIDO_BACKEND"):
-        if os.environ.get(key):
-            env[key] = os.environ[key]
+def _environment(home: Home) -> dict[str, str]:
+    # the service runs on this command's home; MIDO_BACKEND (a module name, not a path) picks the MIDI API
+    env = {"MIDIMON_HOME": str(home.root)}
+    if os.environ.get("MIDO_BACKEND"):
+        env["MIDO_BACKEND"] = os.environ["MIDO_BACKEND"]
     return env
 
 
@@ -118,6 +122,7 @@ def launchd_plist(exe: str, config: str | None, env: dict[str, str], log_dir: Pa
 def _target(platform: str) -> Path:
     if platform == "macos":
         return Path.home() / "Library" / "LaunchAgents" / f"{LABEL}.plist"
+    # systemd's own search path for user units, not one of midimon's (those are the Home's)
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return base / "systemd" / "user" / UNIT
 
@@ -150,14 +155,14 @@ def _run_all(cmds: list[list[str]]) -> list[str]:
 
 
 def cmd_install(args) -> int:
-    from midimon.config import paths
+    from midimon.config.atomic import write_atomic
 
     platform = _platform(args)
     exe = _executable()
-    config = str(Path(args.config).expanduser().resolve()) if args.config else None
-    env = _environment()
+    config = str(args.home.config.resolve()) if args.config else None
+    env = _environment(args.home)
     if platform == "macos":
-        text = launchd_plist(exe, config, env, paths.logs_dir())
+        text = launchd_plist(exe, config, env, args.home.logs)
     else:
         text = systemd_unit(exe, config, env)
     target = _target(platform)
@@ -171,10 +176,7 @@ def cmd_install(args) -> int:
             for c in cmds:
                 print(f"# would run: {' '.join(c)}")
         return 0
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, target)
+    write_atomic(target, text, 0o644)
     problems = _run_all(cmds)
     if args.json:
         print_json({"ok": not problems, "platform": platform, "path": str(target), "problems": problems})
