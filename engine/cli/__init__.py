@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 # command modules, in the order their commands appear in --help
-MODULES = ("run", "devices", "config_cmds", "control", "plugins", "service")
+MODULES = ("run", "devices", "config_cmds", "control", "plugins", "service", "ui")
 
 # command -> the module that registers it. Only a shortcut: a command not listed here still
 # works (through the whole parser); tests/test_thin_client.py keeps the table true.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -28,7 +28,12 @@ def _no_build(request: object) -> PlainTextResponse:
 def create_app(home: Home, token: str, port: int = 0, *, static: Path = STATIC) -> Guard:
     """The app behind its guard; ``guard.config.port`` must be the bound port before requests."""
     ctx = UIContext.build(home, token, port)
-    routes: list[Route | Mount] = [*api.routes, *streams.routes, *catalog_routes.routes]
+    routes: list[Route | Mount] = [
+        *api.routes,
+        *streams.routes,
+        *catalog_routes.routes,
+        Route("/favicon.ico", lambda request: Response(status_code=204)),  # browsers ask; nothing to show
+    ]
     if (static / "index.html").is_file():
         routes.append(Mount("/", StaticFiles(directory=static, html=True), name="static"))
     else:
