@@ -501,10 +501,17 @@ class LoggingSettings(Model):
         return v.lower() if isinstance(v, str) else v
 
 
+class PluginsSettings(Model):
+    catalog: str | None = Field(
+        None, description="A plugin catalog (index JSON) to browse and install from: an http(s) URL or a path"
+    )
+
+
 class Config(Model):
     device: DeviceSettings = Field(default_factory=DeviceSettings)
     advanced_settings: AdvancedSettings = Field(default_factory=AdvancedSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    plugins: PluginsSettings = Field(default_factory=PluginsSettings)
     modes: list[Mode] = Field(default_factory=list)
     global_mappings: list[Mapping] = Field(default_factory=list)
 
