@@ -38,3 +38,8 @@ class HostServices:
     launch: Callable[[str], None] = _unavailable("launching applications")
     #: Play a sound file (an absolute, already checked path).
     play_audio: Callable[[str], None] = _unavailable("audio playback")
+    #: Show a desktop notification (title, body); the text is already made printable.
+    notify: Callable[[str, str], None] = _unavailable("desktop notifications")
+    #: The host's secret store of one plugin (tokens the plugin never sees): plugin name ->
+    #: an object with ``all()`` and ``update(dict)`` (midimon.plugins.secrets.SecretStore).
+    secret_store: Callable[[str], Any] = _unavailable("the secret store")

@@ -14,7 +14,18 @@ from typing import Any
 STUB_METHODS: dict[str, tuple[str, ...]] = {
     "http": ("get", "post", "put", "delete", "request"),
     "mqtt": ("publish", "subscribe", "unsubscribe", "messages"),
-    "spotify": ("configure", "play", "pause", "next", "previous", "volume", "current", "devices"),
+    "spotify": (
+        "configure",
+        "play",
+        "pause",
+        "next",
+        "previous",
+        "volume",
+        "current",
+        "devices",
+        "playlists",
+        "now_playing",
+    ),
     "fs": (
         "read_text",
         "write_text",

@@ -24,6 +24,9 @@ def register(sub) -> None:
         return c
 
     cmd("list", "list installed plugins, their state and what they were granted", _list)
+    from . import plugin_auth  # `plugins auth spotify`: sign in once, the daemon renews the token
+
+    plugin_auth.register(ps)
     cmd("info", "everything about one plugin", _info, (("name",), {}))
     cmd(
         "install",

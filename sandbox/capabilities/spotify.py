@@ -1,4 +1,8 @@
-"""``spotify``: Spotify playback control with spotipy, on the plugin's own access token.
+"""``spotify``: Spotify playback control with spotipy, signed in by the host.
+
+The access token comes from the sign-in the host keeps (``midimon plugins auth spotify``, see
+spotify_tokens.py), renewed before it expires and after a 401; a token the plugin configures
+itself is still used when nobody signed in (the old way).
 
 It is part of ``network``: every call checks the grant and that the API base is in the plugin's
 ``hosts`` scope (normalised exactly like ``http``), at the moment of the call. spotipy makes the
@@ -21,9 +25,11 @@ import spotipy
 import urllib3.exceptions
 import urllib3.util
 
-from ..errors import CapabilityDenied, CapabilityFailed
+from ..errors import CapabilityDenied, CapabilityFailed, ServiceUnavailable
+from ..text import printable
 from .base import Capability, CapabilityContext, require_str
 from .scopes import Origin, ScopeError, normalise_host, origin_allowed, parse_url
+from .spotify_tokens import DEFAULT_ACCOUNTS_BASE, SecretStore, SignInNeeded, SpotifyTokens, refresh_with_spotipy
 
 DEFAULT_API_BASE = "https://api.spotify.com/v1"
 DEFAULT_TIMEOUT = 10.0
@@ -143,7 +149,7 @@ class SpotifyCapability(Capability):
     obj_name = "spotify"
     capability = "network"
     methods: ClassVar[frozenset[str]] = frozenset(
-        {"configure", "play", "pause", "next", "previous", "volume", "current", "devices"}
+        {"configure", "play", "pause", "next", "previous", "volume", "current", "devices", "playlists", "now_playing"}
     )
     #: ``configure`` only stores the plugin's token and API base for this plugin; it reaches
     #: nothing, so a plugin can call it from ``initialize`` before the user grants ``network``.
@@ -152,15 +158,20 @@ class SpotifyCapability(Capability):
 
     def __init__(self, ctx: CapabilityContext) -> None:
         super().__init__(ctx)
-        self._token: str | None = None
+        self._tokens = SpotifyTokens(self._secret_store)
         self._action = ""
         self._base_text = DEFAULT_API_BASE
+        self._accounts_text = DEFAULT_ACCOUNTS_BASE
+        self._client_id: str | None = None
         self._client: spotipy.Spotify | None = None
         self._session: _OneOriginSession | None = None
 
     # -- the plugin's surface --------------------------------------------------------------------
-    def configure(self, access_token: Any = None, api_base: Any = None) -> dict[str, Any]:
-        """Set the access token (None forgets it) and the API base (None: Spotify's own)."""
+    def configure(
+        self, access_token: Any = None, api_base: Any = None, accounts_base: Any = None, client_id: Any = None
+    ) -> dict[str, Any]:
+        """Set the API and accounts bases (None: Spotify's own), the app's client id (for the
+        refresh), and optionally an access token of the plugin's own (None forgets it)."""
         if access_token is not None:
             access_token = require_str(access_token, "access_token", 4096)
             if not access_token or any(c.isspace() or not c.isprintable() for c in access_token):
@@ -170,9 +181,52 @@ class SpotifyCapability(Capability):
             base, _origin = self._canonical(base_text)
         except ScopeError as exc:
             raise self.deny("configure", base_text, str(exc)) from None
-        self._token, self._base_text = access_token, base_text
-        self.audit("configure", "allowed", base, "access token set" if access_token else "no access token")
-        return {"api_base": base, "has_token": access_token is not None}
+        accounts_text = DEFAULT_ACCOUNTS_BASE if accounts_base is None else require_str(accounts_base, "accounts_base")
+        try:
+            self._canonical(accounts_text)
+        except ScopeError as exc:
+            raise self.deny("configure", accounts_text, str(exc)) from None
+        if client_id is not None:
+            client_id = require_str(client_id, "client_id", 128)
+        self._tokens.configured, self._base_text = access_token, base_text
+        self._accounts_text, self._client_id = accounts_text, client_id or None
+        signed_in = self._tokens.signed_in() is not None
+        self.audit("configure", "allowed", base, "signed in" if signed_in else "not signed in")
+        return {"api_base": base, "has_token": access_token is not None or signed_in, "signed_in": signed_in}
+
+    def playlists(self, limit: Any = 200) -> list[dict[str, Any]]:
+        """The user's playlists (name, uri, id), up to ``limit``."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
+            raise ValueError("limit must be an integer from 1 to 1000")
+        out: list[dict[str, Any]] = []
+        offset = 0
+        while len(out) < limit:
+            page = self._run("playlists", lambda sp, o=offset: sp.current_user_playlists(limit=50, offset=o))
+            items = page.get("items") if isinstance(page, dict) else None
+            if not isinstance(items, list) or not items:
+                break
+            for item in items:
+                if isinstance(item, dict) and isinstance(item.get("uri"), str):
+                    out.append({"name": _text(item.get("name")), "uri": item["uri"], "id": _text(item.get("id"))})
+            offset += len(items)
+            if not page.get("next"):
+                break
+        return out[:limit]
+
+    def now_playing(self, notify: Any = True) -> dict[str, Any] | None:
+        """What plays now; also shown in a desktop notification when the daemon can show one."""
+        now = self.current()
+        item = now.get("item") if now else None
+        if notify is True and item:
+            title = printable(item.get("name") or "")
+            body = printable(", ".join(item.get("artists") or []))
+            if item.get("album"):
+                body += f" \u2014 {printable(item['album'])}"
+            try:
+                self.ctx.services.notify("Now playing: " + title, body)
+            except ServiceUnavailable:
+                pass  # no desktop here: the plugin logs it
+        return now
 
     def play(self, uri: Any = None, device_id: Any = None) -> None:
         body: dict[str, Any] = {}
@@ -260,33 +314,70 @@ class SpotifyCapability(Capability):
             raise ValueError("device_id must be a Spotify device id (letters, digits, - and _)")
         return device_id
 
-    def _checked_base(self, action: str) -> tuple[str, Origin]:
-        """The API base, checked against the grants in force now (they can change between
-        calls), or a denial that names the host and the grant to ask for."""
+    def _secret_store(self) -> SecretStore | None:
         try:
-            base, origin = self._canonical(self._base_text)
+            return self.ctx.services.secret_store(self.ctx.plugin)
+        except ServiceUnavailable:
+            return None
+
+    def _checked_base(self, action: str, text: str | None = None, what: str = "API base") -> tuple[str, Origin]:
+        """The API (or accounts) base, checked against the grants in force now (they can change
+        between calls), or a denial that names the host and the grant to ask for."""
+        text = self._base_text if text is None else text
+        try:
+            base, origin = self._canonical(text)
         except ScopeError as exc:
-            raise self.deny(action, self._base_text, str(exc)) from None
+            raise self.deny(action, text, str(exc)) from None
         allow, deny = self.ctx.grants.allow.hosts, self.ctx.grants.deny.hosts
         if not origin_allowed(origin, allow, deny):
             why = (
                 f"{origin} is explicitly denied"
                 if origin_allowed(origin, deny, ())
-                else f"the API base {origin} is {self.scope_hint('hosts')}"
+                else f"the {what} {origin} is {self.scope_hint('hosts')}"
             )
-            raise self.deny(action, self._base_text, why)
+            raise self.deny(action, text, why)
         return base, origin
 
-    def _spotipy(self, action: str) -> tuple[spotipy.Spotify, _OneOriginSession]:
-        self._action = action
-        if self._token is None:
-            self.audit(action, "error", self._base_text, "no access token")
+    def _refresh(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Renew the access token at the accounts service (checked like the API base)."""
+        action = self._action
+        base, origin = self._checked_base(action, self._accounts_text, "accounts base")
+        client_id = data.get("client_id") or self._client_id
+        if not isinstance(client_id, str) or not client_id:
+            raise SignInNeeded("the sign-in has no client id; sign in again with: midimon plugins auth spotify")
+        session = _OneOriginSession(origin, lambda url, why: self.deny(action, url, why))
+        budget = self.ctx.remaining(None, DEFAULT_TIMEOUT)
+        session.deadline = time.monotonic() + budget
+        try:
+            info = refresh_with_spotipy(session, base + "api/token", client_id, data["refresh_token"], budget)
+        except _Refused as exc:
+            raise exc.error from None
+        except spotipy.SpotifyOauthError as exc:
+            self.audit(action, "error", base + "api/token", f"refresh refused: {exc.error}")
+            raise SignInNeeded(
+                f"Spotify refused to renew the sign-in ({exc.error}); sign in again with: midimon plugins auth spotify"
+            ) from None
+        except requests.RequestException as exc:
+            self.audit(action, "error", base + "api/token", type(exc).__name__)
             raise CapabilityFailed(
-                f"spotify.{action}(): no access token; the plugin must call "
-                "spotify.configure(access_token) first (for example in "
-                "initialize(config))"
-            )
+                f"spotify.{action}(): the Spotify accounts service at {origin} could not be reached"
+            ) from None
+        finally:
+            session.close()
+        self.audit(action, "allowed", base + "api/token", "access token renewed")
+        return info
+
+    def _access_token(self, action: str, force: bool = False) -> str:
+        try:
+            return self._tokens.access_token(self._refresh, force=force)
+        except SignInNeeded as exc:
+            self.audit(action, "error", self._base_text, "not signed in")
+            raise CapabilityFailed(f"spotify.{action}(): {exc}") from None
+
+    def _spotipy(self, action: str, force: bool = False) -> tuple[spotipy.Spotify, _OneOriginSession]:
+        self._action = action
         base, origin = self._checked_base(action)
+        token = self._access_token(action, force)
         if self._session is None or self._session.origin != origin:
             self.close()
             self._session = _OneOriginSession(origin, lambda url, why: self.deny(self._action, url, why))
@@ -297,7 +388,7 @@ class SpotifyCapability(Capability):
         budget = self.ctx.remaining(None, DEFAULT_TIMEOUT)
         self._client.prefix = base
         self._client.requests_timeout = budget
-        self._client.set_auth(self._token)
+        self._client.set_auth(token)
         self._session.deadline = time.monotonic() + budget
         self._session.last = None
         return self._client, self._session
@@ -305,7 +396,15 @@ class SpotifyCapability(Capability):
     def _run(self, action: str, work: Callable[[spotipy.Spotify], Any]) -> Any:
         client, session = self._spotipy(action)
         try:
-            result = work(client)
+            try:
+                result = work(client)
+            except spotipy.SpotifyException as exc:
+                if exc.http_status != 401 or self._tokens.signed_in() is None:
+                    raise
+                # the token was revoked or expired early: renew once and try again
+                self.audit(action, "error", self._base_text, "status 401; renewing the access token")
+                client, session = self._spotipy(action, force=True)
+                result = work(client)
         except _Refused as exc:
             last = session.last
             if isinstance(exc.error, CapabilityFailed):

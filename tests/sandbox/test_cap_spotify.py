@@ -213,7 +213,20 @@ def test_the_stub_is_only_a_few_methods() -> None:
     assert (
         public
         == sorted(STUB_METHODS["spotify"])
-        == sorted(["configure", "play", "pause", "next", "previous", "volume", "current", "devices"])
+        == sorted(
+            [
+                "configure",
+                "play",
+                "pause",
+                "next",
+                "previous",
+                "volume",
+                "current",
+                "devices",
+                "playlists",
+                "now_playing",
+            ]
+        )
     )
     assert Grants.from_dict({"capabilities": ["network"]}).has("network")
     from midimon.sandbox.grants import OBJECT_TO_CAPABILITY
@@ -400,8 +413,8 @@ def test_without_a_token_the_plugin_is_told_what_to_do(
 ) -> None:
     host = make_host(PLAYER, network(fake.url))
     host.call("setup", None, fake.url + "/v1")
-    assert "no access token" in host.call("caught", "pause")
-    assert "spotify.configure(access_token)" in host.call("caught", "pause")
+    assert "not signed in to Spotify" in host.call("caught", "pause")
+    assert "midimon plugins auth spotify" in host.call("caught", "pause")
     assert fake.requests == []
 
 
