@@ -1,0 +1,165 @@
+"""The docs site builds (`mkdocs build --strict`), covers every page and every capability
+method, and its runnable examples run as written (issue 11, point 8)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+CAPABILITIES = DOCS / "capabilities.md"
+GUIDE = DOCS / "plugin-author-guide.md"
+
+
+def hooks() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "scripts" / "docs_hooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def nav_pages(nav: Any) -> set[str]:
+    if isinstance(nav, str):
+        return {nav}
+    if isinstance(nav, list):
+        return set().union(*(nav_pages(x) for x in nav)) if nav else set()
+    if isinstance(nav, dict):
+        return set().union(*(nav_pages(v) for v in nav.values()))
+    return set()
+
+
+def python_blocks(doc: Path) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", doc.read_text(encoding="utf-8"), re.S | re.M)
+
+
+# -- the site ----------------------------------------------------------------------------------
+
+
+def test_the_site_builds_with_strict_and_has_a_page_for_every_doc(tmp_path):
+    site = tmp_path / "site"
+    run = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"), "-d", str(site)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    for doc in DOCS.glob("*.md"):
+        page = site / ("index.html" if doc.stem == "index" else f"{doc.stem}/index.html")
+        assert page.is_file(), f"{doc.name} was not built"
+    for uri in hooks().readmes():
+        assert (site / uri.removesuffix(".md") / "index.html").is_file(), f"{uri} (a plugin README) was not built"
+    assert "fs.stat" in (site / "capabilities" / "index.html").read_text(encoding="utf-8")
+
+
+def test_every_page_in_docs_is_in_the_nav():
+    import yaml
+
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert config["theme"]["name"] == "material"
+    listed = nav_pages(config["nav"])
+    missing = sorted(p.name for p in DOCS.glob("*.md") if p.name not in listed)
+    assert not missing, f"add {', '.join(missing)} to the nav in mkdocs.yml"
+    gone = sorted(p for p in listed if not (DOCS / p).is_file())
+    assert not gone, f"the nav in mkdocs.yml names pages that do not exist: {', '.join(gone)}"
+
+
+def test_github_style_links_outside_docs_are_rewritten_for_the_site():
+    h = hooks()
+    # a docs page pointing at a repository file: its path as code, not a dead link
+    assert h._rewrite("index.md", "../scripts/test", "the test script") == "the test script (`scripts/test`)"
+    # links inside docs/, URLs and anchors are left to mkdocs
+    assert h._rewrite("index.md", "config.md#modes", "modes") is None
+    assert h._rewrite("index.md", "https://example.com/x", "x") is None
+    for uri, readme in h.readmes().items():
+        # a README's link to a docs page, from its place in the repository, lands on the page
+        rel = os.path.relpath(DOCS / "security.md", readme.parent)
+        assert h._rewrite(uri, rel, "security") == "[security](../security.md)"
+        assert h._rewrite("index.md", os.path.relpath(readme, DOCS), "it") == f"[it]({uri})"
+
+
+# -- every capability method is documented -----------------------------------------------------
+
+
+def test_every_capability_and_every_method_of_its_proxy_is_documented():
+    from midimon.sandbox import CAPABILITIES as CAPS
+    from midimon.sandbox.capabilities import HANDLERS
+    from midimon.sandbox.stubs import LOG_LEVELS, STUB_METHODS
+
+    text = CAPABILITIES.read_text(encoding="utf-8")
+    offered = {(obj, m) for obj, methods in STUB_METHODS.items() for m in methods}
+    offered |= {(h.obj_name, m) for h in HANDLERS for m in h.methods}
+    offered |= {("log", level) for level in LOG_LEVELS}
+    missing = sorted(f"{obj}.{m}(" for obj, m in offered if f"`{obj}.{m}(" not in text)
+    assert not missing, f"docs/capabilities.md does not document: {', '.join(missing)}"
+    for cap in CAPS:
+        assert f"`{cap}`" in text, f"docs/capabilities.md does not name the capability {cap}"
+
+
+# -- runnable examples -------------------------------------------------------------------------
+
+
+def test_the_fs_stat_trigger_example_fires_when_the_file_changes(tmp_path):
+    from midimon.plugins import testing
+
+    src = next(b for b in python_blocks(CAPABILITIES) if "fs.stat(" in b)
+    watched = tmp_path / "setlist"
+    watched.mkdir()
+    song = watched / "tonight.txt"
+    song.write_text("one")
+    os.utime(song, (time.time() - 100, time.time() - 100))
+    plugin = tmp_path / "watcher.py"
+    plugin.write_text(src.replace("/home/me/setlist", str(watched)))
+    grants = {"capabilities": ["filesystem"], "allow": {"read_paths": [str(watched)]}}
+    with testing.load(plugin, grants=grants, data_dir=tmp_path / "d") as p:
+        assert p.poll_events() == []  # the first look only remembers
+        assert p.poll_events() == []  # unchanged
+        song.write_text("one two")
+        assert p.poll_events() == [{"event": "changed", "data": {"size": 7}}]
+        assert p.poll_events() == []
+
+
+def test_the_testing_load_example_of_the_author_guide_passes_and_its_refusal_is_real(tmp_path):
+    blocks = python_blocks(GUIDE)
+    plugin_src = next(b for b in blocks if "Counts the presses" in b)
+    test_src = next(b for b in blocks if "from midimon.plugins.testing import load" in b)
+    (tmp_path / "counter.py").write_text(plugin_src)
+    test_src = test_src.replace(
+        'Path.home() / ".midimon" / "plugins" / "counter.py"', f"Path({str(tmp_path / 'counter.py')!r})"
+    )
+    assert str(tmp_path) in test_src, "the example's PLUGIN line changed; update this test"
+    (tmp_path / "test_counter.py").write_text(test_src)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_counter.py")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout
+
+
+@pytest.mark.parametrize("doc", ["plugin-api.md", "publishing.md", "capabilities.md", "index.md"])
+def test_the_pages_of_this_issue_name_the_plan_shapes_they_document(doc):
+    text = (DOCS / doc).read_text(encoding="utf-8")
+    expected = {
+        "plugin-api.md": ["current_mode", "event_type", "binary", "midimon plugins checksum", "testing"],
+        "publishing.md": ["midimon plugins checksum", "midimon plugins sign", "midimon.plugins", ".zip", "Submission"],
+        "capabilities.md": ["fs.stat(path)", "testing.load"],
+        "index.md": ['plugin = "http_request"', 'plugin = "spotify"', 'plugin = "home_automation"'],
+    }[doc]
+    assert [e for e in expected if e not in text] == []
