@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import re
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,22 @@ except ImportError:  # pragma: no cover
 from midimon.config import legacy
 from midimon.config.diagnostics import ConfigError, Diagnostic
 from midimon.config.locate import locate, nearest
-from midimon.config.models import UNION_TAGS, Config
+from midimon.config.models import (
+    UNION_TAGS,
+    Action,
+    AndCondition,
+    Condition,
+    ConditionalAction,
+    Config,
+    Mapping,
+    ModeChangeAction,
+    ModeIsCondition,
+    NotCondition,
+    OrCondition,
+    RepeatAction,
+    SendMidiAction,
+    SequenceAction,
+)
 
 # A check receives the validated config and yields (severity, path, message).
 Check = Callable[[Config], Iterable[tuple[str, tuple, str]]]
@@ -306,30 +321,31 @@ def _step(tp: Any, part: Any) -> Any:
 # ------------------------------------------------------------------ checks across keys
 
 
-_NESTED = {"Repeat": ("action",), "Conditional": ("then_action", "else_action")}
-
-
-def _walk_actions(action, path):
+def _walk_actions(action: Action, path: tuple) -> Iterator[tuple[Action, tuple]]:
     yield action, path
-    kind = action.type
-    if kind == "Sequence":
-        for i, sub in enumerate(action.actions):
-            yield from _walk_actions(sub, path + ("actions", i))
-    for key in _NESTED.get(kind, ()):
-        sub = getattr(action, key)
-        if sub is not None:
-            yield from _walk_actions(sub, path + (key,))
+    match action:
+        case SequenceAction():
+            for i, sub in enumerate(action.actions):
+                yield from _walk_actions(sub, path + ("actions", i))
+        case RepeatAction():
+            yield from _walk_actions(action.action, path + ("action",))
+        case ConditionalAction():
+            for key, branch in (("then_action", action.then_action), ("else_action", action.else_action)):
+                if branch is not None:
+                    yield from _walk_actions(branch, path + (key,))
 
 
-def _walk_conditions(cond, path):
+def _walk_conditions(cond: Condition, path: tuple) -> Iterator[tuple[Condition, tuple]]:
     yield cond, path
-    for i, sub in enumerate(getattr(cond, "conditions", None) or []):
-        yield from _walk_conditions(sub, path + ("conditions", i))
-    if getattr(cond, "condition", None) is not None:
-        yield from _walk_conditions(cond.condition, path + ("condition",))
+    match cond:
+        case AndCondition() | OrCondition():
+            for i, sub in enumerate(cond.conditions):
+                yield from _walk_conditions(sub, path + ("conditions", i))
+        case NotCondition():
+            yield from _walk_conditions(cond.condition, path + ("condition",))
 
 
-def iter_mappings(config: Config):
+def iter_mappings(config: Config) -> Iterator[tuple[Mapping, tuple]]:
     """Every mapping with its key path: mode mappings first, then global ones."""
     for i, mode in enumerate(config.modes):
         for j, m in enumerate(mode.mappings):
@@ -338,12 +354,12 @@ def iter_mappings(config: Config):
         yield m, ("global_mappings", j)
 
 
-def iter_actions(config: Config):
+def iter_actions(config: Config) -> Iterator[tuple[Action, tuple]]:
     for mapping, path in iter_mappings(config):
         yield from _walk_actions(mapping.action, path + ("action",))
 
 
-def _cross_checks(config: Config):
+def _cross_checks(config: Config) -> Iterator[tuple[str, tuple, str]]:
     names: dict[str, int] = {}
     for i, mode in enumerate(config.modes):
         if mode.name in names:
@@ -351,41 +367,39 @@ def _cross_checks(config: Config):
         names.setdefault(mode.name, i)
     known = set(config.mode_names())
     for action, path in iter_actions(config):
-        kind = action.type
-        if kind == "ModeChange" and action.mode not in known and action.mode.lower() not in ("next", "previous"):
-            hint = difflib.get_close_matches(action.mode, list(known), n=1)
-            yield (
-                "error",
-                path + ("mode",),
-                (
-                    f"there is no mode named {action.mode!r}"
-                    + (
-                        f"; did you mean {hint[0]!r}?"
-                        if hint
-                        else f" (modes: {', '.join(sorted(known))}; or 'next'/'previous')"
-                    )
-                ),
-            )
-        elif kind == "Conditional":
-            for cond, cpath in _walk_conditions(action.condition, path + ("condition",)):
-                if cond.type == "ModeIs" and cond.mode not in known:
-                    yield (
-                        "warning",
-                        cpath + ("mode",),
-                        f"there is no mode named {cond.mode!r}; this condition is never true",
-                    )
-            if action.then_action is None and action.else_action is None:
-                yield "warning", path, "a Conditional with neither then_action nor else_action does nothing"
-        elif kind == "SendMidi" and action.message_type == "SysEx" and action.data is None:
-            yield "error", path + ("data",), "SysEx needs data"
+        match action:
+            case ModeChangeAction() if action.mode not in known and action.mode.lower() not in ("next", "previous"):
+                hint = difflib.get_close_matches(action.mode, list(known), n=1)
+                yield (
+                    "error",
+                    path + ("mode",),
+                    (
+                        f"there is no mode named {action.mode!r}"
+                        + (
+                            f"; did you mean {hint[0]!r}?"
+                            if hint
+                            else f" (modes: {', '.join(sorted(known))}; or 'next'/'previous')"
+                        )
+                    ),
+                )
+            case ConditionalAction():
+                for cond, cpath in _walk_conditions(action.condition, path + ("condition",)):
+                    if isinstance(cond, ModeIsCondition) and cond.mode not in known:
+                        yield (
+                            "warning",
+                            cpath + ("mode",),
+                            f"there is no mode named {cond.mode!r}; this condition is never true",
+                        )
+                if action.then_action is None and action.else_action is None:
+                    yield "warning", path, "a Conditional with neither then_action nor else_action does nothing"
+            case SendMidiAction() if action.message_type == "SysEx" and action.data is None:
+                yield "error", path + ("data",), "SysEx needs data"
     for mapping, path in iter_mappings(config):
-        curve = mapping.velocity_curve
-        if curve is not None:
-            fixed = [a for a, _ in _walk_actions(mapping.action, ()) if a.type == "SendMidi" and a.velocity is not None]
-            if fixed and len(fixed) == sum(1 for a, _ in _walk_actions(mapping.action, ()) if a.type == "SendMidi"):
+        if mapping.velocity_curve is not None:
+            sends = [a for a, _ in _walk_actions(mapping.action, ()) if isinstance(a, SendMidiAction)]
+            if sends and all(a.velocity is not None for a in sends):
                 yield (
                     "warning",
                     path + ("velocity_curve",),
                     "has no effect: every SendMidi in this mapping sets its own velocity",
                 )
-

@@ -9,7 +9,20 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from midimon.config.models import DAYS
+from midimon.config.models import (
+    DAYS,
+    AlwaysCondition,
+    AndCondition,
+    AppFrontmostCondition,
+    AppRunningCondition,
+    Condition,
+    DayOfWeekCondition,
+    ModeIsCondition,
+    NeverCondition,
+    NotCondition,
+    OrCondition,
+    TimeRangeCondition,
+)
 
 
 class ConditionContext:
@@ -30,43 +43,43 @@ class ConditionContext:
         self.warn = warn
 
 
-def evaluate(cond, ctx: ConditionContext) -> bool:
-    kind = cond.type
-    if kind == "Always":
-        return True
-    if kind == "Never":
-        return False
-    if kind == "TimeRange":
-        now = ctx.now()
-        minutes = now.hour * 60 + now.minute
-        start = _minutes(cond.start)
-        end = _minutes(cond.end)
-        if start <= end:
-            return start <= minutes <= end
-        return minutes >= start or minutes <= end  # wraps past midnight
-    if kind == "DayOfWeek":
-        return DAYS[ctx.now().weekday()] in cond.days
-    if kind == "ModeIs":
-        return ctx.mode() == cond.mode
-    if kind == "And":
-        return all(evaluate(c, ctx) for c in cond.conditions)
-    if kind == "Or":
-        return any(evaluate(c, ctx) for c in cond.conditions)
-    if kind == "Not":
-        return not evaluate(cond.condition, ctx)
-    if kind == "AppRunning":
-        want = cond.app.lower()
-        return any(want == name or want in name for name in ctx.running_apps())
-    if kind == "AppFrontmost":
-        front = ctx.frontmost_app()
-        if front is None:
-            ctx.warn(
-                "AppFrontmost cannot tell the front application on this system "
-                "(Linux needs X11 and xdotool; Wayland does not expose it); treating it as false"
-            )
+def evaluate(cond: Condition, ctx: ConditionContext) -> bool:
+    match cond:
+        case AlwaysCondition():
+            return True
+        case NeverCondition():
             return False
-        return cond.app.lower() in front.lower()
-    raise ValueError(f"unknown condition type {kind!r}")
+        case TimeRangeCondition():
+            now = ctx.now()
+            minutes = now.hour * 60 + now.minute
+            start = _minutes(cond.start)
+            end = _minutes(cond.end)
+            if start <= end:
+                return start <= minutes <= end
+            return minutes >= start or minutes <= end  # wraps past midnight
+        case DayOfWeekCondition():
+            return DAYS[ctx.now().weekday()] in cond.days
+        case ModeIsCondition():
+            return ctx.mode() == cond.mode
+        case AndCondition():
+            return all(evaluate(c, ctx) for c in cond.conditions)
+        case OrCondition():
+            return any(evaluate(c, ctx) for c in cond.conditions)
+        case NotCondition():
+            return not evaluate(cond.condition, ctx)
+        case AppRunningCondition():
+            want = cond.app.lower()
+            return any(want == name or want in name for name in ctx.running_apps())
+        case AppFrontmostCondition():
+            front = ctx.frontmost_app()
+            if front is None:
+                ctx.warn(
+                    "AppFrontmost cannot tell the front application on this system "
+                    "(Linux needs X11 and xdotool; Wayland does not expose it); treating it as false"
+                )
+                return False
+            return cond.app.lower() in front.lower()
+    raise ValueError(f"unknown condition {type(cond).__name__}")
 
 
 def _minutes(hhmm: str) -> int:

@@ -14,11 +14,51 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from midimon.config.models import AdvancedSettings, Config, Mapping
+from midimon.config.models import (
+    Action,
+    AdvancedSettings,
+    AftertouchTrigger,
+    AlwaysCondition,
+    AndCondition,
+    CCTrigger,
+    Condition,
+    ConditionalAction,
+    Config,
+    DayOfWeekCondition,
+    DoubleTapTrigger,
+    EncoderTurnTrigger,
+    LongPressTrigger,
+    Mapping,
+    ModeChangeAction,
+    ModeIsCondition,
+    NeverCondition,
+    NotCondition,
+    NoteChordTrigger,
+    NoteTrigger,
+    OrCondition,
+    PitchBendTrigger,
+    PluginTrigger,
+    SendMidiAction,
+    SequenceAction,
+    TimeRangeCondition,
+    Trigger,
+    VelocityRangeTrigger,
+)
 from midimon.engine import curves
 
-INLINE_ACTIONS = frozenset({"ModeChange", "SendMidi"})
-CHEAP_CONDITIONS = frozenset({"Always", "Never", "TimeRange", "DayOfWeek", "ModeIs", "And", "Or", "Not"})
+#: actions cheap enough to run on the engine loop itself
+INLINE_ACTIONS = (ModeChangeAction, SendMidiAction)
+#: conditions that look at nothing slow (no process list, no window system)
+CHEAP_CONDITIONS = (
+    AlwaysCondition,
+    NeverCondition,
+    TimeRangeCondition,
+    DayOfWeekCondition,
+    ModeIsCondition,
+    AndCondition,
+    OrCondition,
+    NotCondition,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,11 +72,11 @@ class Bound:
     inline: bool  # cheap enough to run on the engine loop itself
 
     @property
-    def trigger(self):
+    def trigger(self) -> Trigger:
         return self.mapping.trigger
 
     @property
-    def action(self):
+    def action(self) -> Action:
         return self.mapping.action
 
     @functools.cached_property
@@ -58,28 +98,27 @@ class ModeTable:
     count: int = 0
 
     def add(self, b: Bound) -> None:
-        t = b.trigger
-        kind = t.type
         self.count += 1
-        if kind in ("Note", "VelocityRange"):
-            self.press.setdefault(t.note, []).append(b)
-        elif kind == "LongPress":
-            self.hold.setdefault(t.note, []).append(b)
-        elif kind == "DoubleTap":
-            self.double.setdefault(t.note, []).append(b)
-        elif kind == "NoteChord":
-            for n in t.notes:
-                self.chord_by_note.setdefault(n, []).append(b)
-        elif kind == "CC":
-            self.cc.setdefault(t.cc, []).append(b)
-        elif kind == "EncoderTurn":
-            self.encoder.setdefault(t.cc, []).append(b)
-        elif kind == "Aftertouch":
-            self.aftertouch.append(b)
-        elif kind == "PitchBend":
-            self.pitchbend.append(b)
-        elif kind == "Plugin":
-            self.plugin.setdefault(t.plugin, []).append(b)
+        match b.trigger:
+            case NoteTrigger(note=note) | VelocityRangeTrigger(note=note):
+                self.press.setdefault(note, []).append(b)
+            case LongPressTrigger(note=note):
+                self.hold.setdefault(note, []).append(b)
+            case DoubleTapTrigger(note=note):
+                self.double.setdefault(note, []).append(b)
+            case NoteChordTrigger(notes=notes):
+                for n in notes:
+                    self.chord_by_note.setdefault(n, []).append(b)
+            case CCTrigger(cc=cc):
+                self.cc.setdefault(cc, []).append(b)
+            case EncoderTurnTrigger(cc=cc):
+                self.encoder.setdefault(cc, []).append(b)
+            case AftertouchTrigger():
+                self.aftertouch.append(b)
+            case PitchBendTrigger():
+                self.pitchbend.append(b)
+            case PluginTrigger(plugin=plugin):
+                self.plugin.setdefault(plugin, []).append(b)
 
 
 @dataclass(frozen=True)
@@ -100,40 +139,45 @@ class Table:
         return self.mode_order[0]
 
 
-def hide_key(trigger) -> tuple:
-    kind = trigger.type
-    family = {"Note": "press", "VelocityRange": "press"}.get(kind, kind)
-    if kind == "NoteChord":
-        control: Any = frozenset(trigger.notes)
-    elif kind in ("CC", "EncoderTurn"):
-        control = trigger.cc
-    elif kind == "Plugin":
-        control = (trigger.plugin, trigger.event)
-    else:
-        control = getattr(trigger, "note", None)
+def hide_key(trigger: Trigger) -> tuple:
+    """What a mode mapping must share with a global one to hide it: gesture, control, filters."""
+    control: Any
+    match trigger:
+        case NoteTrigger(note=note) | VelocityRangeTrigger(note=note):
+            family, control = "press", note  # a velocity range is a press of the same note
+        case NoteChordTrigger(notes=notes):
+            family, control = "NoteChord", frozenset(notes)
+        case CCTrigger(cc=cc) | EncoderTurnTrigger(cc=cc):
+            family, control = trigger.type, cc
+        case PluginTrigger(plugin=plugin, event=event):
+            family, control = "Plugin", (plugin, event)
+        case LongPressTrigger(note=note) | DoubleTapTrigger(note=note) | AftertouchTrigger(note=note):
+            family, control = trigger.type, note  # a channel aftertouch has no note: None
+        case PitchBendTrigger():
+            family, control = "PitchBend", None
     return (family, control, trigger.channel, trigger.device)
 
 
-def is_inline(action) -> bool:
-    kind = action.type
-    if kind in INLINE_ACTIONS:
-        return True
-    if kind == "Conditional":
-        return _cheap(action.condition) and all(
-            a is None or is_inline(a) for a in (action.then_action, action.else_action)
-        )
-    if kind == "Sequence":
-        return all(is_inline(a) for a in action.actions)
+def is_inline(action: Action) -> bool:
+    match action:
+        case ModeChangeAction() | SendMidiAction():
+            return True
+        case ConditionalAction():
+            return _cheap(action.condition) and all(
+                a is None or is_inline(a) for a in (action.then_action, action.else_action)
+            )
+        case SequenceAction():
+            return all(is_inline(a) for a in action.actions)
     return False
 
 
-def _cheap(cond) -> bool:
-    if cond.type not in CHEAP_CONDITIONS:
-        return False
-    subs = list(getattr(cond, "conditions", None) or [])
-    if getattr(cond, "condition", None) is not None:
-        subs.append(cond.condition)
-    return all(_cheap(c) for c in subs)
+def _cheap(cond: Condition) -> bool:
+    match cond:
+        case AndCondition() | OrCondition():
+            return all(_cheap(c) for c in cond.conditions)
+        case NotCondition():
+            return _cheap(cond.condition)
+    return isinstance(cond, CHEAP_CONDITIONS)
 
 
 def compile_table(config: Config, source: str | None = None, sha256: str = "") -> Table:

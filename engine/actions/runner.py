@@ -7,6 +7,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from midimon.config.models import (
+    Action,
+    ConditionalAction,
+    DelayAction,
+    KeystrokeAction,
+    LaunchAction,
+    ModeChangeAction,
+    MouseClickAction,
+    PluginAction,
+    RepeatAction,
+    SendMidiAction,
+    SequenceAction,
+    ShellAction,
+    TextAction,
+    VolumeControlAction,
+)
 from midimon.engine import conditions
 from midimon.engine.actions.midi import message_for
 from midimon.engine.actions.shell import run_shell
@@ -37,26 +53,42 @@ class ActionRunner:
         self.conditions = condition_context or conditions.ConditionContext(
             mode=lambda: self.engine.mode if self.engine else "", warn=log.warning
         )
-        self._handlers = {
-            "Keystroke": self._keystroke,
-            "Text": self._text,
-            "Launch": self._launch,
-            "Shell": lambda a, c: run_shell(a, c),
-            "VolumeControl": self._volume,
-            "ModeChange": self._mode,
-            "Sequence": self._sequence,
-            "Delay": lambda a, c: self.sleep(a.ms / 1000),
-            "MouseClick": self._mouse,
-            "Repeat": self._repeat,
-            "Conditional": self._conditional,
-            "SendMidi": self._send_midi,
-            "Plugin": self._plugin,
-        }
 
-    def run(self, action, ctx: dict) -> None:
-        self._handlers[action.type](action, ctx)
+    def run(self, action: Action, ctx: dict[str, Any]) -> None:
+        # on the model classes, not on the `type` string: the type checker sees every field, and
+        # the two actions that run on the engine loop itself come first
+        match action:
+            case SendMidiAction():
+                self._send_midi(action, ctx)
+            case ModeChangeAction():
+                self._mode(action, ctx)
+            case KeystrokeAction():
+                self._desk().keystroke(action.keys, list(action.modifiers), action.hold_ms)
+            case TextAction():
+                self._desk().text(action.text)
+            case LaunchAction():
+                self._desk().launch(action.app)
+            case MouseClickAction():
+                self._desk().mouse_click(action.button, action.x, action.y, action.clicks)
+            case VolumeControlAction():
+                self._volume(action, ctx)
+            case ShellAction():
+                run_shell(action, ctx)
+            case DelayAction():
+                self.sleep(action.ms / 1000)
+            case SequenceAction():
+                for sub in action.actions:  # in order; a failure stops the rest, like a script
+                    self.run(sub, ctx)
+            case RepeatAction():
+                self._repeat(action, ctx)
+            case ConditionalAction():
+                self._conditional(action, ctx)
+            case PluginAction():
+                self._plugin(action, ctx)
+            case _:
+                raise ActionError(f"unknown action {type(action).__name__}")
 
-    def run_logged(self, action, ctx: dict) -> bool:
+    def run_logged(self, action: Action, ctx: dict[str, Any]) -> bool:
         """Run and never raise: failures are logged with the mapping and counted."""
         try:
             self.run(action, ctx)
@@ -72,22 +104,18 @@ class ActionRunner:
         return False
 
     # -- composites -----------------------------------------------------------------------
-    def _sequence(self, action, ctx):
-        for sub in action.actions:  # in order; a failure stops the rest, like a script
-            self.run(sub, ctx)
-
-    def _repeat(self, action, ctx):
+    def _repeat(self, action: RepeatAction, ctx: dict[str, Any]) -> None:
         for i in range(action.count):
             if i and action.delay_ms:
                 self.sleep(action.delay_ms / 1000)
             self.run(action.action, dict(ctx, repeat_index=i))
 
-    def _conditional(self, action, ctx):
+    def _conditional(self, action: ConditionalAction, ctx: dict[str, Any]) -> None:
         branch = action.then_action if conditions.evaluate(action.condition, self.conditions) else action.else_action
         if branch is not None:
             self.run(branch, ctx)
 
-    def _mode(self, action, ctx):
+    def _mode(self, action: ModeChangeAction, ctx: dict[str, Any]) -> None:
         if self.engine is None:
             raise ActionError("no engine to change mode on")
         engine = self.engine
@@ -97,38 +125,26 @@ class ActionRunner:
             engine.call_soon(lambda: engine.set_mode_bounded(action.mode, action.wrap))
 
     # -- MIDI -----------------------------------------------------------------------------
-    def _send_midi(self, action, ctx):
+    def _send_midi(self, action: SendMidiAction, ctx: dict[str, Any]) -> None:
         if self.midi_out is None:
             raise ActionError("MIDI output is not available")
         self.midi_out.send_message(action.port, message_for(action, ctx))
 
     # -- desktop --------------------------------------------------------------------------
-    def _desk(self):
+    def _desk(self) -> Any:
         if self.desktop is None:
             from midimon.engine.errors import BackendUnavailable
 
             raise BackendUnavailable("no desktop back end is configured")
         return self.desktop
 
-    def _keystroke(self, action, ctx):
-        self._desk().keystroke(action.keys, list(action.modifiers), action.hold_ms)
-
-    def _text(self, action, ctx):
-        self._desk().text(action.text)
-
-    def _mouse(self, action, ctx):
-        self._desk().mouse_click(action.button, action.x, action.y, action.clicks)
-
-    def _launch(self, action, ctx):
-        self._desk().launch(action.app)
-
-    def _volume(self, action, ctx):
+    def _volume(self, action: VolumeControlAction, ctx: dict[str, Any]) -> None:
         # an accelerated encoder turn of n steps moves the volume n times as far
         step = action.step * max(1, int(ctx.get("steps", 1) or 1))
         self._desk().volume(action.operation, action.value, min(step, 100))
 
     # -- plugins --------------------------------------------------------------------------
-    def _plugin(self, action, ctx):
+    def _plugin(self, action: PluginAction, ctx: dict[str, Any]) -> None:
         if self.plugins is None:
             raise ActionError(f"plugin {action.plugin!r}: plugins are not available in this process")
         self.plugins(action.plugin, dict(action.params), ctx)
