@@ -8,7 +8,9 @@ only a ``Grants`` value decides anything.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+import os
+import shlex
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 #: Capability name -> the global objects it gives a plugin.
@@ -125,6 +127,76 @@ class Grants:
         }
 
 
-def grant_command(plugin: str, capability: str) -> str:
-    """The command a user runs to grant a capability; quoted in every denial."""
-    return f"midimon plugins grant {plugin} {capability}"
+#: Capabilities that act on the machine itself: a grant asks first, or needs ``--yes``.
+#: (A filesystem grant that writes is one too: see ``is_dangerous``.)
+DANGEROUS_CAPABILITIES: frozenset[str] = frozenset({"subprocess", "system_control"})
+#: Scope keys a ``--scope KEY=VALUE`` may name, in the order a printed command lists them.
+SCOPE_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Scopes))
+
+
+def is_dangerous(capability: str, scopes: Mapping[str, Any] | None = None) -> bool:
+    """Does granting ``capability`` with ``scopes`` let a plugin act on the machine itself?
+    Network, MQTT, MIDI, audio and read-only filesystem grants do not."""
+    return capability in DANGEROUS_CAPABILITIES or (
+        capability == "filesystem" and bool((scopes or {}).get("write_paths"))
+    )
+
+
+def scope_items(scopes: Mapping[str, Any] | str | None) -> list[str]:
+    """``{"hosts": ["http://a:8080"]}`` (or one ``"hosts=http://a:8080"``) -> ``["hosts=http://a:8080"]``."""
+    if not scopes:
+        return []
+    if isinstance(scopes, str):
+        key, sep, value = scopes.partition("=")
+        return [scopes] if sep and key in SCOPE_KEYS and value else []
+    items: list[str] = []
+    for key in SCOPE_KEYS:
+        value = scopes.get(key)
+        if key == "sysex":
+            if value:
+                items.append("sysex=true")
+            continue
+        for v in [value] if isinstance(value, str) else (value or ()):
+            items.append(f"{key}={v}")
+    return items
+
+
+def grant_command(
+    plugin: str, capability: str, scopes: Mapping[str, Any] | str | None = None, *, yes: bool | None = None
+) -> str:
+    """The one command that grants exactly this, quoted for a POSIX shell; quoted in every
+    denial, in ``midimon validate`` and in the log. ``--yes`` is added where the grant needs a
+    confirmation (``yes=None``: decided by ``is_dangerous``)."""
+    items = scope_items(scopes)
+    words = ["midimon", "plugins", "grant", plugin, capability]
+    for item in items:
+        words += ["--scope", item]
+    as_dict: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        as_dict.setdefault(key, []).append(value)
+    if is_dangerous(capability, as_dict) if yes is None else yes:
+        words.append("--yes")
+    return shlex.join(words)
+
+
+def scope_value(scope: str, target: str) -> str | None:
+    """The scope entry that would allow ``target`` (what a denial was about), or None.
+
+    hosts: the URL's origin (``http://127.0.0.1:8080``); paths: the absolute path; commands: the
+    whole argv as one literal pattern; brokers, topics, ports, actions, apps: as given."""
+    if not target:
+        return None
+    if scope == "hosts":
+        from .capabilities.scopes import DEFAULT_PORTS, ScopeError, parse_url
+
+        try:
+            _, origin = parse_url(target)
+        except (ScopeError, ValueError):
+            return None
+        host = f"[{origin.host}]" if ":" in origin.host else origin.host
+        port = "" if DEFAULT_PORTS.get(origin.scheme) == origin.port else f":{origin.port}"
+        return f"{origin.scheme}://{host}{port}"
+    if scope in ("read_paths", "write_paths", "sounds"):
+        return os.path.abspath(target) if os.path.isabs(target) else None
+    return target if scope in SCOPE_KEYS and scope != "sysex" else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ..grants import grant_command
 from .base import Capability, plain, require_str
 
 _CHANNEL = ("channel", 0, 15)
@@ -75,7 +76,7 @@ class MidiCapability(Capability):
             raise self.deny(
                 "send",
                 name,
-                f"SysEx was not granted; the user grants it with: midimon plugins grant {self.ctx.plugin} midi --sysex",
+                f"SysEx was not granted; the user grants it with: {grant_command(self.ctx.plugin, 'midi', {'sysex': True})}",
             )
         self.ctx.services.midi_send(name, clean)
         self.audit("send", "allowed", name, clean["type"])
