@@ -8,6 +8,7 @@ from .audit import AuditLog
 from .errors import (
     CapabilityDenied,
     CapabilityFailed,
+    PluginBusy,
     PluginCallError,
     PluginCompileError,
     PluginCrashed,
@@ -35,6 +36,7 @@ __all__ = [
     "Grants",
     "HostServices",
     "Limits",
+    "PluginBusy",
     "PluginCallError",
     "PluginCompileError",
     "PluginCrashed",

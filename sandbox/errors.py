@@ -103,6 +103,20 @@ class PluginSuspended(SandboxError):
         )
 
 
+class PluginBusy(SandboxError):
+    """The plugin's budget of calls running or waiting at once is spent: this call is refused
+    at once (or gave up waiting at its deadline) instead of holding one more engine thread."""
+
+    def __init__(self, plugin: str, waiting: int, waited: float | None = None) -> None:
+        self.plugin = plugin
+        self.waiting = waiting
+        how = f"waited {waited:g} s for its earlier calls" if waited is not None else f"{waiting} calls are running or waiting"
+        super().__init__(
+            f"plugin {plugin!r} is busy ({how}); this call was dropped. The budget is "
+            "max_pending_calls per plugin (docs/security.md, Budgets)"
+        )
+
+
 class CapabilityDenied(SandboxError):
     """Host side: a capability call was refused (not granted, out of scope, or denied)."""
 

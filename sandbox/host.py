@@ -13,7 +13,10 @@ swapping references (the store lives in ``data_dir`` and is shared by both).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import threading
 import time
 from collections import deque
@@ -25,6 +28,7 @@ from .audit import AuditLog
 from .capabilities import CapabilityBroker
 from .channel import ChannelClosed, ChannelTimeout, ProtocolError, encode_message
 from .errors import (
+    PluginBusy,
     PluginCallError,
     PluginCompileError,
     PluginCrashed,
@@ -34,9 +38,11 @@ from .errors import (
     SandboxError,
 )
 from .grants import Grants
-from .limits import Limits
+from .limits import Limits, RateBudget
 from .services import HostServices
 from .spawner import WorkerProcess
+from .text import printable
+from .watchdog import WATCHDOG
 
 log = logging.getLogger("midimon.sandbox")
 _LEVELS = {
@@ -94,6 +100,14 @@ class PluginHost:
         self.recent_logs: deque[tuple[str, str]] = deque(maxlen=200)
         self._lock = threading.RLock()
         self._grants_lock = threading.Lock()  # set_grants only; never held during a call
+        #: calls running or waiting for the call lock (the max_pending_calls budget)
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        #: bumped by stop(): a call that was waiting when its host stopped does not restart it
+        self._generation = 0
+        self._output = RateBudget(self.limits.log_lines_per_second, self.limits.log_bytes_per_second)
+        self._memory_mb = 0.0
+        self._memory_warned = False
         self._worker: WorkerProcess | None = None
         self._info: dict[str, Any] | None = None
         self._status = "new"
@@ -108,6 +122,8 @@ class PluginHost:
             "crashes": 0,
             "restarts": 0,
             "starts": 0,
+            "busy": 0,  # calls refused by the max_pending_calls budget
+            "suppressed_lines": 0,  # output lines over the output budget
         }
         self._last_error = ""
 
@@ -136,6 +152,7 @@ class PluginHost:
         host"), which does not count as a plugin failure.
         """
         self._stopping = True
+        self._generation += 1
         locked = self._lock.acquire(timeout=max(0.0, timeout))
         try:
             worker, self._worker = self._worker, None
@@ -214,57 +231,106 @@ class PluginHost:
             "pid": worker.pid if worker is not None else None,
             "last_error": self._last_error,
             **self._counts.copy(),
+            "pending_calls": self._pending,
+            "memory_mb": round(self._memory_mb, 1),
+            "memory_warning": self._memory_warning_text(),
         }
 
     # -- calls ---------------------------------------------------------------------------------
     def call(self, func_name: str, *args: Any, timeout: float | None = None) -> Any:
-        """Call a function the plugin defines. Arguments and result are plain data."""
-        with self._lock:
-            if self._broken is not None:
-                raise self._broken
-            if self._suspended:
-                raise PluginSuspended(self.name, self._counts["consecutive_failures"], self._last_error)
-            if self._worker is None:
-                if self._status == "new":
-                    raise PluginLoadError(f"plugin {self.name!r} has not been started")
-                self._restart()
-                if self._worker is None:  # on_restart's own call killed the fresh worker
-                    raise PluginCrashed(self.name, "the restarted worker failed while being set up again")
-            budget = self.limits.call_timeout if timeout is None else float(timeout)
+        """Call a function the plugin defines. Arguments and result are plain data.
+
+        At most ``limits.max_pending_calls`` calls run or wait at once; one more is refused
+        at once (``PluginBusy``), and a waiting call gives up when its own deadline passes, so
+        one plugin never holds more than that many of the caller's threads.
+        """
+        budget = self.limits.call_timeout if timeout is None else float(timeout)
+        generation = self._generation
+        with self._pending_lock:
+            if self._pending >= self.limits.max_pending_calls:
+                self._counts["busy"] += 1
+                raise PluginBusy(self.name, self._pending)
+            self._pending += 1
+        try:
+            if not self._lock.acquire(timeout=budget):
+                self._counts["busy"] += 1
+                raise PluginBusy(self.name, self._pending - 1, budget)
             try:
-                frame = encode_message(
-                    {"op": "call", "func": str(func_name), "args": list(args)}, self.limits.max_message_bytes
-                )
-            except ValueError as exc:
-                raise TypeError(f"arguments to plugin {self.name!r}: {exc}") from None
-            self._counts["calls"] += 1
-            reply = self._exchange(frame, time.monotonic() + budget, func_name, budget)
-            if reply.get("op") == "return":
-                self._counts["consecutive_failures"] = 0
-                return reply.get("value")
-            error = PluginCallError(
-                str(reply.get("type", "Error")),
-                str(reply.get("message", "")),
-                str(reply.get("file", self.filename)),
-                _int(reply.get("line")),
+                if generation != self._generation:
+                    raise PluginCrashed(self.name, "stopped by the host")
+                return self._call_locked(func_name, args, budget)
+            finally:
+                self._lock.release()
+        finally:
+            with self._pending_lock:
+                self._pending -= 1
+
+    def _call_locked(self, func_name: str, args: tuple[Any, ...], budget: float) -> Any:
+        if self._broken is not None:
+            raise self._broken
+        if self._suspended:
+            raise PluginSuspended(self.name, self._counts["consecutive_failures"], self._last_error)
+        if self._worker is None:
+            if self._status == "new":
+                raise PluginLoadError(f"plugin {self.name!r} has not been started")
+            self._restart()
+            if self._worker is None:  # on_restart's own call killed the fresh worker
+                raise PluginCrashed(self.name, "the restarted worker failed while being set up again")
+        try:
+            frame = encode_message(
+                {"op": "call", "func": str(func_name), "args": list(args)}, self.limits.max_message_bytes
             )
-            if reply.get("missing"):
-                raise error  # the caller asked for a name the plugin lacks: not its failure
-            if error.type_name == "MemoryError":
-                if not error.message:
-                    error.message = f"out of memory (the limit is {self.limits.memory_bytes // (1024 * 1024)} MiB)"
-                    error.args = (str(error),)
-                # The worker survived, but a process that ran out of memory is not trusted
-                # to be in good shape: start fresh on the next call.
-                self._discard_worker()
-            self._failed(str(error))
-            raise error
+        except ValueError as exc:
+            raise TypeError(f"arguments to plugin {self.name!r}: {exc}") from None
+        self._counts["calls"] += 1
+        reply = self._exchange(frame, time.monotonic() + budget, func_name, budget)
+        self._check_memory()
+        if reply.get("op") == "return":
+            self._counts["consecutive_failures"] = 0
+            return reply.get("value")
+        error = PluginCallError(
+            _text(reply.get("type", "Error"), 100),
+            _text(reply.get("message", "")),
+            _text(reply.get("file", self.filename), 300),
+            _int(reply.get("line")),
+        )
+        if reply.get("missing"):
+            raise error  # the caller asked for a name the plugin lacks: not its failure
+        if error.type_name == "MemoryError":
+            if not error.message:
+                error.message = f"out of memory (the limit is {self.limits.memory_bytes // (1024 * 1024)} MiB)"
+                error.args = (str(error),)
+            # The worker survived, but a process that ran out of memory is not trusted
+            # to be in good shape: start fresh on the next call.
+            self._discard_worker()
+        self._failed(str(error))
+        raise error
 
     def _exchange(self, frame: bytes, deadline: float, func: str, budget: float) -> dict[str, Any]:
         """Send a request and serve capability requests until the reply, the deadline or death."""
         worker = self._worker
         assert worker is not None
         chan = worker.channel
+        # The backstop: whatever the host is doing for the worker when the time is up (a
+        # capability that overstays), the worker is stopped; the call then ends as a timeout.
+        fired: list[bool] = []
+
+        def expire() -> None:
+            # Only the signal here (the call's thread closes the channel and reaps the worker
+            # when it sees the end of it); the zygote has not reaped it, so the pid is its own.
+            fired.append(True)
+            with contextlib.suppress(OSError):
+                os.kill(worker.pid, signal.SIGKILL)
+
+        token = WATCHDOG.arm(deadline + 0.25, expire)
+        try:
+            return self._serve(worker, chan, frame, deadline, func, budget, fired)
+        finally:
+            WATCHDOG.disarm(token)
+
+    def _serve(
+        self, worker: WorkerProcess, chan: Any, frame: bytes, deadline: float, func: str, budget: float, fired: list
+    ) -> dict[str, Any]:
         try:
             chan.send_raw(frame)
             while True:
@@ -286,10 +352,16 @@ class PluginHost:
             self._discard_worker()
             self._counts["timeouts"] += 1
             error: SandboxError = PluginTimeout(self.name, func, budget)
-        except (ChannelClosed, ProtocolError) as exc:
+        except (ChannelClosed, ProtocolError, OSError) as exc:
             if self._stopping:
                 raise PluginCrashed(self.name, "stopped by the host") from None
-            detail = worker.exit_description() if isinstance(exc, ChannelClosed) else str(exc)
+            if fired:
+                self._discard_worker()
+                self._counts["timeouts"] += 1
+                error = PluginTimeout(self.name, func, budget)
+                self._failed(str(error))
+                raise error from None
+            detail = worker.exit_description() if isinstance(exc, ChannelClosed) else _text(exc, 300)
             self._discard_worker()
             self._counts["crashes"] += 1
             error = PluginCrashed(self.name, detail)
@@ -327,16 +399,16 @@ class PluginHost:
                 self.filename,
                 _int(reply.get("lineno")),
                 _int(reply.get("col")),
-                str(reply.get("message", "")),
+                _text(reply.get("message", "")),
                 _problems(reply.get("problems")),
             )
             self._broken = error
             self._status = "broken"
         else:
             error = PluginLoadError(
-                str(reply.get("message", "")),
-                str(reply.get("type", "")),
-                str(reply.get("file", self.filename)),
+                _text(reply.get("message", "")),
+                _text(reply.get("type", ""), 100),
+                _text(reply.get("file", self.filename), 300),
                 _int(reply.get("line")),
             )
             self._status = "crashed"
@@ -373,20 +445,64 @@ class PluginHost:
             log.error("plugin %s suspended after %d failures in a row", self.name, self._counts["consecutive_failures"])
 
     def _forward_logs(self, lines: Any) -> None:
+        """The worker's print/log output of one call, into the daemon's log within the budget.
+
+        Each item is one record; its continuation lines are marked ``    | `` and every control
+        or bidi character is escaped, so nothing a plugin prints reads as a line of the daemon's
+        own log. Past the lines/bytes-per-second budget, lines are counted, then reported."""
+        lost_lines, lost_bytes = self._output.roll()
+        if lost_lines:
+            self._suppressed(lost_lines, lost_bytes)
         if not isinstance(lines, list):
             return
         for item in lines:
-            if isinstance(item, list) and len(item) == 2:
-                level, text = str(item[0]), str(item[1])
-                self.recent_logs.append((level, text))
-                # Continuation lines are marked, so a plugin cannot forge a line of the
-                # daemon's own log by printing a newline.
-                self.logger.log(
-                    _LEVELS.get(level, logging.INFO),
-                    "%s: %s",
-                    self.filename,
-                    text.rstrip("\n").replace("\n", "\n    | "),
-                )
+            if not (isinstance(item, list) and len(item) == 2):
+                continue
+            level = str(item[0]) if str(item[0]) in _LEVELS else "info"
+            shown = printable(item[1], keep_newlines=True)
+            # recent_logs is a bounded ring for a UI; only the log file needs the rate budget
+            self.recent_logs.append((level, shown))
+            parts = self._output.take(shown.rstrip("\n").split("\n"))
+            if parts:
+                self.logger.log(_LEVELS[level], "%s: %s", self.filename, "\n    | ".join(parts))
+
+    def _suppressed(self, lines: int, size: int) -> None:
+        self._counts["suppressed_lines"] += lines
+        log.warning(
+            "plugin %s: %d lines (%d bytes) of output suppressed (budget: %d lines, %d bytes a second)",
+            self.name,
+            lines,
+            size,
+            self.limits.log_lines_per_second,
+            self.limits.log_bytes_per_second,
+        )
+
+    # -- memory ----------------------------------------------------------------------------------
+    def _check_memory(self) -> None:
+        """Read the worker's resident size after a call; warn once per crossing of the ratio."""
+        worker = self._worker
+        if worker is None:
+            return
+        try:
+            with open(f"/proc/{worker.pid}/statm", "rb") as f:
+                resident_pages = int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            return  # not Linux, or the worker just went
+        self._memory_mb = resident_pages * _PAGE / (1024 * 1024)
+        limit_mb = self.limits.memory_bytes / (1024 * 1024)
+        over = self._memory_mb >= limit_mb * self.limits.memory_warning_ratio
+        if over and not self._memory_warned:
+            log.warning("plugin %s: %s", self.name, self._memory_warning_text(force=True))
+        self._memory_warned = over
+
+    def _memory_warning_text(self, force: bool = False) -> str | None:
+        if not (force or self._memory_warned):
+            return None
+        limit_mb = self.limits.memory_bytes / (1024 * 1024)
+        return (
+            f"worker uses {self._memory_mb:.0f} MiB, over {self.limits.memory_warning_ratio:.0%} of its "
+            f"{limit_mb:.0f} MiB limit (raise it with: midimon plugins limits {self.name} --memory-mb N)"
+        )
 
     def __enter__(self) -> PluginHost:
         self.start()
@@ -400,6 +516,15 @@ class PluginHost:
 # a malformed one degrades to a default instead of raising something other than SandboxError.
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _text(value: Any, limit: int = 2000) -> str:
+    """A worker-supplied string made safe for one log line: controls, newlines and bidi
+    overrides escaped (so an exception message cannot forge a daemon log line), bounded."""
+    return printable(str(value)[:limit])
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9 else 0
 
@@ -410,5 +535,5 @@ def _problems(value: Any) -> tuple:
     out = []
     for item in value[:50]:
         if isinstance(item, list) and len(item) == 3:
-            out.append((_int(item[0]), _int(item[1]), str(item[2])[:500]))
+            out.append((_int(item[0]), _int(item[1]), _text(item[2], 500)))
     return tuple(out)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import resource
+import time
+from collections.abc import Callable
 from typing import Any
 
 MiB = 1024 * 1024
@@ -33,6 +35,16 @@ class Limits:
     max_log_bytes_per_call: int = 64 * 1024
     #: Python recursion limit inside the worker.
     recursion_limit: int = 400
+    #: Output budget over time (docs/security.md "Budgets"): lines and bytes of print/log
+    #: output per second that reach the daemon's log; past either, lines are counted and
+    #: reported as "N lines suppressed" once the next second starts.
+    log_lines_per_second: int = 50
+    log_bytes_per_second: int = 32 * 1024
+    #: Calls to this plugin running or waiting at once. One more is refused at once, so a
+    #: stuck or slow plugin holds at most this many of the engine's action threads.
+    max_pending_calls: int = 4
+    #: Share of ``memory_bytes`` past which the log and status warn (the plan's monitoring).
+    memory_warning_ratio: float = 0.8
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -62,3 +74,48 @@ def arm_cpu_limit(seconds: float) -> None:
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+class RateBudget:
+    """At most ``lines`` lines and ``size`` bytes per one-second window, counting the rest.
+
+    ``take`` says how much of a record may pass now; ``roll`` returns what was suppressed in
+    the window that just ended (once) so the caller can say so. Not thread-safe: one host
+    serialises its calls.
+    """
+
+    def __init__(self, lines: int, size: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.lines, self.size, self.clock = max(1, lines), max(1, size), clock
+        self._window = -1
+        self._lines = self._bytes = 0
+        self.suppressed_lines = self.suppressed_bytes = 0
+
+    def roll(self) -> tuple[int, int]:
+        """(lines, bytes) suppressed in a window that has ended, else (0, 0)."""
+        window = int(self.clock())
+        if window == self._window:
+            return 0, 0
+        self._window, self._lines, self._bytes = window, 0, 0
+        out = (self.suppressed_lines, self.suppressed_bytes)
+        self.suppressed_lines = self.suppressed_bytes = 0
+        return out
+
+    def take(self, lines: list[str]) -> list[str]:
+        """The leading part of ``lines`` that fits the budget; the rest is counted."""
+        kept: list[str] = []
+        for i, line in enumerate(lines):
+            size = len(line.encode("utf-8", "replace")) + 1
+            if self._lines >= self.lines or self._bytes >= self.size:
+                rest = lines[i:]
+                self.suppressed_lines += len(rest)
+                self.suppressed_bytes += sum(len(x.encode("utf-8", "replace")) + 1 for x in rest)
+                break
+            if self._bytes + size > self.size:  # the line that crosses the budget is cut
+                room = self.size - self._bytes
+                line = line.encode("utf-8", "replace")[:room].decode("utf-8", "ignore") + " [cut]"
+                self.suppressed_bytes += size - room
+                size = room
+            self._lines += 1
+            self._bytes += size
+            kept.append(line)
+        return kept

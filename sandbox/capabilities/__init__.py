@@ -68,6 +68,12 @@ class CapabilityBroker:
             raise TypeError(f"grants must be a Grants value, not {type(grants).__name__}")
         with self._grants_lock:
             self._grants = grants
+        for handler in list(self._handlers.values()):
+            try:
+                handler.grants_changed(grants)
+            except Exception:  # a handler's fault must not stop the grant from applying
+                log.warning("applying new grants to %s failed for plugin %s", handler.obj_name, self.ctx.plugin)
+                log.debug("details", exc_info=True)
 
     def _handler(self, obj: str) -> Capability | None:
         handler = self._handlers.get(obj)

@@ -59,12 +59,26 @@ class FsCapability(Capability):
         self.max_home_entries = max_home_entries
         self._home_usage: list[int] | None = None
         self.home = ctx.data_dir / FILES_DIR
-        allow, deny = ctx.grants.allow, ctx.grants.deny
-        self.write_roots = [self.home] + [Path(os.path.abspath(p)) for p in allow.write_paths]
-        self.read_roots = self.write_roots + [Path(os.path.abspath(p)) for p in allow.read_paths]
+
+    # The roots are read from the grants of the request being served, never kept: a grant
+    # narrowed while the worker runs narrows its very next call (issue 10, finding 1).
+    @property
+    def write_roots(self) -> list[Path]:
+        return [self.home] + [Path(os.path.abspath(p)) for p in self.ctx.grants.allow.write_paths]
+
+    @property
+    def read_roots(self) -> list[Path]:
+        return self.write_roots + [Path(os.path.abspath(p)) for p in self.ctx.grants.allow.read_paths]
+
+    @property
+    def deny_write(self) -> list[Path]:
         # Denying reads denies writes too; deny beats allow.
-        self.deny_write = [Path(os.path.abspath(p)) for p in deny.write_paths + deny.read_paths]
-        self.deny_read = [Path(os.path.abspath(p)) for p in deny.read_paths]
+        deny = self.ctx.grants.deny
+        return [Path(os.path.abspath(p)) for p in deny.write_paths + deny.read_paths]
+
+    @property
+    def deny_read(self) -> list[Path]:
+        return [Path(os.path.abspath(p)) for p in self.ctx.grants.deny.read_paths]
 
     # -- locating ------------------------------------------------------------------------------
     def locate(self, action: str, path: Any, write: bool) -> tuple[Path, tuple[str, ...]]:

@@ -50,7 +50,10 @@ def timed_status(home: Path) -> tuple[float, dict[str, Any]]:
 
 
 def host_state(doc: dict[str, Any], name: str) -> dict[str, Any] | None:
-    for p in doc.get("plugins", {}).get("plugins", []):
+    """The plugin's live counters in a status document (``host`` before the record rework,
+    ``counters`` after it), or None when the plugin is not listed."""
+    plugins = doc.get("plugins", {})
+    for p in plugins.get("plugins", []) if isinstance(plugins, dict) else plugins:
         if p.get("name") == name:
-            return p.get("host")
+            return {**(p.get("counters") or {}), **(p.get("host") or {})}
     return None
