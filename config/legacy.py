@@ -115,11 +115,17 @@ def normalize_condition(cond: Any) -> Any:
     return cond
 
 
+_NESTED_ACTIONS = ("action", "then_action", "else_action")
+
+
 def _action(action: Any, path: tuple, mode_names: list[str], out: list[Rewrite]) -> None:
+    # runs for every action of every load: nothing is allocated unless something is rewritten
     if not isinstance(action, dict):
         return
     kind = action.get("type")
-    _rename(action, ACTION_RENAMES.get(kind, {}), path, out)
+    renames = ACTION_RENAMES.get(kind)
+    if renames is not None:
+        _rename(action, renames, path, out)
     if kind == "Plugin" and isinstance(action.get("plugin"), str) and action["plugin"] in PLUGIN_RENAMES:
         old, new = action["plugin"], PLUGIN_RENAMES[action["plugin"]]
         action["plugin"] = new
@@ -161,11 +167,15 @@ def _action(action: Any, path: tuple, mode_names: list[str], out: list[Rewrite])
                 "type": "And",
                 "conditions": [normalize_condition(c) for c in action.pop("conditions")],
             }
-    for key in ("action", "then_action", "else_action"):
-        _action(action.get(key), path + (key,), mode_names, out)
-    if isinstance(action.get("actions"), list):
-        for i, sub in enumerate(action["actions"]):
-            _action(sub, path + ("actions", i), mode_names, out)
+    for key in _NESTED_ACTIONS:
+        sub = action.get(key)
+        if isinstance(sub, dict):
+            _action(sub, (*path, key), mode_names, out)
+    subs = action.get("actions")
+    if isinstance(subs, list):
+        for i, sub in enumerate(subs):
+            if isinstance(sub, dict):
+                _action(sub, (*path, "actions", i), mode_names, out)
 
 
 def _mapping(mapping: Any, path: tuple, mode_names: list[str], out: list[Rewrite]) -> None:
@@ -173,7 +183,9 @@ def _mapping(mapping: Any, path: tuple, mode_names: list[str], out: list[Rewrite
         return
     trigger = mapping.get("trigger")
     if isinstance(trigger, dict):
-        _rename(trigger, TRIGGER_RENAMES.get(trigger.get("type"), {}), path + ("trigger",), out)
+        renames = TRIGGER_RENAMES.get(trigger.get("type"))
+        if renames is not None and not renames.keys().isdisjoint(trigger):
+            _rename(trigger, renames, (*path, "trigger"), out)
         if trigger.get("type") == "Plugin" and trigger.get("plugin") in PLUGIN_RENAMES:
             new = PLUGIN_RENAMES[trigger["plugin"]]
             out.append(
@@ -185,7 +197,9 @@ def _mapping(mapping: Any, path: tuple, mode_names: list[str], out: list[Rewrite
                 )
             )
             trigger["plugin"] = new
-    _action(mapping.get("action"), path + ("action",), mode_names, out)
+    action = mapping.get("action")
+    if isinstance(action, dict):
+        _action(action, (*path, "action"), mode_names, out)
 
 
 # Any legacy spelling or condition shorthand leaves one of these in the text. A file with none
