@@ -22,14 +22,8 @@ from typing import Any
 
 from . import aliases, integrity
 from .integrity import IntegrityError, read_no_follow
-from .manifest import (
-    MANIFEST,
-    Declarations,
-    check_name,
-    merge_manifest,
-    parse_source,
-    read_folder_manifest,
-)
+from .manifest import MANIFEST, Declarations, check_name, merge_manifest, parse_source
+from .plugin_toml import read_folder_manifest
 
 ENTRY_POINT_GROUP = "midimon.plugins"
 #: Where the first-party plugins live inside the package, and which of them load without an

@@ -28,7 +28,8 @@ def register(plugins_sub: Any) -> None:
 
 def _entry_of(folder: Path) -> tuple[Path, str | None]:
     """(entry file, the manifest's checksum value or None). Raises ValueError with the reason."""
-    from midimon.plugins.manifest import MANIFEST, ManifestError, read_folder_manifest
+    from midimon.plugins.manifest import MANIFEST, ManifestError
+    from midimon.plugins.plugin_toml import read_folder_manifest
 
     manifest = folder / MANIFEST
     try:
