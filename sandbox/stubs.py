@@ -13,7 +13,7 @@ from typing import Any
 #: Object name -> the methods the plugin may call. The host has the matching handlers.
 STUB_METHODS: dict[str, tuple[str, ...]] = {
     "http": ("get", "post", "put", "delete", "request"),
-    "mqtt": ("publish", "subscribe", "unsubscribe", "messages"),
+    "mqtt": ("configure", "publish", "subscribe", "unsubscribe", "messages"),
     "spotify": (
         "configure",
         "play",
