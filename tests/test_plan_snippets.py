@@ -168,10 +168,12 @@ def test_each_snippet_validates_on_a_new_home(tmp_path, plugin):
     assert run.returncode == 0, run.stdout + run.stderr
     doc = json.loads(run.stdout)
     assert doc["ok"] is True and doc["mappings"] == 1
-    # a plugin-param warning would mean the plan's params are only tolerated; a deprecation of
-    # the plan's own names would mean the plan is not what we follow
+    # A new home has granted nothing, so the one warning expected says which grant to run.
+    # Any other (a param only tolerated, a deprecation of the plan's own names, a plugin not
+    # found) would mean the plan's example is not what midimon follows.
     warned = [w["message"] for w in doc.get("warnings", []) if w.get("path", "").startswith("modes[0].mappings[0]")]
-    assert not warned, f"the plan's {plugin} example draws warnings: {warned}"
+    others = [m for m in warned if "midimon plugins grant" not in m]
+    assert not others, f"the plan's {plugin} example draws warnings: {others}"
     assert not (home / "plugins").exists() or not any((home / "plugins").iterdir()), "validate installed something"
 
 
