@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json as _json
 import os
+import time
 from typing import Any, ClassVar
 
 import httpx
 
 from ..errors import CapabilityFailed
-from . import placeholders
+from . import netguard, placeholders
 from .base import Capability, CapabilityContext, plain, require_str
 from .scopes import ScopeError, origin_allowed, parse_url
 
@@ -28,12 +29,14 @@ class HttpCapability(Capability):
         super().__init__(ctx)
         self.max_response_bytes = max_response_bytes
         self._client: httpx.Client | None = None
+        #: every connection of the client goes through it: connect and total deadlines
+        self._backend = netguard.DeadlineBackend()
 
     def _http(self) -> httpx.Client:
         if self._client is None:
             # trust_env=False: HTTP(S)_PROXY and .netrc of the daemon's environment must not
             # route or authenticate a plugin's requests. Redirects are followed by hand below.
-            self._client = httpx.Client(trust_env=False, follow_redirects=False)
+            self._client = netguard.client(self._backend)
         return self._client
 
     def get(self, url: Any, headers: Any = None, params: Any = None, timeout: Any = None) -> dict[str, Any]:
@@ -133,27 +136,37 @@ class HttpCapability(Capability):
             )
             if auth is not None:
                 request = next(auth.auth_flow(request))  # one header; no challenge round trip
-            for _hop in range(MAX_REDIRECTS + 1):
-                response = client.send(request, stream=True)
-                try:
-                    if response.is_redirect and response.next_request is not None:
-                        nxt = response.next_request
-                        self._check(action, str(nxt.url))  # raises (and audits) out of scope
-                        self.audit(action, "allowed", str(request.url), f"redirect {response.status_code} -> {nxt.url}")
-                        request = nxt
-                        continue
-                    body = self._read_capped(response)
-                finally:
-                    response.close()
-                self.audit(action, "allowed", str(request.url), f"status {response.status_code}")
-                return {
-                    "status": response.status_code,
-                    "url": str(request.url),
-                    "headers": {k.lower(): v for k, v in response.headers.items()},
-                    "text": body.decode(response.encoding or "utf-8", "replace"),
-                }
-            raise self.deny(action, str(url), f"more than {MAX_REDIRECTS} redirects")
+            # A total deadline: the sockets are shut down when the call's time is up, whatever
+            # the server does (trickled headers or body, a stalled TLS handshake).
+            with self._backend.until(time.monotonic() + budget):
+                for _hop in range(MAX_REDIRECTS + 1):
+                    response = client.send(request, stream=True)
+                    try:
+                        if response.is_redirect and response.next_request is not None:
+                            nxt = response.next_request
+                            self._check(action, str(nxt.url))  # raises (and audits) out of scope
+                            self.audit(
+                                action, "allowed", str(request.url), f"redirect {response.status_code} -> {nxt.url}"
+                            )
+                            request = nxt
+                            continue
+                        body = self._read_capped(response)
+                    finally:
+                        response.close()
+                    self.audit(action, "allowed", str(request.url), f"status {response.status_code}")
+                    return {
+                        "status": response.status_code,
+                        "url": str(request.url),
+                        "headers": {k.lower(): v for k, v in response.headers.items()},
+                        "text": body.decode(response.encoding or "utf-8", "replace"),
+                    }
+                raise self.deny(action, str(url), f"more than {MAX_REDIRECTS} redirects")
         except httpx.HTTPError as exc:
+            if self._backend.expired:
+                self.audit(action, "error", str(url), f"deadline of {budget:g} s passed")
+                raise CapabilityFailed(
+                    f"http.{action}({str(url)!r}) did not finish within {budget:g} s (the call's deadline)"
+                ) from None
             self.audit(action, "error", str(url), type(exc).__name__)
             raise CapabilityFailed(f"http.{action}({str(url)!r}) failed: {type(exc).__name__}: {exc}") from None
 
@@ -186,17 +199,8 @@ class HttpCapability(Capability):
         return fields, files or None
 
     def _read_capped(self, response: httpx.Response) -> bytes:
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
-            raise CapabilityFailed(f"response is {declared} bytes; the limit is {self.max_response_bytes}")
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > self.max_response_bytes:
-                raise CapabilityFailed(f"response is larger than {self.max_response_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        # the raw bytes, then at most one content encoding, decoded with an output cap
+        return netguard.read_body(response, self.max_response_bytes)
 
     def close(self) -> None:
         if self._client is not None:

@@ -111,24 +111,39 @@ class ShellCapability(Capability):
     def _collect(
         self, proc: subprocess.Popen[bytes], stdin: bytes | None, budget: float
     ) -> tuple[bytes, bytes, bool, bool]:
-        if stdin is not None and proc.stdin is not None:
-            try:
-                proc.stdin.write(stdin)
-                proc.stdin.close()
-            except OSError:
-                pass
+        # The deadline starts before stdin is written, and stdin is written without blocking
+        # inside the same loop: a program that never reads its input (64 KiB fills the pipe)
+        # made a blocking write outlast the call's deadline by minutes.
         deadline = time.monotonic() + budget
         buffers = {proc.stdout: bytearray(), proc.stderr: bytearray()}
         timed_out = truncated = False
+        pending = memoryview(stdin or b"")
         with selectors.DefaultSelector() as sel:
             for stream in buffers:
                 sel.register(stream, selectors.EVENT_READ)
+            if proc.stdin is not None:
+                os.set_blocking(proc.stdin.fileno(), False)
+                if pending:
+                    sel.register(proc.stdin, selectors.EVENT_WRITE)
+                else:
+                    proc.stdin.close()
             while sel.get_map():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     timed_out = True
                     break
                 for key, _ in sel.select(left):
+                    if key.fileobj is proc.stdin:
+                        try:
+                            pending = pending[os.write(key.fd, pending[:65536]) :]
+                        except BlockingIOError:
+                            continue
+                        except OSError:  # the program closed its input: the rest is not wanted
+                            pending = pending[:0]
+                        if not pending:
+                            sel.unregister(proc.stdin)
+                            proc.stdin.close()
+                        continue
                     chunk = os.read(key.fd, 65536)
                     if not chunk:
                         sel.unregister(key.fileobj)
@@ -139,18 +154,34 @@ class ShellCapability(Capability):
                         truncated = True
                 if truncated:
                     break
-        if not (timed_out or truncated):
-            try:
-                proc.wait(timeout=max(0.05, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                timed_out = True
-        if timed_out or truncated:
-            # The whole process group: a child the command started must not outlive it.
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        if not (timed_out or truncated) and not _exited(proc.pid, deadline):
+            timed_out = True
+        # The whole process group, always: a child the command started (``sleep 999 &``) must
+        # not outlive the call, so a plugin never has more than its one subprocess at once.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         proc.wait()
+        if proc.stdin is not None and not proc.stdin.closed:
+            proc.stdin.close()
         for stream in buffers:
             stream.close()  # type: ignore[union-attr]
         return bytes(buffers[proc.stdout]), bytes(buffers[proc.stderr]), timed_out, truncated
+
+
+def _exited(pid: int, deadline: float) -> bool:
+    """Wait until ``pid`` exits or the deadline passes, without reaping it: while it is a zombie
+    its process group id cannot be reused, so the ``killpg`` that follows reaches only its own."""
+    delay = 0.001
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, 0.02)
