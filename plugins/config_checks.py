@@ -30,7 +30,17 @@ def set_live(manager: Any) -> None:
 def checks(home: Home | None = None) -> list[Callable[[Any], Iterator[tuple[str, tuple, str]]]]:
     """The loader's checks for Plugin actions and triggers, reading plugins from ``home``."""
     # TODO(plugin core): drop the default once the daemon hands its Home in (engine/checks.py)
-    return [functools.partial(check_plugins, home=home or Home.from_env())]
+    home = home or Home.from_env()
+    return [functools.partial(check_plugins, home=home), functools.partial(check_grants, home=home)]
+
+
+def check_grants(config: Any, *, home: Home) -> Iterator[tuple[str, tuple, str]]:
+    """A Plugin mapping whose plugin lacks a capability or scope it needs (the url's host, the
+    broker, the topic) is a warning quoting the one command that grants exactly that."""
+    from .granting import config_needs
+
+    for need, path in config_needs(config, home):
+        yield "warning", path, need.sentence()
 
 
 class _Info:

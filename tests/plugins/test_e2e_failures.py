@@ -60,7 +60,7 @@ action = {{ type = "Plugin", plugin = "toucher", params = {{ word = "other", pat
 def setup(home, plugins_dir, name: str, source: str) -> None:
     write(plugins_dir / f"{name}.py", source)
     write(plugins_dir / "toucher.py", TOUCHER)
-    grant(home, "toucher", "subprocess")
+    grant(home, "toucher", "subprocess", "--yes")
 
 
 def test_a_raising_plugin_shows_file_and_line_and_others_keep_working(

@@ -187,7 +187,7 @@ action = {{ type = "Plugin", plugin = "sheller", params = {{ path = "{target}" }
     press(harness, 40)
     d.wait_log("was not granted the 'subprocess' capability", start=n)
     assert not target.exists()
-    cli("plugins", "grant", "sheller", "subprocess", home=home)
+    cli("plugins", "grant", "sheller", "subprocess", "--yes", home=home)
     press(harness, 40)
     wait_for(target.exists, 5, what="the granted shell command")
     target.unlink()

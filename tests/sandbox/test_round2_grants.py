@@ -71,6 +71,7 @@ def test_a_narrowed_folder_grant_applies_to_the_running_worker(harness, start_da
         f"write_paths={wide}",
         "--scope",
         f"write_paths={kept}",
+        "--yes",
         home=home,
     )
     d = start_daemon(
@@ -90,7 +91,7 @@ action = {{ type = "Plugin", plugin = "reader", params = {{ secret = "{wide}/sec
     assert (wide / "out.1").read_text() == "written"
 
     cli("plugins", "revoke", "reader", "filesystem", home=home)
-    cli("plugins", "grant", "reader", "filesystem", "--scope", f"write_paths={kept}", home=home)
+    cli("plugins", "grant", "reader", "filesystem", "--scope", f"write_paths={kept}", "--yes", home=home)
     wait_for(
         lambda: "read_paths" not in json.dumps(cli_info(home)["grants"]) or str(wide) not in json.dumps(cli_info(home)),
         10,
