@@ -1,26 +1,38 @@
-// How a denied call's scope becomes the grant that allows exactly it.
-export const SCOPE_KEY = {
-  network: 'hosts',
-  subprocess: 'commands',
-  filesystem: 'read_paths',
-  midi: 'ports',
-  system_control: 'system',
-  audio: 'sounds',
+// How a denied call becomes the grant that allows exactly it. The daemon names a scope denial by
+// its scope item ("hosts=https://api.spotify.com"), a missing capability by the call ("http.get").
+const SCOPE_WORDS = new Set([
+  'hosts', 'brokers', 'publish', 'subscribe', 'read_paths', 'write_paths', 'commands', 'ports', 'sysex', 'system', 'apps', 'sounds',
+])
+
+function split(scope) {
+  if (typeof scope !== 'string') return null
+  const i = scope.indexOf('=')
+  if (i <= 0) return null
+  const key = scope.slice(0, i)
+  return SCOPE_WORDS.has(key) ? { key, value: scope.slice(i + 1) } : null
 }
 
 export function scopesFor(request) {
-  const s = request.scope
-  if (s && typeof s === 'object') return s
-  const key = SCOPE_KEY[request.capability]
-  return key && s ? { [key]: [s] } : {}
+  if (request.scope && typeof request.scope === 'object') return request.scope
+  const s = split(request.scope)
+  return s ? { [s.key]: [s.value] } : {}
 }
 
-export function describe(request) {
-  const s = typeof request.scope === 'string' ? request.scope : JSON.stringify(request.scope)
-  if (request.capability === 'network') return `${request.plugin} wants to reach ${s}`
-  if (request.capability === 'subprocess') return `${request.plugin} wants to run ${s}`
-  if (request.capability === 'filesystem') return `${request.plugin} wants to use the file ${s}`
-  return `${request.plugin} wants ${request.capability}${s ? ` (${s})` : ''}`
+function hostOf(value) {
+  try {
+    return new URL(value).host || value
+  } catch {
+    return value
+  }
+}
+
+export function describe(r) {
+  const s = split(r.scope)
+  if (s && (s.key === 'hosts' || s.key === 'brokers')) return `${r.plugin} wants to reach ${hostOf(s.value)}`
+  if (s && s.key === 'commands') return `${r.plugin} wants to run ${s.value}`
+  if (s && (s.key === 'read_paths' || s.key === 'write_paths')) return `${r.plugin} wants to use ${s.value}`
+  if (s) return `${r.plugin} wants ${r.capability}: ${s.key} ${s.value}`
+  return `${r.plugin} wants the ${r.capability} capability (for ${r.scope})`
 }
 
 export function requestKey(r) {
