@@ -318,6 +318,20 @@ def needs(
         wildcard = "+" in topic or "#" in topic
         if (trigger or not wildcard) and not _covered_topic(topic, covered(scope), trigger):
             add("network", scope, topic, f"needs to {scope} to {topic!r}")
+    # Settings that name a host the plugin reaches: its config_schema marks them
+    # ``"x-midimon-scope": "hosts"`` (spotify's api_base and accounts_base, home_automation's
+    # ha_url, the latter only for mappings with the param ``"x-midimon-when"`` names).
+    props = (decl.config_schema or {}).get("properties") or {}
+    for key, prop in props.items():
+        if not isinstance(prop, dict) or prop.get("x-midimon-scope") != "hosts" or "network" not in decl.capabilities:
+            continue
+        if prop.get("x-midimon-when") and prop["x-midimon-when"] not in params:
+            continue
+        value = settings.get(key, prop.get("default"))
+        if isinstance(value, str) and value:
+            origin, ok = _covered_host(value, covered("hosts"))
+            if not ok:
+                add("network", "hosts", origin, f"needs network access to {origin} (its setting {key})")
     out = []
     for cap, scopes in wanted.items():
         reasons = list(dict.fromkeys(why[cap]))

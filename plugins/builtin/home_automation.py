@@ -39,7 +39,12 @@ config_schema = {
         "username": {"type": "string"},
         "password": {"type": "string", "secret": True},
         "ca_file": {"type": "string", "description": "CA (PEM) for mqtts://, in the plugin's data folder or granted"},
-        "ha_url": {"type": "string", "description": "Home Assistant, e.g. http://homeassistant.local:8123"},
+        "ha_url": {
+            "type": "string",
+            "description": "Home Assistant, e.g. http://homeassistant.local:8123",
+            "x-midimon-scope": "hosts",
+            "x-midimon-when": "service",
+        },
         "ha_token": {"type": "string", "secret": True, "description": "a long-lived access token"},
         "discovery": {"type": "boolean", "default": False},
         "discovery_prefix": {"type": "string", "default": "homeassistant"},

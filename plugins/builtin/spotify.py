@@ -57,8 +57,8 @@ config_schema = {
     "properties": {
         "client_id": {"type": "string", "description": "your Spotify app's client id (docs/spotify-auth.md)"},
         "device_id": {"type": "string", "description": "the device to control (default: the active one)"},
-        "api_base": {"type": "string", "default": "https://api.spotify.com/v1"},
-        "accounts_base": {"type": "string", "default": "https://accounts.spotify.com"},
+        "api_base": {"type": "string", "default": "https://api.spotify.com/v1", "x-midimon-scope": "hosts"},
+        "accounts_base": {"type": "string", "default": "https://accounts.spotify.com", "x-midimon-scope": "hosts"},
         "access_token": {
             "type": "string",
             "secret": True,

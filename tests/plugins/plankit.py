@@ -4,9 +4,15 @@ user's grants), with the host services the tests choose."""
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import requests
+from pluginkit import MIDIMON, free_port
 
 from midimon.plugins import discovery
 from midimon.plugins.manager import plain_context, with_defaults
@@ -60,3 +66,37 @@ def first_party(
         yield Running(host, audit)
     finally:
         host.stop()
+
+
+def sign_in(home: Path, accounts: Any) -> dict:
+    """Run the CLI like a user, and play the browser's part: open the printed URL, follow the
+    accounts service's redirect to the CLI's loopback callback."""
+    port = free_port()
+    env = {**os.environ, "MIDIMON_HOME": str(home)}
+    env.pop("XDG_RUNTIME_DIR", None)
+    proc = subprocess.Popen(
+        [MIDIMON, "plugins", "auth", "spotify", "--no-browser", "--port", str(port), "--timeout", "30", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = ""
+        while not url.startswith("http"):
+            line = proc.stderr.readline()
+            assert line, "the CLI ended without printing the sign-in URL"
+            url = line.strip()
+        assert url.startswith(accounts.url + "/authorize?")
+        answer = requests.get(url, allow_redirects=False, timeout=10)
+        assert answer.status_code == 302
+        callback = answer.headers["Location"]
+        assert callback.startswith(f"http://127.0.0.1:{port}/callback?")
+        assert requests.get(callback, timeout=10).status_code == 200
+        out, _err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out
+    return json.loads(out)

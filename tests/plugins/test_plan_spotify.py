@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
-from plankit import first_party
-from pluginkit import MIDIMON, cli_json, free_port
+from plankit import first_party, sign_in
+from pluginkit import cli_json
 from testkit.fakes.spotify import FakeAccounts, FakeWebApi
 
 from midimon.plugins.secrets import open_store, opener
@@ -43,40 +42,6 @@ def configure(home: Path, accounts: FakeAccounts, api: FakeWebApi) -> None:
         f"accounts_base={accounts.url}",
         home=home,
     )
-
-
-def sign_in(home: Path, accounts: FakeAccounts) -> dict:
-    """Run the CLI like a user, and play the browser's part: open the printed URL, follow the
-    accounts service's redirect to the CLI's loopback callback."""
-    port = free_port()
-    env = {**os.environ, "MIDIMON_HOME": str(home)}
-    env.pop("XDG_RUNTIME_DIR", None)
-    proc = subprocess.Popen(
-        [MIDIMON, "plugins", "auth", "spotify", "--no-browser", "--port", str(port), "--timeout", "30", "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = ""
-        while not url.startswith("http"):
-            line = proc.stderr.readline()
-            assert line, "the CLI ended without printing the sign-in URL"
-            url = line.strip()
-        assert url.startswith(accounts.url + "/authorize?")
-        answer = requests.get(url, allow_redirects=False, timeout=10)
-        assert answer.status_code == 302
-        callback = answer.headers["Location"]
-        assert callback.startswith(f"http://127.0.0.1:{port}/callback?")
-        assert requests.get(callback, timeout=10).status_code == 200
-        out, _err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, out
-    return json.loads(out)
 
 
 def services(home: Path, notes: list | None = None) -> HostServices:
