@@ -117,6 +117,9 @@ def register(sub) -> None:
             c.add_argument(*flags, **kw)
         add_json(c)
         c.set_defaults(handler=lambda a, fn=fn: _run(fn, a))
+    from . import plugin_catalog  # `plugins catalog`, `plugins install catalog:NAME`
+
+    plugin_catalog.register(ps)
 
 
 def _ops():
