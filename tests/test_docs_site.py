@@ -4,6 +4,7 @@ method, and its runnable examples run as written (issue 11, point 8)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -163,3 +164,44 @@ def test_the_pages_of_this_issue_name_the_plan_shapes_they_document(doc):
         "index.md": ['plugin = "http_request"', 'plugin = "spotify"', 'plugin = "home_automation"'],
     }[doc]
     assert [e for e in expected if e not in text] == []
+
+
+def test_the_publishing_steps_work_as_written(tmp_path):
+    """docs/publishing.md: checksum -> install -> sign -> trust the key -> signed; a change after
+    signing is refused."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    midimon = str(Path(sys.executable).with_name("midimon"))
+    env = {**os.environ, "MIDIMON_HOME": str(tmp_path / "home")}
+    env.pop("XDG_RUNTIME_DIR", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([midimon, *args], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+
+    src = tmp_path / "weather"
+    src.mkdir()
+    (src / "plugin.py").write_text('"""Says the weather."""\ndef execute(params, context):\n    return "sunny"\n')
+    manifest = '[plugin]\nname = "weather"\nversion = "1.2.0"\ntype = "action"\nentry = "plugin.py"\n'
+    (src / "plugin.toml").write_text(manifest)
+    checksum = run("plugins", "checksum", str(src))
+    assert checksum.returncode == 0 and checksum.stdout.startswith("sha256:"), checksum.stderr
+    (src / "plugin.toml").write_text(manifest + f'checksum = "{checksum.stdout.strip()}"\n')
+    assert run("plugins", "install", str(src)).returncode == 0
+    key = Ed25519PrivateKey.generate()
+    (tmp_path / "my-ed25519.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    (tmp_path / "my-ed25519.pub.pem").write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    signed = run("plugins", "sign", "weather", "--key", "my-ed25519.pem", "--json")
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    assert run("plugins", "keys", "add", "my-ed25519.pub.pem").returncode == 0
+    info = json.loads(run("plugins", "info", "weather", "--json").stdout)
+    assert info["signature"]["status"] == "signed" and info["signature"]["key_id"] == json.loads(signed.stdout)["key"]
+    installed = tmp_path / "home" / "plugins" / "weather" / "plugin.py"
+    installed.write_text(installed.read_text() + "# changed after signing\n")
+    after = json.loads(run("plugins", "info", "weather", "--json").stdout)
+    # the checksum written in plugin.toml catches the change first: the plugin is refused
+    assert after["state"] == "error" and "checksum mismatch" in after["error"]["message"], after
