@@ -1,20 +1,29 @@
 """The daemon: wires config, table, engine, MIDI ports and back ends together.
 
-Everything the daemon owns hangs off one :class:`Daemon` object; the control socket, the
-watchers and the plugin manager receive it and call its methods, never each other.
+Everything the daemon owns hangs off one :class:`Daemon` object. Its other parts (live editing
+and the control socket, the plugin manager) plug in through one typed door: each is an
+:class:`~midimon.engine.extension.Extension` given to ``add()``, prepared and started in order
+and closed in reverse order by ``stop()``. Reloads say their scope: a config save re-runs the
+config (and with it the plugin parameter checks), a plugin rescan re-checks the config without
+scanning again, ``midimon reload`` does both; no reload triggers another.
 """
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from midimon.config import ConfigError, LoadResult, load_config, paths
+from midimon.config import ConfigError, LoadResult, load_config
+from midimon.config.home import Home
 from midimon.engine.actions import ActionRunner
 from midimon.engine.devices import DeviceManager
+from midimon.engine.extension import Extension, ReloadScope
+from midimon.engine.feed import Feed
 from midimon.engine.feedback import Feedback
 from midimon.engine.loop import Engine
 from midimon.engine.midi_out import MidiOut
@@ -38,11 +47,14 @@ def ensure_config(path: Path) -> bool:
     return True
 
 
+LOG_FILE_BYTES = 5 * 1024 * 1024  # the daemon's own log file rotates at this size
+LOG_FILE_BACKUPS = 3
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def config_checks():
-    try:
-        from midimon.plugins.config_checks import checks
-    except ImportError:
-        return ()
+    from midimon.plugins.config_checks import checks
+
     return checks()
 
 
@@ -67,10 +79,34 @@ def _is_own_port(name: str, own: set[str]) -> bool:
 
 class Daemon:
     def __init__(
-        self, config_path: Path | None = None, *, backend=None, desktop=None, home: Path | None = None
+        self,
+        config_path: Path | None = None,
+        *,
+        backend=None,
+        desktop=None,
+        home: Home | Path | None = None,
+        debug: bool = False,
+        safe_mode: bool = False,
     ) -> None:
-        self.home = home or paths.home()
-        self.config_path = Path(config_path) if config_path else paths.config_file()
+        if home is None:
+            home = Home.from_env(config=config_path)
+        elif not isinstance(home, Home):
+            home = Home.at(home)
+        if config_path is not None:
+            home = home.with_config(config_path)
+        self.home: Home = home
+        self.config_path = home.config
+        self.debug = debug  # --debug: DEBUG whatever the config's [logging] level says
+        self.safe_mode = safe_mode
+        self.feed = Feed()
+        self.extensions: list[Extension] = []
+        #: the mode to start in when none is given (engine.live restores the saved one)
+        self.saved_mode: str | None = None
+        #: runs Plugin actions (the plugin extension provides it)
+        self.plugin_call: Callable[[str, dict, dict], Any] | None = None
+        #: set by ``restart()``: `midimon run` re-executes itself with these safe-mode settings
+        self.restart_requested: bool | None = None
+        self._log_handler: logging.Handler | None = None
         self._backend = backend
         self._desktop = desktop
         self.started = time.time()
@@ -83,11 +119,17 @@ class Daemon:
         self.warnings: list[str] = []
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
-        self.extensions: dict[str, Any] = {}  # control socket, watcher, plugin manager...
+
+    def add(self, ext: Extension) -> Extension:
+        """Plug a part in (before ``start``); ``stop`` closes the parts in reverse order."""
+        self.extensions.append(ext)
+        return ext
 
     # ------------------------------------------------------------------ start / stop
     def start(self, mode: str | None = None) -> None:
-        mode = mode or self.extensions.get("saved_mode")  # the mode saved in state.json (engine.live)
+        for ext in self.extensions:
+            ext.prepare(self)
+        mode = mode or self.saved_mode
         table, result = build_table(self.config_path)
         self._apply_logging(result.config)
         for w in result.warnings:
@@ -113,9 +155,10 @@ class Daemon:
             self.engine,
             midi_out=self.midi_out,
             desktop=self._desktop_backend(),
-            plugins=self.extensions.get("plugin_call"),
+            plugins=self.plugin_call,
         )
         self.engine.runner = self.runner
+        self.engine.mode_listeners.append(self._mode_changed)
         self.engine.start()
         own = {dev.virtual_output} if dev.virtual_output else set()
         self.devices = DeviceManager(
@@ -138,10 +181,17 @@ class Daemon:
             log.warning("%s", waiting)
         self.last_reload = {"ok": True, "time": time.time(), "sha256": table.sha256, "phase_ms": {}, "error": None}
         log.info(
-            "midimon is running: %s (%d mappings, mode %r)", self.config_path, table.mapping_count, self.engine.mode
+            "midimon is running: %s (%d mappings, mode %r)%s",
+            self.config_path,
+            table.mapping_count,
+            self.engine.mode,
+            "; SAFE MODE: only first-party plugins run" if self.safe_mode else "",
         )
-        for hook in self.extensions.get("start_hooks", []):  # control socket, watcher, state (engine.live)
-            hook(self)
+        for ext in self.extensions:
+            ext.start(self)
+
+    def _mode_changed(self, old: str, new: str) -> None:
+        self.feed.publish("mode", {"from": old, "to": new})
 
     @staticmethod
     def _feedback_output(dev) -> str | None:
@@ -150,25 +200,35 @@ class Daemon:
     def _desktop_backend(self):
         if self._desktop is not None:
             return self._desktop
-        try:
-            from midimon.engine.desktop import auto
-        except ImportError:
-            from midimon.engine.desktop.base import Unavailable
+        from midimon.engine.desktop import auto
 
-            return Unavailable("desktop actions are not available in this build")
         return auto()
 
     def _apply_logging(self, config) -> None:
-        level = getattr(logging, config.logging.level.upper())
-        logging.getLogger("midimon").setLevel(level)
-        if config.logging.file:
-            target = Path(config.logging.file).expanduser()
-            root = logging.getLogger("midimon")
-            if not any(getattr(h, "baseFilename", None) == str(target) for h in root.handlers):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                h = logging.FileHandler(target)
-                h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-                root.addHandler(h)
+        """The config's ``[logging]``: its level (unless ``--debug``), and one rotating log file;
+        a changed or removed ``file`` closes the handler it replaces."""
+        root = logging.getLogger("midimon")
+        root.setLevel(logging.DEBUG if self.debug else getattr(logging, config.logging.level.upper()))
+        target = Path(config.logging.file).expanduser() if config.logging.file else None
+        old = self._log_handler
+        if old is not None and (target is None or getattr(old, "baseFilename", None) != str(target.absolute())):
+            root.removeHandler(old)
+            old.close()
+            self._log_handler = old = None
+        if target is not None and old is None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            h = logging.handlers.RotatingFileHandler(
+                target, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+            )
+            h.setFormatter(logging.Formatter(LOG_FORMAT))
+            root.addHandler(h)
+            self._log_handler = h
+
+    def restart(self, safe_mode: bool) -> None:
+        """Stop, then `midimon run` starts again with the same arguments, plus or minus
+        ``--safe-mode`` (it re-executes itself once the ports are closed)."""
+        self.restart_requested = safe_mode
+        self.stop()
 
     def stop(self) -> None:
         if self._stopped.is_set():
@@ -188,13 +248,11 @@ class Daemon:
                 close()
             except Exception:
                 log.debug("closing the MIDI back end failed", exc_info=True)
-        for ext in list(self.extensions.values()):
-            close = getattr(ext, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:
-                    log.exception("closing %r failed", ext)
+        for ext in reversed(self.extensions):
+            try:
+                ext.close()
+            except Exception:
+                log.exception("closing %s failed", type(ext).__name__)
         if self.engine:
             self.engine.stop()
         close = getattr(getattr(self.runner, "desktop", None), "close", None)
@@ -204,92 +262,141 @@ class Daemon:
             except Exception:
                 log.debug("closing the desktop back end failed", exc_info=True)
         log.info("midimon stopped")
+        if self._log_handler is not None:
+            logging.getLogger("midimon").removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._stopped.wait(timeout)
 
     # ------------------------------------------------------------------ reload
-    def reload(self, text: bytes | None = None, source: str = "request") -> dict[str, Any]:
+    def reload(
+        self, text: bytes | None = None, source: str = "request", scope: ReloadScope = "config"
+    ) -> dict[str, Any]:
         """Load, validate and compile off the loop, then swap between two events.
 
+        ``scope`` says why: ``config`` (a save, or the socket's ``reload`` of the config),
+        ``plugins`` (the plugins changed: the config's plugin checks run again; the plugins
+        are not rescanned), ``all`` (``midimon reload``, SIGHUP: each part reloads first).
         Never raises: a failure leaves the running table as it was and is reported.
         """
         with self._reload_lock:
-            t0 = time.perf_counter()
             phases: dict[str, float] = {}
-            for hook in self.extensions.get("reload_hooks", []):  # e.g. plugins rescan first
+            t0 = time.perf_counter()
+            for ext in self.extensions:
                 try:
-                    hook()
+                    ext.before_reload(self, scope)
                 except Exception:
-                    log.exception("reload hook failed")
-            try:
-                table, result = build_table(self.config_path, text=text)
-                phases["load_validate_compile_ms"] = (time.perf_counter() - t0) * 1000
-                t1 = time.perf_counter()
-                old_device = self.engine.table.config.device if self.engine else None
-                mode = self.engine.swap_table(table)
-                phases["swap_ms"] = (time.perf_counter() - t1) * 1000
-                self._apply_logging(result.config)
-                self.warnings = [str(w) for w in result.warnings]
-                for w in result.warnings:
-                    log.warning("%s", w)
-                if old_device is not None and old_device != result.config.device:
-                    self._device_changed(result.config.device)
-                elif self.feedback is not None:
-                    self.feedback.resend()  # the new config may light things differently
-                if self.midi_out is not None:
-                    self.midi_out.prepare(output_ports(result.config))
-                outcome = {
-                    "ok": True,
-                    "time": time.time(),
-                    "source": source,
-                    "sha256": table.sha256,
-                    "mappings": table.mapping_count,
-                    "mode": mode,
-                    "phase_ms": phases,
-                    "warnings": self.warnings,
-                    "error": None,
-                }
-                log.info(
-                    "config reloaded (%s): %d mappings in %.1f ms",
-                    source,
-                    table.mapping_count,
-                    (time.perf_counter() - t0) * 1000,
-                )
-            except ConfigError as exc:
-                outcome = {
-                    "ok": False,
-                    "time": time.time(),
-                    "source": source,
-                    "phase_ms": phases,
-                    "error": str(exc),
-                    "diagnostics": [d.to_json() for d in exc.diagnostics],
-                }
-                log.error("config reload failed; the previous config keeps running.\n%s", exc)
-                if self.engine:
-                    self.engine.stats.error(f"config reload failed: {exc.first()}")
-            except Exception as exc:  # the reload machinery itself must never wedge
-                log.exception("config reload crashed")
-                outcome = {
-                    "ok": False,
-                    "time": time.time(),
-                    "source": source,
-                    "phase_ms": phases,
-                    "error": f"internal error: {type(exc).__name__}: {exc}",
-                }
+                    log.exception("%s: before_reload failed", type(ext).__name__)
+            if scope == "all":
+                phases["plugins_ms"] = (time.perf_counter() - t0) * 1000
+            outcome = self._reload_config(text, source, phases)
+            outcome["scope"] = scope
             self.last_reload = outcome
-            for cb in self.extensions.get("reload_listeners", []):
+            self.feed.publish("reload", outcome)
+            for ext in self.extensions:
                 try:
-                    cb(outcome)
+                    ext.after_reload(self, outcome)
                 except Exception:
-                    log.exception("reload listener failed")
+                    log.exception("%s: after_reload failed", type(ext).__name__)
             return outcome
+
+    def _reload_config(self, text: bytes | None, source: str, phases: dict[str, float]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        try:
+            table, result = build_table(self.config_path, text=text)
+        except ConfigError as exc:
+            phases["load_validate_compile_ms"] = (time.perf_counter() - t0) * 1000
+            log.error("config reload failed; the previous config keeps running.\n%s", exc)
+            if self.engine:
+                self.engine.stats.error(f"config reload failed: {exc.first()}")
+            return {
+                "ok": False,
+                "time": time.time(),
+                "source": source,
+                "phase_ms": phases,
+                "error": str(exc),
+                "diagnostics": [d.to_json() for d in exc.diagnostics],
+            }
+        except Exception as exc:  # the reload machinery itself must never wedge
+            log.exception("config reload crashed")
+            return {
+                "ok": False,
+                "time": time.time(),
+                "source": source,
+                "phase_ms": phases,
+                "error": f"internal error: {type(exc).__name__}: {exc}",
+            }
+        phases["load_validate_compile_ms"] = (time.perf_counter() - t0) * 1000
+        t1 = time.perf_counter()
+        old_device = self.engine.table.config.device if self.engine else None
+        problems: list[str] = []
+        mode = None
+        if self.engine is not None:
+            try:
+                mode = self.engine.swap_table(table)
+            except Exception as exc:
+                if self.engine.table is not table:  # the swap itself failed: nothing changed
+                    log.exception("config reload: the swap failed")
+                    return {
+                        "ok": False,
+                        "time": time.time(),
+                        "source": source,
+                        "phase_ms": phases,
+                        "error": f"internal error: {type(exc).__name__}: {exc}",
+                    }
+                # a listener of the swap (a mode change) failed: the new table runs all the same
+                log.exception("config reload: a listener of the swap failed")
+                problems.append(f"swap listener: {type(exc).__name__}: {exc}")
+                mode = self.engine.mode
+        phases["swap_ms"] = (time.perf_counter() - t1) * 1000
+        self.warnings = [str(w) for w in result.warnings]
+        for w in result.warnings:
+            log.warning("%s", w)
+        # the new table is in place: what follows can fail without making the reload a failure
+        for what, step in (
+            ("logging", lambda: self._apply_logging(result.config)),
+            ("devices", lambda: self._after_swap(old_device, result.config)),
+        ):
+            try:
+                step()
+            except Exception as exc:
+                log.exception("after the reload: %s failed", what)
+                problems.append(f"{what}: {type(exc).__name__}: {exc}")
+        log.info(
+            "config reloaded (%s): %d mappings in %.1f ms",
+            source,
+            table.mapping_count,
+            (time.perf_counter() - t0) * 1000,
+        )
+        return {
+            "ok": True,
+            "time": time.time(),
+            "source": source,
+            "sha256": table.sha256,
+            "mappings": table.mapping_count,
+            "mode": mode,
+            "phase_ms": phases,
+            "warnings": self.warnings,
+            "after_swap_errors": problems,
+            "error": None,
+        }
+
+    def _after_swap(self, old_device, config) -> None:
+        if old_device is not None and old_device != config.device:
+            self._device_changed(config.device)
+        elif self.feedback is not None:
+            self.feedback.resend()  # the new config may light things differently
+        if self.midi_out is not None:
+            self.midi_out.prepare(output_ports(config))
 
     def _device_changed(self, dev) -> None:
         log.info("[device] changed: reconnecting")
         old = self.devices
         if old:
             old.close()
+        own = {dev.virtual_output} if dev.virtual_output else set()
         self.devices = DeviceManager(
             self.backend,
             self.engine.submit,
@@ -297,6 +404,7 @@ class Daemon:
             port=dev.port,
             auto_connect=dev.auto_connect,
             auto_reconnect=dev.auto_reconnect,
+            ignore=lambda n: _is_own_port(n, own),  # never listen to our own virtual output
         )
         self.feedback.wanted = self._feedback_output(dev)
         self.devices.on_connect.append(lambda _port: self.feedback.resend(reopen=True))
@@ -327,13 +435,15 @@ class Daemon:
             "stats": eng.stats.to_json() if eng else {},
             "feedback": self.feedback.to_json() if self.feedback else None,
             "warnings": self.warnings,
-            **{key: _section(fn) for key, fn in self.extensions.get("status", {}).items()},
+            "safe_mode": self.safe_mode,
+            "feed": self.feed.to_json(),
+            **{ext.name: _section(ext) for ext in self.extensions if ext.name},
         }
 
 
-def _section(fn):
+def _section(ext: Extension) -> Any:
     """A status section from an extension (plugins...); a failing one must not break status."""
     try:
-        return fn()
+        return ext.status()
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}

@@ -22,6 +22,10 @@ class Extension:
     #: the key of this part's section in ``status`` (None: no section)
     name: str | None = None
 
+    def prepare(self, daemon: Daemon) -> None:
+        """Before the config is first loaded (the plugins load here, so the config's checks
+        see them); ``close`` undoes it too."""
+
     def start(self, daemon: Daemon) -> None:
         """After the engine and the MIDI ports are up."""
 

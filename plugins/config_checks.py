@@ -53,15 +53,8 @@ class _Info:
 def _lookup(name: str, home: Home) -> _Info | None:
     """None when the plugin does not exist; otherwise its kind, schema and any problem."""
     if _live is not None:
-        version = _live.runtime.active.get(name)
-        if version is not None:
-            return _Info(version.decl.kind, version.decl.params_schema, None)
-        if name in _live.candidates:
-            if not _live.state.enabled(name):
-                return _Info(None, None, f"plugin {name!r} is disabled (midimon plugins enable {name})")
-            err = _live.runtime.errors.get(name)
-            return _Info(None, None, f"plugin {name!r} failed to load: {err['text'] if err else 'unknown error'}")
-        return None
+        found = _live.lookup(name)  # the manager's records: (kind, params_schema, problem)
+        return _Info(*found) if found is not None else None
     return _static(name, home)
 
 

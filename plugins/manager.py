@@ -1,141 +1,104 @@
 """The plugin manager inside the daemon: discovery, hot reload, Plugin actions, trigger polling.
 
-``attach(daemon)`` is called by ``midimon run`` before the daemon starts. It loads every
-enabled plugin, gives the daemon ``extensions["plugin_call"]`` (the Plugin action) and a reload
-hook (``midimon reload`` rescans), watches the plugins folder and the state file, and publishes
-a status snapshot that ``midimon status`` and ``midimon plugins list/info`` show.
+It owns one :class:`~midimon.plugins.record.PluginRecord` per plugin and changes records only in
+``sync``, under one lock; every change that shows goes out through ``publish(kind, data)`` (the
+daemon's change feed). Readers (``list_json``, ``record_json``, ``status``) never take that lock:
+they read the last published snapshot plus live counters, so they never wait on a reload or on a
+running plugin call.
+
+The manager knows nothing of the engine: the daemon hands it ``HostServices`` (MIDI out, the
+desktop), a ``submit(plugin, event, data)`` for trigger events, and calls ``plugin_call``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
-import os
-import shutil
-import subprocess
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from midimon.config import paths
-from midimon.engine.errors import ActionError
+from midimon.config.home import Home
 from midimon.sandbox import AuditLog, HostServices, Limits, SandboxError
+from midimon.sandbox.text import printable
 
 from . import discovery, integrity
 from .context import plain_context  # moved there; testing.py imports it from here
+from .errors import PluginActionError
+from .record import FailedVersion, PermissionRequest, PluginRecord, Suspension, to_json
 from .runtime import LoadJob, Runtime, Version
 from .state import PluginState
 from .triggers import Poller
 
 log = logging.getLogger("midimon.plugins")
-STATUS_FILE = "plugins-status.json"
+COUNTERS_INTERVAL = 1.0  # the feed carries counters at most this often
 
 
-def status_path() -> Path:
-    return paths.runtime_dir() / STATUS_FILE
-
-
-def _notify(title: str, body: str) -> None:
-    exe = shutil.which("notify-send")
-    if not exe:
-        return
-
-    def run() -> None:
-        try:
-            subprocess.run(
-                [exe, "--app-name=midimon", "--urgency=critical", title, body],
-                timeout=5,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-            )
-        except Exception:
-            pass
-
-    threading.Thread(target=run, daemon=True, name="midimon-notify").start()
+def _decisions(entry: dict[str, Any]) -> tuple[str, str]:
+    return json.dumps(entry["grants"], sort_keys=True), json.dumps(
+        [entry["settings"], entry.get("limits") or {}], sort_keys=True
+    )
 
 
 class PluginManager:
-    """Owns the runtime of one daemon. ``sync()`` makes the loaded plugins match the disk."""
+    """Owns the runtime and the records of one daemon. ``sync()`` makes them match the disk."""
 
     def __init__(
         self,
-        daemon: Any = None,
+        home: Home,
         *,
-        home: Path | None = None,
+        services: HostServices,
+        publish: Callable[[str, dict[str, Any]], None],
+        submit: Callable[[str, str, dict[str, Any]], None],
         limits: Limits | None = None,
         watch: bool = True,
-        services: HostServices | None = None,
+        safe_mode: bool = False,
+        on_rescan: Callable[[str], None] | None = None,
     ) -> None:
-        self.daemon = daemon
-        self.home = Path(home) if home else paths.home()
-        self.plugins_dir = self.home / "plugins"
-        self.state = PluginState(self.home / "plugin-state.json")
+        self.home = home
+        self.plugins_dir = home.plugins
+        self.state = PluginState(home.plugin_state)
+        self.publish = publish
+        self.submit = submit
+        self.safe_mode = safe_mode
+        #: told (reason) after a rescan that changed which plugins run (not for the first one)
+        self.on_rescan = on_rescan
+        #: where the config uses a plugin: set by the daemon (``[{mode, index, line, description}]``)
+        self.mappings: Callable[[str], list[dict[str, Any]]] = lambda _name: []
+        #: trigger plugins poll once this says events have somewhere to go (the engine runs)
+        self.gate: Callable[[], bool] = lambda: True
+        from . import secrets  # tokens the host keeps for a plugin (the Spotify sign-in)
+
         self.runtime = Runtime(
-            services=services or self._services(),
+            services=dataclasses.replace(services, secret_store=secrets.opener(home)),
             limits=limits,
-            data_root=self.home / "plugins-data",
-            audit=AuditLog(self.home / "logs" / "audit.jsonl"),
-            on_change=self._changed,
+            data_root=home.plugin_data,
+            audit=AuditLog(home.audit),
+            on_failed=self._on_failed,
+            on_denied=self._on_denied,
         )
         self.runtime.swap_listeners.append(self._on_swap)
+        self.records: dict[str, PluginRecord] = {}
         self.pollers: dict[str, Poller] = {}
         self.problems: list[tuple[str, str]] = []
-        self.warnings: dict[str, list[str]] = {}
-        self.candidates: dict[str, discovery.Candidate] = {}
-        self._attempted: dict[str, tuple] = {}
-        self._applied: dict[str, tuple[str, str]] = {}
-        self._sync_lock = threading.Lock()
         self.rescans = 0
-        self.watcher = None
+        self.watcher: Any = None
         self._watch = watch
         self._closed = False
+        self._lock = threading.RLock()  # the one sync lock: only sync/resume take it
+        self._seq = 0
+        self._snapshot: dict[str, dict[str, Any]] = {}  # last published JSON per plugin (readers)
+        self._failing_sha: dict[str, str | None] = {}
+        self._requests: dict[tuple[str, str, str], PermissionRequest] = {}
+        self._requests_lock = threading.Lock()
+        self._live_marks: dict[str, tuple[Any, ...]] = {}
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
-    # -- wiring to the daemon --------------------------------------------------------------------
-    def _services(self) -> HostServices:
-        d = self.daemon
-
-        def midi_send(port: str, msg: dict[str, Any]) -> None:
-            fields = dict(msg)
-            mtype = fields.pop("type")
-            d.midi_out.send(port or None, mtype, **fields)
-
-        def desktop():
-            if d is None or d.runner is None or d.runner.desktop is None:
-                raise SandboxError("the desktop back end is not available")
-            return d.runner.desktop
-
-        def keystroke(combo: str) -> None:
-            parts = [p for p in combo.split("+") if p]
-            desktop().keystroke(parts[-1], parts[:-1], 0)
-
-        def set_volume(absolute: float | None, delta: float | None) -> None:
-            if absolute is not None:
-                desktop().volume("Set", round(absolute * 100), 0)
-            elif delta:
-                desktop().volume("Up" if delta > 0 else "Down", None, min(100, round(abs(delta) * 100)))
-
-        if d is None:
-            return HostServices()
-        return HostServices(
-            midi_send=midi_send,
-            midi_output_ports=lambda: d.midi_out.names() if d.midi_out else [],
-            keystroke=keystroke,
-            type_text=lambda t: desktop().text(t),
-            set_volume=set_volume,
-            launch=lambda app: desktop().launch(app),
-        )
-
-    def _engine_running(self) -> bool:
-        return self.daemon is None or getattr(self.daemon, "engine", None) is not None
-
-    def submit(self, ev) -> None:
-        engine = getattr(self.daemon, "engine", None) if self.daemon is not None else None
-        if engine is not None:
-            engine.submit(ev)
-
+    # -- life ------------------------------------------------------------------------------------
     def start(self) -> None:
         from midimon.sandbox import prepare
 
@@ -152,83 +115,98 @@ class PluginManager:
             from .watch import PluginWatcher
 
             self.watcher = PluginWatcher(
-                self.plugins_dir, self.state.path, integrity.keys_dir(), lambda: self.sync("watch")
+                self.plugins_dir, self.state.path, self.home.trusted_keys, lambda: self.sync("watch")
             )
+        self._ticker = threading.Thread(target=self._tick, name="midimon-plugin-counters", daemon=True)
+        self._ticker.start()
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._stop.set()
         if self.watcher is not None:
             self.watcher.close()
         for p in list(self.pollers.values()):
             p.stop()
         self.runtime.shutdown(deadline=5.0)
-        try:
-            status_path().unlink()
-        except OSError:
-            pass
+        if self._ticker is not None:
+            self._ticker.join(2)
 
-    # -- reload ----------------------------------------------------------------------------------
+    # -- the one sync ----------------------------------------------------------------------------
     def sync(self, reason: str = "request") -> dict[str, Any]:
-        """Make the loaded plugins match the folder and the state file. Never raises."""
-        with self._sync_lock:
+        """Make the records match the folder and the state file. Never raises."""
+        with self._lock:
             if self._closed:
                 return {}
             self.rescans += 1
             try:
-                return self._sync(reason)
+                result = self._sync(reason)
             except Exception as exc:
                 log.exception("plugin rescan failed (%s)", reason)
-                return {"error": str(exc)}
+                result = {"error": str(exc)}
+            self._publish_changes()
+        if (result.get("loaded") or result.get("unloaded")) and reason not in ("start",):
+            if self.on_rescan is not None:
+                try:
+                    self.on_rescan(reason)
+                except Exception:
+                    log.exception("plugin rescan listener failed")
+        return result
 
     def _sync(self, reason: str) -> dict[str, Any]:
         self.state.refresh()
         found, self.problems = discovery.scan(self.plugins_dir)
         for name, cand in discovery.entry_points().items():
             found.setdefault(name, cand)
-        self.candidates = found
         policy = self.state.signature_policy
-        keys_stamp = tuple(tk.fingerprint for tk, _ in integrity.trusted_keys())
+        keys_stamp = tuple(tk.fingerprint for tk, _ in integrity.trusted_keys(self.home.trusted_keys))
         unloaded: list[str] = []
         to_load: list[tuple[discovery.Candidate, dict[str, Any]]] = []
-        for name in [n for n in self.runtime.active if n not in found]:
-            self.runtime.unload(name, "its file was removed")
-            self._attempted.pop(name, None)
-            unloaded.append(name)
-        for name in [n for n in list(self.runtime.errors) if n not in found]:
-            self.runtime.errors.pop(name, None)
-            self._attempted.pop(name, None)
+        for name in [n for n in self.records if n not in found]:
+            if self.runtime.unload(name, "its file was removed"):
+                unloaded.append(name)
+            del self.records[name]
+        with self._requests_lock:
+            requests = dict(self._requests)
         for name, cand in found.items():
+            rec = self.records.get(name)
+            if rec is None:
+                rec = self.records[name] = PluginRecord(name, cand)
+            rec.candidate = cand
             entry = self.state.entry(name)
-            if not entry["enabled"]:
-                if self.runtime.unload(name, "disabled"):
+            rec.enabled = bool(entry["enabled"])
+            rec.safe_mode_off = self.safe_mode and not getattr(cand, "first_party", False)
+            rec.settings = dict(entry["settings"])
+            rec.requests = {(c, w): r for (p, c, w), r in requests.items() if p == name}
+            if not rec.enabled or rec.safe_mode_off:
+                if self.runtime.unload(name, "disabled" if not rec.enabled else "safe mode"):
                     unloaded.append(name)
-                self.runtime.errors.pop(name, None)
-                self._attempted.pop(name, None)
+                rec.failed, rec.attempted, rec.decisions, rec.suspended = None, None, None, None
+                self._forget_requests(name)
                 continue
             stamp = (cand.stamp(), policy, keys_stamp)
-            decisions = (json.dumps(entry["grants"], sort_keys=True), json.dumps(entry["settings"], sort_keys=True))
-            if self._attempted.get(name) == stamp:
-                if self._applied.get(name) != decisions and name in self.runtime.active:
-                    self._apply_decisions(name, entry, decisions)
+            decisions = _decisions(entry)
+            if rec.attempted == stamp:
+                if rec.decisions != decisions:
+                    self._apply_decisions(rec, entry, decisions)
                 continue
-            self._attempted[name] = stamp
-            self._applied[name] = decisions
+            rec.attempted, rec.decisions = stamp, decisions
             to_load.append((cand, entry))
         loaded = self._load_all(to_load, policy)
+        for name, rec in self.records.items():
+            version = self.runtime.active.get(name)
+            hs = version.host.state if version is not None else {}
+            if hs.get("status") == "suspended" and rec.suspended is None:
+                rec.suspended = Suspension(str(hs.get("last_error") or "failed too often"), time.time())
+            elif hs.get("status") != "suspended":
+                rec.suspended = None
         if loaded or unloaded:
             log.debug("plugins rescanned (%s): loaded %s, unloaded %s", reason, loaded, unloaded)
-            if reason == "watch" and self.daemon is not None and getattr(self.daemon, "engine", None):
-                # the config's Plugin mappings are checked again against the new plugin set
-                threading.Thread(
-                    target=self.daemon.reload,
-                    kwargs={"source": "plugins changed"},
-                    name="midimon-plugin-reload",
-                    daemon=True,
-                ).start()
-        self._changed()
-        return {"loaded": loaded, "unloaded": unloaded, "errors": dict(self.runtime.errors)}
+        return {"loaded": loaded, "unloaded": unloaded, "errors": {n: e for n, e in self._errors().items()}}
+
+    def _errors(self) -> dict[str, dict[str, Any]]:
+        return {n: r.failed.error for n, r in self.records.items() if r.failed is not None}
 
     def _load_all(self, items: list[tuple[discovery.Candidate, dict[str, Any]]], policy: str) -> list[str]:
         """Load several plugins at once: each file is read and verified here while the workers
@@ -244,176 +222,297 @@ class PluginManager:
             return []
         results = self.runtime.load_many(jobs())
         for name, version in results.items():
-            if version is None:
-                self._notify_failure(name)
+            rec = self.records.get(name)
+            if version is not None and rec is not None:
+                rec.failed = None  # the new version runs: nothing failed to replace it
+                rec.suspended = None
         return [cand.name for cand, _ in items if results.get(cand.name) is not None]
 
     def _prepare(self, cand: discovery.Candidate, entry: dict[str, Any], policy: str) -> LoadJob | None:
         """Read and verify one candidate; None when it fails (recorded) or did not change."""
+        rec = self.records[cand.name]
         verified = None
         if not cand.trusted:
+            self._failing_sha[cand.name] = _file_sha(cand)
             try:
                 verified = discovery.read(cand, policy)
             except Exception as exc:
                 self.runtime.fail(cand.name, exc, keeps_old=cand.name in self.runtime.active)
-                self._notify_failure(cand.name)
                 return None
-            self.warnings[cand.name] = list(verified.warnings)
+            self._failing_sha[cand.name] = verified.sha256
+            rec.warnings = tuple(verified.warnings)
             for w in verified.warnings:
                 log.warning("plugin %s: %s", cand.name, w)
             old = self.runtime.active.get(cand.name)
             if old is not None and old.verified is not None and old.verified.sha256 == verified.sha256:
-                return None  # touched, not changed
-        return LoadJob(cand, verified, entry["grants"], self._settings(cand, entry, verified))
+                rec.failed = None  # restored to the bytes that run: the broken edit is gone
+                if old.settings != self._settings(entry, verified) or old.host.limits != self._limits(entry):
+                    return LoadJob(
+                        cand, verified, entry["grants"], self._settings(entry, verified), self._limits(entry)
+                    )
+                self.runtime.set_grants(cand.name, entry["grants"])
+                return None
+        return LoadJob(cand, verified, entry["grants"], self._settings(entry, verified), self._limits(entry))
 
-    def _settings(self, cand, entry, verified) -> dict[str, Any]:
+    def _limits(self, entry: dict[str, Any]) -> Limits:
+        """The runtime's limits with this plugin's own deadline and memory (``plugins limits``)."""
+        base = self.runtime.limits
+        own = entry.get("limits") or {}
+        return dataclasses.replace(
+            base,
+            call_timeout=own["timeout_ms"] / 1000 if own.get("timeout_ms") else base.call_timeout,
+            memory_bytes=own["memory_mb"] * 1024 * 1024 if own.get("memory_mb") else base.memory_bytes,
+        )
+
+    @staticmethod
+    def _settings(entry: dict[str, Any], verified: discovery.Verified | None) -> dict[str, Any]:
         return with_defaults(entry["settings"], verified.decl.config_schema if verified else None)
 
-    def _apply_decisions(self, name: str, entry: dict[str, Any], decisions: tuple[str, str]) -> None:
-        self._applied[name] = decisions
-        version = self.runtime.active[name]
-        new_settings = self._settings(version.candidate, entry, version.verified)
-        if new_settings != version.settings:
-            self.runtime.load(version.candidate, version.verified, entry["grants"], new_settings)
+    def _apply_decisions(self, rec: PluginRecord, entry: dict[str, Any], decisions: tuple[str, str]) -> None:
+        """A grant or settings change: apply it; it also lifts a suspension and retries a failed
+        ``initialize()``."""
+        rec.decisions = decisions
+        version = self.runtime.active.get(rec.name)
+        if version is None or version.candidate.trusted:
+            return  # nothing runs, or a pip-installed plugin: no grants, no sandbox limits
+        granted = set(entry["grants"])
+        self._forget_requests(rec.name, granted)
+        rec.requests = {k: r for k, r in rec.requests.items() if k[0] not in granted}
+        new_settings = self._settings(entry, version.verified)
+        limits = self._limits(entry)
+        if new_settings != version.settings or version.init_error or limits != version.host.limits:
+            self.runtime.load(version.candidate, version.verified, entry["grants"], new_settings, limits)
         else:
-            self.runtime.set_grants(name, entry["grants"])
+            self.runtime.set_grants(rec.name, entry["grants"])
+            version.host.resume()
+        rec.suspended = None
 
-    def _notify_failure(self, name: str) -> None:
-        err = self.runtime.errors.get(name)
-        if err:
-            _notify(
-                f"midimon: plugin {name} not loaded",
-                ("The previous version keeps running.\n" if err.get("keeps_previous_version") else "") + err["text"],
-            )
+    def _on_failed(self, name: str, err: dict[str, Any]) -> None:
+        rec = self.records.get(name)
+        if rec is None:
+            return
+        rec.failed = FailedVersion(self._failing_sha.get(name), err, bool(err.get("keeps_previous_version")))
+        self.publish("plugin_error", {"plugin": name, "error": rec.error(None)})
 
     def _on_swap(self, name: str, version: Version | None) -> None:
         if version is not None and version.decl.kind == "trigger":
             if name not in self.pollers:
-                poller = Poller(self.runtime, name, lambda ev: self.submit(ev), self._engine_running)
-                poller.after_tick = self._changed_soon
-                self.pollers[name] = poller.start()
+                self.pollers[name] = Poller(self.runtime, name, self._submit, lambda: self.gate()).start()
         elif name in self.pollers:
             self.pollers.pop(name).stop(timeout=0.2)
 
-    # -- the Plugin action -----------------------------------------------------------------------
-    def refresh_decisions(self) -> None:
-        """A revoke takes effect on the next call: re-read the state file if it changed."""
-        if self.state.refresh():
-            for name in list(self.runtime.active):
-                entry = self.state.entry(name)
-                if not entry["enabled"]:
-                    self.runtime.unload(name, "disabled")
-                    self._attempted.pop(name, None)
-                    continue
-                decisions = (json.dumps(entry["grants"], sort_keys=True), json.dumps(entry["settings"], sort_keys=True))
-                if self._applied.get(name) != decisions:
-                    self._apply_decisions(name, entry, decisions)
+    def _submit(self, plugin: str, event: str, data: dict[str, Any]) -> None:
+        # looked up at each event: tests and the daemon may replace ``submit`` after start
+        self.submit(plugin, event, data)
 
-    def plugin_call(self, name: str, params: dict[str, Any], ctx: dict[str, Any]) -> Any:
-        self.refresh_decisions()
-        version = self.runtime.acquire(name)
-        if version is None:
-            raise ActionError(self.missing_reason(name))
+    # -- recovery --------------------------------------------------------------------------------
+    def resume(self, name: str) -> dict[str, Any]:
+        """Lift a suspension: the next call starts a fresh worker."""
+        with self._lock:
+            rec = self.records.get(name)
+            if rec is None:
+                raise PluginActionError(f"no plugin named {name!r} (see: midimon plugins list)")
+            version = self.runtime.active.get(name)
+            was = rec.suspended is not None or (version is not None and version.host.state["status"] == "suspended")
+            if version is not None:
+                version.host.resume()
+            rec.suspended = None
+            self._publish_changes()
+        log.info("plugin %s: %s", name, "resumed" if was else "resume asked, it was not suspended")
+        return {"name": name, "resumed": was}
+
+    def _on_denied(self, plugin: str, capability: str, what: str) -> None:
+        """On a call thread: count it; the first of its kind is logged and published."""
+        key = (plugin, capability, what)
+        now = time.time()
+        with self._requests_lock:
+            req = self._requests.get(key)
+            if req is None:
+                req = self._requests[key] = PermissionRequest(plugin, capability, what, 1, now, now)
+                first = True
+            else:
+                req.count += 1
+                req.last = now
+                first = False
+        if first:
+            log.warning(
+                "plugin %s: %s needs the %s capability; grant it with: %s", plugin, what, capability, req.command
+            )
+            self.publish("permission_request", req.to_json())
+
+    def _forget_requests(self, name: str, capabilities: set[str] | None = None) -> None:
+        with self._requests_lock:
+            for key in [k for k in self._requests if k[0] == name and (capabilities is None or k[1] in capabilities)]:
+                del self._requests[key]
+
+    # -- the feed --------------------------------------------------------------------------------
+    def _record_json(self, rec: PluginRecord) -> dict[str, Any]:
+        version = self.runtime.active.get(rec.name)
+        hs = version.host.state if version is not None else None
         try:
+            mappings = self.mappings(rec.name)
+        except Exception:
+            mappings = []
+        return to_json(rec, version, hs, mappings)
+
+    def _publish_changes(self) -> None:
+        """Under the sync lock: bump ``seq`` of each record whose JSON changed and publish it."""
+        snapshot: dict[str, dict[str, Any]] = {}
+        for name, rec in sorted(self.records.items()):
+            data = self._record_json(rec)
+            old = self._snapshot.get(name)
+            if old is None or _shown(old) != _shown(data):
+                self._seq += 1
+                rec.seq = self._seq
+                data["seq"] = rec.seq
+                self.publish("plugin", data)
+            else:
+                data["seq"] = rec.seq
+            snapshot[name] = data
+        for name in set(self._snapshot) - set(snapshot):
+            self.publish("plugin_removed", {"name": name})
+        self._snapshot = snapshot  # one reference: readers see the old or the new, never half
+
+    def _tick(self) -> None:
+        """At most once a second: counters on the feed; a suspension or a restart that happened
+        on a call thread becomes a record change through ``sync``."""
+        last_counters: dict[str, Any] = {}
+        while not self._stop.wait(COUNTERS_INTERVAL):
+            counters: dict[str, Any] = {}
+            resync = False
+            for name, version in list(self.runtime.active.items()):
+                hs = version.host.state
+                counters[name] = {
+                    "calls": hs.get("calls", 0),
+                    "failures": hs.get("failures", 0),
+                    "timeouts": hs.get("timeouts", 0),
+                    "denials": hs.get("denials", 0),
+                    "memory_mb": hs.get("memory_mb"),
+                }
+                mark = (hs.get("status") == "suspended", version.init_error, version.generation)
+                if self._live_marks.get(name, mark) != mark:
+                    resync = True
+                self._live_marks[name] = mark
+            with self._requests_lock:
+                reqs = {k: r.count for k, r in self._requests.items()}
+            if counters != last_counters:
+                self.publish("counters", {"plugins": counters})
+                last_counters = counters
+            snapshot_reqs = {
+                (n, r["capability"], r["scope"]): r["count"]
+                for n, d in self._snapshot.items()
+                for r in d.get("pending_requests", [])
+            }
+            if resync or reqs != snapshot_reqs:
+                self.sync("live change")
+
+    # -- readers: never wait on a sync or a call -------------------------------------------------
+    def record_json(self, name: str) -> dict[str, Any] | None:
+        data = self._snapshot.get(name)
+        return self._live(data) if data is not None else None
+
+    def list_json(self) -> list[dict[str, Any]]:
+        return [self._live(d) for _, d in sorted(self._snapshot.items())]
+
+    def _live(self, data: dict[str, Any]) -> dict[str, Any]:
+        out = dict(data)
+        version = self.runtime.active.get(data["name"])
+        if version is not None:
+            hs = version.host.state
+            out["counters"] = {
+                **data["counters"],
+                **{k: hs.get(k, 0) for k in ("calls", "failures", "timeouts")},
+                "denials": hs.get("denials", 0),
+                "memory_mb": hs.get("memory_mb"),
+            }
+            out["last_call_error"] = printable(str(hs.get("last_error") or "")) or None
+            if hs.get("status") == "suspended" and out["state"] not in ("disabled",):
+                out["state"] = "suspended"
+                out["suspended"] = out.get("suspended") or {"reason": str(hs.get("last_error")), "since": time.time()}
+        return out
+
+    def error(self, name: str) -> dict[str, Any] | None:
+        """The failed version's error (file, line, col, message, text) of ``name``, if any."""
+        rec = self.records.get(name)
+        return rec.failed.error if rec is not None and rec.failed is not None else None
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "plugins": self.list_json(),
+            "problems": [{"path": p, "message": m} for p, m in self.problems],
+            "rescans": self.rescans,
+            "safe_mode": self.safe_mode,
+            "signature_policy": self.state.signature_policy,
+            "state_warnings": self.state.warnings,
+        }
+
+    # -- the Plugin action -----------------------------------------------------------------------
+    def plugin_call(self, name: str, params: dict[str, Any], ctx: dict[str, Any]) -> Any:
+        try:
+            version = self.runtime.acquire(name)
+        except SandboxError as exc:
+            raise PluginActionError(str(exc)) from None
+        if version is None:
+            raise PluginActionError(self.missing_reason(name))
+        try:
+            if version.init_error:
+                raise PluginActionError(
+                    f"plugin {name!r} is not running: {version.init_error} (fix it and save, or change its "
+                    f"settings: midimon plugins config {name})"
+                )
             if version.decl.kind != "action" or not version.defines("execute"):
-                raise ActionError(
+                raise PluginActionError(
                     f"plugin {name!r} is a {version.decl.kind} plugin; it has no "
                     "execute(params, context) to run as an action"
                 )
             try:
                 return version.host.call("execute", dict(params), plain_context(ctx))
             except SandboxError as exc:
-                raise ActionError(f"plugin {name!r}: {exc}") from None
+                raise PluginActionError(f"plugin {name!r}: {exc}") from None
         finally:
             version.leave()
-            self._changed_soon()
 
     def missing_reason(self, name: str) -> str:
-        if name in self.candidates and not self.state.enabled(name):
+        rec = self.records.get(name)
+        if rec is not None and not rec.enabled:
             return f"plugin {name!r} is disabled (enable it with: midimon plugins enable {name})"
-        err = self.runtime.errors.get(name)
-        if err:
-            return f"plugin {name!r} failed to load: {err['text']}"
+        if rec is not None and rec.safe_mode_off:
+            return f"plugin {name!r} is off: midimon runs in safe mode (restart it without --safe-mode)"
+        if rec is not None and rec.failed is not None:
+            return f"plugin {name!r} failed to load: {rec.failed.error['text']}"
         return (
             f"plugin {name!r} is not installed (no {name}.py or {name}/ in "
             f"{self.plugins_dir}; see: midimon plugins list)"
         )
 
-    # -- status ----------------------------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
-        plugins = []
-        for name in sorted(set(self.candidates) | set(self.runtime.active) | set(self.runtime.errors)):
-            v = self.runtime.active.get(name)
-            cand = self.candidates.get(name)
-            item: dict[str, Any] = {
-                "name": name,
-                "enabled": self.state.enabled(name),
-                "packaging": cand.packaging if cand else None,
-                "path": str(cand.path) if cand and cand.path else None,
-                "trusted": bool(cand and cand.trusted),
-                "loaded": v is not None,
-                "error": self.runtime.errors.get(name),
-                "warnings": self.warnings.get(name, []),
-            }
-            if v is not None:
-                item.update(
-                    kind=v.decl.kind,
-                    version=v.decl.version,
-                    description=v.decl.description,
-                    generation=v.generation,
-                    loaded_at=v.loaded_at,
-                    sha256=v.verified.sha256 if v.verified else None,
-                    signature=v.verified.signature.message if v.verified else "trusted",
-                    granted=sorted(v.grants.capabilities) if v.grants else [],
-                    pending=v.pending,
-                    init_error=v.init_error,
-                    host=v.host.state,
-                )
-                if name in self.pollers:
-                    item["trigger"] = self.pollers[name].to_json()
-            plugins.append(item)
-        return {
-            "plugins": plugins,
-            "problems": [{"path": p, "message": m} for p, m in self.problems],
-            "rescans": self.rescans,
-            "signature_policy": self.state.signature_policy,
-            "state_warnings": self.state.warnings,
-        }
-
-    _last_write = 0.0
-    _pending_write = False
-
-    def _changed_soon(self) -> None:
-        # after calls: counts change often; write at most every 0.5 s
-        if time.monotonic() - self._last_write > 0.5:
-            self._changed()
-
-    def _changed(self) -> None:
-        self._last_write = time.monotonic()
-        try:
-            target = status_path()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"pid": os.getpid(), "time": time.time(), **self.status()}, default=str), "utf-8")
-            os.replace(tmp, target)
-        except Exception:
-            log.debug("cannot write the plugin status file", exc_info=True)
+    # -- what the config checks ask (plugins.config_checks) --------------------------------------
+    def lookup(self, name: str) -> tuple[str | None, dict[str, Any] | None, str | None] | None:
+        """(kind, params_schema, problem) of ``name``; None when there is no such plugin."""
+        version = self.runtime.active.get(name)
+        rec = self.records.get(name)
+        if version is not None and not version.init_error:
+            return version.decl.kind, version.decl.params_schema, None
+        if rec is None:
+            return None
+        if not rec.enabled or rec.safe_mode_off:
+            return None, None, self.missing_reason(name)
+        if version is not None and version.init_error:
+            return version.decl.kind, version.decl.params_schema, f"plugin {name!r}: {version.init_error}"
+        return None, None, self.missing_reason(name)
 
 
-def attach(daemon) -> PluginManager:
-    """Called by ``midimon run`` before ``daemon.start()``."""
-    manager = PluginManager(daemon)
-    daemon.extensions["plugins"] = manager
-    daemon.extensions["plugin_call"] = manager.plugin_call
-    hooks = daemon.extensions.setdefault("reload_hooks", [])
-    hooks.append(lambda *a, **k: manager.sync("midimon reload"))
-    status = daemon.extensions.setdefault("status", {})
-    status["plugins"] = manager.status
-    from . import config_checks
+def _shown(data: dict[str, Any]) -> dict[str, Any]:
+    """What bumps ``seq``: everything but the counters (and the seq itself)."""
+    return {k: v for k, v in data.items() if k not in ("counters", "seq")}
 
-    config_checks.set_live(manager)
-    manager.start()
-    return manager
+
+def _file_sha(cand: discovery.Candidate) -> str | None:
+    try:
+        if cand.packaging == "file" and cand.path is not None:
+            return hashlib.sha256(cand.path.read_bytes()).hexdigest()
+    except OSError:
+        pass
+    return None
 
 
 def with_defaults(settings: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""The manager's operations, shared by the CLI (and later the web UI): plain data in and out.
+"""The manager's operations: plain data in and out, one implementation of each.
 
-They work on the files (plugins folder, state file, trusted keys); a running daemon notices
-the change through its watcher (and re-reads the state file before every Plugin action, so a
-revoke takes effect on the next call). Each raises ``OperationError`` with a sentence that says
-what to do.
+They work on the files (plugins folder, state file, trusted keys). Inside the daemon the
+``plugins.*`` socket commands call them and then sync the plugin manager before answering; the
+CLI asks the daemon over the socket when one runs and calls them itself only when none does
+(then ``list_plugins`` and ``info`` read the files and describe each plugin in the same record
+shape the daemon returns, with ``state: "stopped"``). Each raises ``OperationError`` with a
+sentence that says what to do.
 """
 
 from __future__ import annotations
@@ -12,17 +14,16 @@ import json
 import os
 import shutil
 import tempfile
-import time
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from midimon.config import paths
-from midimon.sandbox import CAPABILITIES
 
 from . import discovery, integrity, templates
-from .grants import declared_scopes_for, effective, merge_scopes, parse_scope_args
-from .manifest import MANIFEST, check_name
+from .grants import declared_scopes_for, effective
+from .manifest import MANIFEST, ManifestError, check_name
+from .plugin_toml import read_folder_manifest
 from .state import PluginState
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
@@ -38,7 +39,12 @@ CAPABILITY_WHY = {
 
 
 class OperationError(Exception):
-    pass
+    """A problem the user can act on; ``code`` and ``data`` go into a socket error as they are."""
+
+    def __init__(self, message: str, code: str = "failed", **data: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.data = data
 
 
 def _folder() -> Path:
@@ -47,22 +53,6 @@ def _folder() -> Path:
 
 def _state() -> PluginState:
     return PluginState()
-
-
-def runtime_status() -> dict[str, Any] | None:
-    """What the running daemon last published, or None when no daemon runs."""
-    from .manager import status_path
-
-    try:
-        data = json.loads(status_path().read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    pid = data.get("pid")
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, TypeError, ValueError):
-        return None
-    return data
 
 
 def _candidates() -> dict[str, discovery.Candidate]:
@@ -79,62 +69,77 @@ def _candidate(name: str) -> discovery.Candidate:
     return cand
 
 
-def describe(cand: discovery.Candidate, state: PluginState, live: dict[str, Any] | None) -> dict[str, Any]:
+def check_installed(name: str) -> None:
+    _candidate(name)
+
+
+def static_record(cand: discovery.Candidate, state: PluginState) -> dict[str, Any]:
+    """One plugin as the daemon would describe it, read from the files (no daemon runs)."""
+    from .manager import with_defaults
+    from .record import PluginRecord, to_json
+    from .runtime import describe_error
+
     entry = state.entry(cand.name)
-    item: dict[str, Any] = {
-        "name": cand.name,
-        "packaging": cand.packaging,
-        "path": str(cand.path) if cand.path else None,
-        "trusted": cand.trusted,
-        "enabled": entry["enabled"],
-        "granted": sorted(entry["grants"]),
-        "settings": entry["settings"],
-    }
+    rec = PluginRecord(cand.name, cand, enabled=bool(entry["enabled"]), settings=dict(entry["settings"]))
+    view = None
     if not cand.trusted:
         try:
             v = discovery.read(cand, state.signature_policy)
-            grants, pending = effective(v.decl, entry["grants"])
-            item.update(v.decl.to_json())
-            item.update(
-                sha256=v.sha256,
-                signature=v.signature.message,
-                signature_valid=v.signature.valid,
-                warnings=list(v.warnings),
-                effective_grants=grants.to_dict(),
-                pending=pending,
-                valid=True,
-            )
         except Exception as exc:
-            item.update(valid=False, problem=str(exc))
-    else:
-        item.update(kind=None, description="trusted plugin installed with pip (not sandboxed)", valid=True)
-    if live is not None:
-        match = next((p for p in live.get("plugins", []) if p["name"] == cand.name), None)
-        item["daemon"] = match or {"loaded": False}
-    return item
+            from .record import FailedVersion
+
+            rec.failed = FailedVersion(None, describe_error(exc), False)
+        else:
+            grants, pending = effective(v.decl, entry["grants"])
+            rec.warnings = tuple(v.warnings)
+            view = _FileVersion(v, grants, with_defaults(entry["settings"], v.decl.config_schema))
+    data = to_json(rec, view, None, [])  # type: ignore[arg-type]  # a file view has a Version's fields
+    if data["state"] in ("running", "needs_grant"):
+        data["state"] = "stopped"  # nothing runs without a daemon
+    return data
 
 
-def list_plugins() -> dict[str, Any]:
+class _FileVersion:
+    """What ``record.to_json`` reads of a running version, for a plugin read from its file."""
+
+    def __init__(self, verified: discovery.Verified, grants: Any, settings: dict[str, Any]) -> None:
+        self.verified = verified
+        self.decl = verified.decl
+        self.grants = grants
+        self.settings = settings
+        self.init_error: str | None = None
+
+
+def list_result(
+    records: list[dict[str, Any]], problems: list[tuple[str, str]], *, daemon_running: bool, safe_mode: bool = False
+) -> dict[str, Any]:
+    """What ``plugins list --json`` and ``plugins.list`` return."""
     state = _state()
-    live = runtime_status()
-    found, problems = discovery.scan(_folder())
-    for name, cand in discovery.entry_points().items():
-        found.setdefault(name, cand)
+    names = {r["name"] for r in records}
     builtins = sorted(p.stem for p in BUILTIN_DIR.glob("*.py") if not p.name.startswith("_"))
     return {
         "folder": str(_folder()),
-        "daemon_running": live is not None,
+        "daemon_running": daemon_running,
+        "safe_mode": safe_mode,
         "signature_policy": state.signature_policy,
-        "plugins": [describe(c, state, live) for c in found.values()],
+        "plugins": records,
         "problems": [{"path": p, "message": m} for p, m in problems],
-        "available_builtin": [b for b in builtins if b not in found],
+        "available_builtin": [b for b in builtins if b not in names],
         "state_warnings": state.warnings,
     }
 
 
-def info(name: str) -> dict[str, Any]:
+def list_plugins() -> dict[str, Any]:
     state = _state()
-    item = describe(_candidate(name), state, runtime_status())
+    found, problems = discovery.scan(_folder())
+    for name, cand in discovery.entry_points().items():
+        found.setdefault(name, cand)
+    return list_result([static_record(c, state) for c in found.values()], problems, daemon_running=False)
+
+
+def info_result(record: dict[str, Any]) -> dict[str, Any]:
+    """The record plus the plugin's recent audit lines (``plugins info --json``, ``plugins.info``)."""
+    name = record["name"]
     audit = paths.home() / "logs" / "audit.jsonl"
     recent = []
     if audit.exists():
@@ -145,8 +150,14 @@ def info(name: str) -> dict[str, Any]:
                 continue
             if rec.get("plugin") == name:
                 recent.append(rec)
-    item["recent_audit"] = recent[-10:]
-    return item
+    from .granting import runs_anything_of
+
+    # "runs anything" in those words for every granted command pattern that does (granting.py)
+    return {**record, "recent_audit": recent[-10:], "runs_anything": runs_anything_of(record.get("grants") or {})}
+
+
+def info(name: str) -> dict[str, Any]:
+    return info_result(static_record(_candidate(name), _state()))
 
 
 # -- install / uninstall ------------------------------------------------------------------------
@@ -187,7 +198,9 @@ def _safe_extract(archive: Path, into: Path) -> None:
 def _resolve_source(source: str, work: Path) -> tuple[Path, str]:
     """A .py file, a folder, a .zip, or ``builtin:NAME`` -> (path to copy, packaging)."""
     if source.startswith("builtin:"):
-        name = source.split(":", 1)[1]
+        from .aliases import canonical
+
+        name = canonical(source.split(":", 1)[1])  # builtin:spotify_control is builtin:spotify
         p = BUILTIN_DIR / f"{name}.py"
         if not p.is_file():
             raise OperationError(
@@ -222,7 +235,16 @@ def _resolve_source(source: str, work: Path) -> tuple[Path, str]:
     raise OperationError(f"{source}: not a .py file, a plugin folder or a .zip archive")
 
 
-def install(source: str, *, grant: bool = False, force: bool = False) -> dict[str, Any]:
+def install(
+    source: str,
+    *,
+    grant: bool = False,
+    force: bool = False,
+    grants: list[str] | None = None,
+    allow_unsigned: bool = False,
+) -> dict[str, Any]:
+    """Install ``source``; ``grant`` grants all it asks for, ``grants`` those named. A
+    ``require`` signature policy refuses an unsigned plugin unless ``allow_unsigned``."""
     state = _state()
     with tempfile.TemporaryDirectory(prefix="midimon-install-") as tmp:
         work = Path(tmp)
@@ -249,8 +271,11 @@ def install(source: str, *, grant: bool = False, force: bool = False) -> dict[st
         else:
             shutil.copytree(path, target, symlinks=True)
         cand = discovery.Candidate(name, packaging, target)
+        policy = state.signature_policy
+        if allow_unsigned and policy == "require":
+            policy = "warn"  # this one install: the daemon still reads it under the user's policy
         try:
-            verified = discovery.read(cand, state.signature_policy)
+            verified = discovery.read(cand, policy)
         except Exception as exc:
             raise OperationError(f"not installed: {exc}") from None
         decl = verified.decl
@@ -269,9 +294,9 @@ def install(source: str, *, grant: bool = False, force: bool = False) -> dict[st
             shutil.copyfile(staged / f"{name}.py.sig", folder / f"{name}.py.sig")
         os.replace(tmp_dest, dest)
     granted = []
-    if grant:
-        for cap in decl.capabilities:
-            grant_capability(name, cap)
+    for cap in decl.capabilities:
+        if grant or cap in (grants or ()):
+            grant_capability(name, cap, yes=True)  # confirmed by the caller: socket or CLI prompt
             granted.append(cap)
     return {
         "installed": name,
@@ -294,6 +319,10 @@ def uninstall(name: str, *, keep_data: bool = True) -> dict[str, Any]:
     cand = _candidate(name)
     if cand.trusted:
         raise OperationError(f"{name!r} is installed with pip; remove it with pip uninstall")
+    if getattr(cand, "first_party", False):  # its file is inside the installed package
+        raise OperationError(
+            f"{name!r} ships with midimon and cannot be uninstalled; turn it off with: midimon plugins disable {name}"
+        )
     assert cand.path is not None
     if cand.packaging == "folder":
         shutil.rmtree(cand.path)
@@ -318,9 +347,13 @@ def set_enabled(name: str, enabled: bool) -> dict[str, Any]:
     return {"name": name, "enabled": enabled}
 
 
-def grant_capability(name: str, capability: str, scopes: list[str] | None = None) -> dict[str, Any]:
-    if capability not in CAPABILITIES:
-        raise OperationError(f"unknown capability {capability!r}; known: {', '.join(sorted(CAPABILITIES))}")
+def grant_capability(
+    name: str, capability: str, scopes: list[str] | dict[str, Any] | None = None, *, yes: bool = False
+) -> dict[str, Any]:
+    """Grant ``capability`` (declared scopes plus ``scopes``); a dangerous grant needs ``yes``
+    (plugins/granting.py, the one implementation: CLI, ``--from-config``, install, socket)."""
+    from . import granting
+
     cand = _candidate(name)
     if cand.trusted:
         raise OperationError(f"{name!r} is a trusted pip-installed plugin; it is not sandboxed")
@@ -328,30 +361,136 @@ def grant_capability(name: str, capability: str, scopes: list[str] | None = None
         decl = discovery.read(cand, "allow").decl
     except Exception as exc:
         raise OperationError(f"cannot read plugin {name!r}: {exc}") from None
-    if capability not in decl.capabilities:
-        raise OperationError(
-            f"plugin {name!r} does not ask for {capability!r} (it asks for: "
-            f"{', '.join(decl.capabilities) or 'nothing'})"
-        )
     try:
-        extra = parse_scope_args(scopes or [], capability)
-    except ValueError as exc:
-        raise OperationError(str(exc)) from None
-    granted_scopes = merge_scopes(declared_scopes_for(decl, capability), extra)
-
-    def apply(entry):
-        old = (entry["grants"].get(capability) or {}).get("scopes") or {}
-        entry["grants"][capability] = {"scopes": merge_scopes(old, granted_scopes), "time": time.time()}
-
-    entry = _state().update_plugin(name, apply)
-    return {"name": name, "granted": capability, "scopes": entry["grants"][capability]["scopes"]}
+        return granting.grant(name, decl, capability, scopes, _state(), yes=yes)
+    except granting.GrantError as exc:
+        raise OperationError(str(exc), exc.code, **exc.data) from None
 
 
-def revoke_capability(name: str, capability: str) -> dict[str, Any]:
+def revoke_capability(name: str, capability: str | None) -> dict[str, Any]:
+    """Revoke one capability, or (``None``) every grant of the plugin."""
     _candidate(name)
-    removed = []
-    _state().update_plugin(name, lambda e: removed.append(e["grants"].pop(capability, None)))
-    return {"name": name, "revoked": capability, "was_granted": removed[0] is not None}
+    removed: list[str] = []
+
+    def apply(entry: dict[str, Any]) -> None:
+        for cap in [capability] if capability is not None else list(entry["grants"]):
+            if entry["grants"].pop(cap, None) is not None:
+                removed.append(cap)
+
+    _state().update_plugin(name, apply)
+    return {"name": name, "revoked": capability if capability is not None else removed, "was_granted": bool(removed)}
+
+
+def declared_scopes(name: str, capability: str) -> dict[str, Any]:
+    """The scopes plugin ``name`` declares for ``capability`` (what a grant would give)."""
+    cand = _candidate(name)
+    if cand.trusted:
+        return {}
+    try:
+        decl = discovery.read(cand, "allow").decl
+    except Exception as exc:
+        raise OperationError(f"cannot read plugin {name!r}: {exc}") from None
+    return declared_scopes_for(decl, capability)
+
+
+def _schema(name: str) -> dict[str, Any] | None:
+    cand = _candidate(name)
+    if cand.trusted:
+        return None
+    try:
+        return discovery.read(cand, "allow").decl.config_schema
+    except Exception as exc:
+        raise OperationError(f"cannot read plugin {name!r}: {exc}") from None
+
+
+def _secrets(schema: dict[str, Any] | None) -> set[str]:
+    props = (schema or {}).get("properties") or {}
+    return {
+        k for k, p in props.items() if isinstance(p, dict) and (p.get("secret") is True or p.get("writeOnly") is True)
+    }
+
+
+def get_settings(name: str) -> dict[str, Any]:
+    """``plugins.config`` without settings: the settings (secrets as ``{"set": true}``) and schema."""
+    from .record import redact
+
+    schema = _schema(name)
+    return {"name": name, "settings": redact(_state().entry(name)["settings"], schema), "schema": schema}
+
+
+def save_settings(name: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``settings`` against the plugin's config_schema and save them. A secret sent back
+    as ``{"set": true}`` (what the reader was shown) keeps its stored value."""
+    schema = _schema(name)
+    old = _state().entry(name)["settings"]
+    merged = dict(settings)
+    for key in _secrets(schema):
+        if merged.get(key) == {"set": True} and key in old:
+            merged[key] = old[key]
+    if schema:
+        import jsonschema
+
+        errors = sorted(
+            jsonschema.Draft202012Validator(schema).iter_errors(merged), key=lambda e: list(e.absolute_path)
+        )
+        if errors:
+            raise OperationError(
+                "; ".join(f"{'.'.join(map(str, e.absolute_path)) or 'settings'}: {e.message}" for e in errors),
+                "invalid_settings",
+                errors=[{"path": list(e.absolute_path), "message": e.message} for e in errors],
+            )
+    _state().update_plugin(name, lambda e: e.__setitem__("settings", merged))
+    return get_settings(name)
+
+
+def edited_settings(current: dict[str, Any], set_: list[str], unset: list[str]) -> dict[str, Any]:
+    """``get_settings``' answer changed by the CLI's ``--set KEY=VALUE`` and ``--unset KEY``."""
+    settings = dict(current.get("settings") or {})
+    props = (current.get("schema") or {}).get("properties") or {}
+    for item in set_:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise OperationError(f"--set {item!r}: use KEY=VALUE")
+        settings[key] = _coerce(value, props.get(key))
+    for key in unset:
+        settings.pop(key, None)
+    return settings
+
+
+def asked_capabilities(source: str) -> list[str]:
+    """The capabilities the plugin at ``source`` asks for (``install --grant``)."""
+    return list(asked_declarations(source).capabilities)
+
+
+def asked_declarations(source: str) -> Any:
+    """The declarations of the plugin at ``source``, not installed (the install review)."""
+    with tempfile.TemporaryDirectory(prefix="midimon-inspect-") as tmp:
+        path, packaging = _resolve_source(source, Path(tmp))
+        name = path.stem if packaging == "file" else path.name
+        try:
+            return discovery.read(discovery.Candidate(name, packaging, path), "allow").decl
+        except Exception as exc:
+            raise OperationError(f"not installed: {exc}") from None
+
+
+def set_limits(name: str, *, timeout_ms: Any = None, memory_mb: Any = None) -> dict[str, Any]:
+    """Show or set one plugin's call deadline and memory limit (kept in the state file)."""
+    _candidate(name)
+    for key, value, low, high in (("timeout_ms", timeout_ms, 10, 600_000), ("memory_mb", memory_mb, 16, 8192)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+            raise OperationError(f"{key} must be a whole number from {low} to {high}", "bad_args")
+
+    def apply(entry: dict[str, Any]) -> None:
+        limits = dict(entry.get("limits") or {})
+        if timeout_ms is not None:
+            limits["timeout_ms"] = timeout_ms
+        if memory_mb is not None:
+            limits["memory_mb"] = memory_mb
+        entry["limits"] = limits
+
+    if timeout_ms is not None or memory_mb is not None:
+        _state().update_plugin(name, apply)
+    return {"name": name, "limits": _state().entry(name).get("limits", {})}
 
 
 def _coerce(value: str, schema: dict[str, Any] | None) -> Any:
@@ -445,9 +584,10 @@ def sign(name: str, key_file: str) -> dict[str, Any]:
         entry, manifest = integrity.read_no_follow(cand.path), None
     else:
         manifest = integrity.read_no_follow(cand.path / MANIFEST)
-        import tomllib
-
-        entry_name = tomllib.loads(manifest.decode())["plugin"].get("entry", "plugin.py")
+        try:  # the entry file the daemon reads: `entry`, or the plan's `binary`
+            entry_name = read_folder_manifest(manifest, str(cand.path / MANIFEST), name, cand.path).entry
+        except ManifestError as exc:
+            raise OperationError(str(exc)) from None
         entry = integrity.read_no_follow(cand.path / entry_name)
     sig_path = cand.signature_path()
     assert sig_path is not None
@@ -513,10 +653,11 @@ __all__ = [
     "list_plugins",
     "new",
     "revoke_capability",
+    "save_settings",
     "set_enabled",
+    "set_limits",
     "set_policy",
     "sign",
     "uninstall",
     "verify",
-    "runtime_status",
 ]

@@ -16,12 +16,11 @@ thread, and each plugin's retire-then-initialize sequence is the same as for one
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from midimon.sandbox import HostServices, Limits, PluginCompileError, PluginHost, PluginLoadError, SandboxError
@@ -44,6 +43,7 @@ class LoadJob(NamedTuple):
     verified: Verified | None
     grants: dict[str, Any]
     settings: dict[str, Any]
+    limits: Limits | None = None  # this plugin's own (``plugins limits``); None: the runtime's
 
 
 def describe_error(exc: BaseException) -> dict[str, Any]:
@@ -118,6 +118,9 @@ class TrustedHost:
     def stop(self, timeout: float = 1.0) -> None:
         self._obj = None
 
+    def resume(self) -> None:
+        self._counts["consecutive_failures"] = 0
+
     @property
     def state(self) -> dict[str, Any]:
         return {
@@ -126,6 +129,7 @@ class TrustedHost:
             "pid": None,
             "last_error": self._last_error,
             **self._counts,
+            "denials": 0,
         }
 
 
@@ -208,37 +212,44 @@ class Runtime:
         limits: Limits | None = None,
         data_root: Any = None,
         audit: Any = None,
-        on_change: Callable[[], None] | None = None,
+        on_failed: Callable[[str, dict[str, Any]], None] | None = None,
+        on_denied: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.services = services or HostServices()
         self.limits = limits or Limits()
         self.data_root = data_root
         self.audit = audit
-        self.on_change = on_change
+        #: told (plugin, error) when a version fails to build; the manager keeps it in the record
+        self.on_failed = on_failed
+        #: told (plugin, capability, what) when a capability request is refused
+        self.on_denied = on_denied
+        #: the running version of each plugin: the one reference a swap replaces (calls read it)
         self.active: dict[str, Version] = {}
-        self.errors: dict[str, dict[str, Any]] = {}
         self._reload_lock = threading.RLock()
         self._generations = itertools.count(1)
-        self._quiet_depth = 0
         self.swap_listeners: list[Callable[[str, Version | None], None]] = []
 
     # -- loading -------------------------------------------------------------------------------
     def load(
-        self, candidate: Candidate, verified: Verified | None, recorded_grants: dict[str, Any], settings: dict[str, Any]
+        self,
+        candidate: Candidate,
+        verified: Verified | None,
+        recorded_grants: dict[str, Any],
+        settings: dict[str, Any],
+        limits: Limits | None = None,
     ) -> Version | None:
         """Build a new version and swap it in. On failure the old version keeps running."""
         with self._reload_lock:
             t0 = time.perf_counter()
             old = self.active.get(candidate.name)
             try:
-                version = self._build(candidate, verified, recorded_grants, settings)
+                version = self._build(candidate, verified, recorded_grants, settings, limits)
             except Exception as exc:
                 self.fail(candidate.name, exc, keeps_old=old is not None)
                 return None
             self._swap(version, old)
             self._finish(version, old)
             self._log_active(version, old, t0)
-            self._changed()
             return version
 
     def load_many(self, jobs: Iterable[LoadJob]) -> dict[str, Version | None]:
@@ -247,18 +258,17 @@ class Runtime:
         ``jobs`` may be a generator: each job's build starts as soon as it is yielded, so the
         caller's work for the next job (reading and verifying its file) overlaps the workers
         starting. The same plugin must not appear twice. Returns once every new version is
-        ready (initialised) or failed; the status is published once, at the end.
+        ready (initialised) or failed.
         """
         results: dict[str, Version | None] = {}
         with (
             self._reload_lock,
-            self._quiet(),
             concurrent.futures.ThreadPoolExecutor(LOAD_THREADS, thread_name_prefix="midimon-plugin-load") as pool,
         ):
             builds: dict[concurrent.futures.Future, tuple[LoadJob, float]] = {}
             try:
                 for job in jobs:
-                    fut = pool.submit(self._build, job.candidate, job.verified, job.grants, job.settings)
+                    fut = pool.submit(self._build, job.candidate, job.verified, job.grants, job.settings, job.limits)
                     builds[fut] = (job, time.perf_counter())
             finally:
                 # swap each version in as its build completes (in this thread, one at a time)
@@ -286,7 +296,6 @@ class Runtime:
                     except Exception:
                         log.exception("plugin %s: starting the new version failed", version.name)
                     self._log_active(version, old, t0)
-        self._changed()
         return results
 
     @staticmethod
@@ -307,17 +316,22 @@ class Runtime:
         err = describe_error(exc)
         err["time"] = time.time()
         err["keeps_previous_version"] = keeps_old
-        self.errors[name] = err
         log.error(
             "plugin %s: %s: %s",
             name,
             "not reloaded, the previous version keeps running" if keeps_old else "not loaded",
             err["text"],
         )
-        self._changed()
+        if self.on_failed is not None:
+            self.on_failed(name, err)
 
     def _build(
-        self, candidate: Candidate, verified: Verified | None, recorded: dict[str, Any], settings: dict[str, Any]
+        self,
+        candidate: Candidate,
+        verified: Verified | None,
+        recorded: dict[str, Any],
+        settings: dict[str, Any],
+        limits: Limits | None = None,
     ) -> Version:
         if candidate.trusted:
             host: Any = TrustedHost(candidate.name, candidate.entry_point)
@@ -356,11 +370,14 @@ class Runtime:
                 verified.source,
                 verified.filename,
                 grants=grants,
-                limits=self.limits,
+                limits=limits or self.limits,
                 services=self.services,
                 on_restart=restarted,
                 **kw,
             )
+            if self.on_denied is not None:
+                listener = self.on_denied
+                host.on_denied(lambda cap, what, _n=candidate.name: listener(_n, cap, what))
             try:
                 info = host.start()
             except BaseException:
@@ -379,7 +396,6 @@ class Runtime:
 
     def _swap(self, new: Version, old: Version | None) -> None:
         self.active[new.name] = new  # the swap: one reference, between two events
-        self.errors.pop(new.name, None)
         for cb in self.swap_listeners:
             cb(new.name, new)
 
@@ -413,14 +429,12 @@ class Runtime:
     def unload(self, name: str, reason: str) -> bool:
         with self._reload_lock:
             old = self.active.pop(name, None)
-            self.errors.pop(name, None)
             if old is None:
                 return False
             for cb in self.swap_listeners:
                 cb(name, None)
             self._retire(old)
             log.info("plugin %s: unloaded (%s)", name, reason)
-            self._changed()
             return True
 
     def shutdown(self, deadline: float = 5.0) -> None:
@@ -436,24 +450,6 @@ class Runtime:
                         old.lifecycle("stop")
                     old.lifecycle("shutdown")
                 old.host.stop()
-
-    @contextlib.contextmanager
-    def _quiet(self) -> Iterator[None]:
-        """Within: status changes are not published (the batch publishes once at its end)."""
-        self._quiet_depth += 1
-        try:
-            yield
-        finally:
-            self._quiet_depth -= 1
-
-    def _changed(self) -> None:
-        if self._quiet_depth:
-            return
-        if self.on_change is not None:
-            try:
-                self.on_change()
-            except Exception:
-                log.debug("plugin change listener failed", exc_info=True)
 
     # -- calls -----------------------------------------------------------------------------------
     def acquire(self, name: str, wait: float = 5.0) -> Version | None:
@@ -489,7 +485,6 @@ class Runtime:
         if callable(setter):
             setter(grants)
             version.grants, version.pending = grants, pending
-            self._changed()
             return False
-        self.load(version.candidate, version.verified, recorded, version.settings)
+        self.load(version.candidate, version.verified, recorded, version.settings, version.host.limits)
         return True

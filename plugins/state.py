@@ -104,6 +104,7 @@ class PluginState:
                 "enabled": e.get("enabled", True),
                 "grants": copy.deepcopy(e.get("grants", {})),
                 "settings": copy.deepcopy(e.get("settings", {})),
+                **({"limits": copy.deepcopy(e["limits"])} if e.get("limits") else {}),
             }
 
     def enabled(self, name: str) -> bool:

@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from midimon.engine import events as E
-
 from .runtime import Runtime
 
 log = logging.getLogger("midimon.plugins")
@@ -54,9 +52,13 @@ def plugin_event(plugin: str, item: Any) -> tuple[str | None, dict[str, Any], st
     return name, data, ""
 
 
-def to_events(plugin: str, value: Any) -> tuple[list[E.Event], list[str]]:
+#: one event a trigger plugin produced: (plugin, event name, data)
+PluginEvent = tuple[str, str, dict[str, Any]]
+
+
+def to_events(plugin: str, value: Any) -> tuple[list[PluginEvent], list[str]]:
     """Check what ``poll_events()`` returned; bad items are reported, good ones kept."""
-    events: list[E.Event] = []
+    events: list[PluginEvent] = []
     problems: list[str] = []
     if value is None:
         return events, problems
@@ -67,7 +69,7 @@ def to_events(plugin: str, value: Any) -> tuple[list[E.Event], list[str]]:
         if problem:
             problems.append(f"item {i}: {problem}")
         if name is not None:
-            events.append(E.Event(E.PLUGIN, device=plugin, name=name, data=data))
+            events.append((plugin, name, data))
     if len(value) > MAX_EVENTS_PER_POLL:
         problems.append(f"{len(value) - MAX_EVENTS_PER_POLL} events dropped (at most {MAX_EVENTS_PER_POLL} per poll)")
     return events, problems
@@ -75,7 +77,11 @@ def to_events(plugin: str, value: Any) -> tuple[list[E.Event], list[str]]:
 
 class Poller:
     def __init__(
-        self, runtime: Runtime, name: str, submit: Callable[[E.Event], None], gate: Callable[[], bool] = lambda: True
+        self,
+        runtime: Runtime,
+        name: str,
+        submit: Callable[[str, str, dict[str, Any]], None],
+        gate: Callable[[], bool] = lambda: True,
     ) -> None:
         self.runtime = runtime
         self.gate = gate  # polls wait until events have somewhere to go (the engine runs)
@@ -103,7 +109,8 @@ class Poller:
         while not self._stop.is_set():
             started = time.monotonic()
             version = self.runtime.active.get(self.name)
-            if version is None or version.decl.kind != "trigger" or not self.gate():
+            # a version whose initialize() failed does not run (the record shows the error)
+            if version is None or version.decl.kind != "trigger" or version.init_error or not self.gate():
                 self._stop.wait(interval)
                 continue
             interval = version.decl.poll_interval_ms / 1000
@@ -130,8 +137,8 @@ class Poller:
         events, problems = to_events(self.name, value)
         for p in problems:
             self._error(f"{version.decl.name}: {p}")
-        for ev in events:
-            self.submit(ev)
+        for plugin, event, data in events:
+            self.submit(plugin, event, data)
         self.events += len(events)
         return len(events)
 

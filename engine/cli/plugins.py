@@ -1,7 +1,9 @@
 """`midimon plugins ...`: list, install, grant and configure plugins (see docs/plugins-user-guide.md).
 
-The commands change files (the plugins folder, MIDIMON_HOME/plugin-state.json, trusted_keys/);
-a running daemon picks the change up within a fraction of a second.
+When a daemon runs, each subcommand that has a ``plugins.SUBCOMMAND`` socket command asks the
+daemon (the one door: it changes the files and applies the change before it answers); when none
+runs, the same operation works on the files (the plugins folder, MIDIMON_HOME/plugin-state.json,
+trusted_keys/). Either way ``--json`` prints the same document.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def register(sub) -> None:
         (("source",), {}),
         (("--grant",), {"action": "store_true", "help": "grant every capability it asks for"}),
         (("--force",), {"action": "store_true", "help": "replace an installed plugin"}),
+        (("--allow-unsigned",), {"action": "store_true", "help": "install unsigned under a 'require' policy"}),
+        (("--yes",), {"action": "store_true", "help": "with --grant: grant dangerous capabilities without asking"}),
     )
     cmd(
         "uninstall",
@@ -43,14 +47,23 @@ def register(sub) -> None:
         (("name",), {}),
         (("--purge",), {"action": "store_true"}),
     )
-    cmd("enable", "enable a plugin", lambda a: _ops().set_enabled(a.name, True), (("name",), {}))
-    cmd("disable", "disable a plugin (it is unloaded)", lambda a: _ops().set_enabled(a.name, False), (("name",), {}))
+    cmd("enable", "enable a plugin", _enable(True), (("name",), {}))
+    cmd("disable", "disable a plugin (it is unloaded)", _enable(False), (("name",), {}))
+    cmd("resume", "lift a plugin's suspension (it failed too often in a row)", _resume, (("name",), {}))
     cmd(
-        "grant",
-        "grant a capability (with the scopes the plugin declares, plus --scope)",
-        lambda a: _ops().grant_capability(a.name, a.capability, a.scope),
+        "limits",
+        "show or set a plugin's call deadline and memory limit",
+        _limits,
         (("name",), {}),
-        (("capability",), {}),
+        (("--timeout-ms",), {"type": int}),
+        (("--memory-mb",), {"type": int}),
+    )
+    grant_cmd = cmd(
+        "grant",
+        "grant a capability (with the scopes the plugin declares, plus --scope); --from-config: what the config needs",
+        _grant,
+        (("name",), {}),
+        (("capability",), {"nargs": "?"}),
         (
             ("--scope",),
             {
@@ -61,17 +74,20 @@ def register(sub) -> None:
             },
         ),
     )
+    from midimon.engine.cli import plugin_grants
+
+    plugin_grants.add_arguments(grant_cmd)  # --yes, --from-config (engine/cli/plugin_grants.py)
     cmd(
         "revoke",
-        "revoke a capability (takes effect on the next call)",
-        lambda a: _ops().revoke_capability(a.name, a.capability),
+        "revoke a capability, or every grant without CAPABILITY (takes effect on the next call)",
+        _revoke,
         (("name",), {}),
-        (("capability",), {}),
+        (("capability",), {"nargs": "?"}),
     )
     cmd(
         "config",
         "show or change a plugin's settings (checked against its config_schema)",
-        lambda a: _ops().configure(a.name, a.set, a.unset),
+        _config,
         (("name",), {}),
         (("--set",), {"action": "append", "default": [], "metavar": "KEY=VALUE"}),
         (("--unset",), {"action": "append", "default": [], "metavar": "KEY"}),
@@ -128,23 +144,66 @@ def _ops():
     return operations
 
 
+class _Refused(Exception):
+    """The daemon said no; ``error`` is its error object (code, message...)."""
+
+    def __init__(self, error: dict) -> None:
+        super().__init__(error.get("message", "failed"))
+        self.error = error
+
+
+def _ask(args, command: str, payload: dict, local):
+    """The daemon's answer to ``plugins.COMMAND`` when one runs, else ``local()`` on the files."""
+    from midimon.engine.live.client import Client, NotRunning, RequestFailed
+
+    try:
+        with Client(getattr(args, "socket", None), timeout=30.0) as c:
+            return c.call(f"plugins.{command}", payload)
+    except NotRunning:
+        return local()
+    except RequestFailed as exc:
+        raise _Refused(getattr(exc, "error", None) or {"message": str(exc)}) from None
+
+
 def _run(fn, args) -> int:
     ops = _ops()
     try:
         result = fn(args)
     except ops.OperationError as exc:
-        return fail(str(exc), as_json=args.json)
+        extra = {"code": exc.code, **exc.data} if exc.code != "failed" else {}
+        return _failed(str(exc), args.json, extra)
+    except _Refused as exc:
+        err = dict(exc.error)
+        return _failed(str(err.pop("message", "failed")), args.json, err)
     if isinstance(result, int):
         return result
     if args.json:
         print_json({"ok": True, **result} if isinstance(result, dict) else result)
     elif isinstance(result, dict):
-        _show(result)
+        _show(_printable(result))
     return 0 if not (isinstance(result, dict) and result.get("ok") is False) else 1
+
+
+def _printable(data):
+    from midimon.engine.cli.plugin_grants import printable_data
+
+    # plugin-supplied text (name, author, description, errors...) is escaped on a terminal
+    return printable_data(data)
+
+
+def _failed(message: str, as_json: bool, extra: dict) -> int:
+    # ``code`` is the error's code ("needs_confirmation"): a JSON field, never fail()'s exit code
+    if as_json:
+        print_json({"ok": False, "error": message, **extra})
+        return 1
+    return fail(message)
 
 
 def _show(result: dict, indent: str = "") -> None:
     for key, value in result.items():
+        if key == "plugin" and isinstance(value, dict):
+            print(f"{indent}now: {_state_words(value)}")
+            continue
         if isinstance(value, dict) and value:
             print(f"{indent}{key}:")
             _show(value, indent + "  ")
@@ -156,36 +215,66 @@ def _show(result: dict, indent: str = "") -> None:
             print(f"{indent}{key}: {value}")
 
 
+# -- words for people ----------------------------------------------------------------------------
+
+STATE_WORDS = {
+    "running": "running",
+    "disabled": "disabled",
+    "error": "ERROR",
+    "suspended": "SUSPENDED",
+    "needs_grant": "needs a grant",
+    "stopped": "not running",
+}
+
+
+def _where(err: dict) -> str:
+    where = str(err.get("file") or "")
+    if where and err.get("line"):
+        where += f":{err['line']}"
+        if err.get("col"):
+            where += f":{err['col']}"
+    return where
+
+
+def error_line(p: dict) -> str | None:
+    """The one problem of a plugin record worth a line (file:line first), or None."""
+    err = p.get("error")
+    if err:
+        where = _where(err)
+        message = str(err.get("message") or err.get("text") or "")
+        return f"{where}: {message}" if where and where not in message else message
+    if p.get("suspended"):
+        return f"suspended: {p['suspended'].get('reason')} (lift it with: midimon plugins resume {p['name']})"
+    if p.get("pending_requests"):
+        r = p["pending_requests"][0]
+        return f"was refused {r['capability']} ({r['scope']}, {r['count']}x); grant it with: {r['command']}"
+    return None
+
+
+def _state_words(p: dict) -> str:
+    return STATE_WORDS.get(str(p.get("state") or ""), str(p.get("state")))
+
+
 def _list(args):
-    data = _ops().list_plugins()
+    ops = _ops()
+    data = _ask(args, "list", {}, ops.list_plugins)
     if args.json:
         return data
-    print(
-        f"plugins folder: {data['folder']}  (signature policy: {data['signature_policy']}; "
-        f"daemon {'running' if data['daemon_running'] else 'not running'})"
-    )
+    data = _printable(data)
+    where = "daemon running" if data["daemon_running"] else "daemon not running: read from the files"
+    print(f"plugins folder: {data['folder']}  (signature policy: {data['signature_policy']}; {where})")
+    if data.get("safe_mode"):
+        print("SAFE MODE: only first-party plugins run (run midimon without --safe-mode to lift it)")
     if not data["plugins"]:
         print("no plugins installed")
     for p in data["plugins"]:
-        state = "enabled" if p["enabled"] else "disabled"
-        live = p.get("daemon")
-        if live is not None:
-            if live.get("error"):
-                state += ", ERROR: " + live["error"]["text"]
-            elif live.get("loaded"):
-                host = live.get("host") or {}
-                state += (
-                    f", loaded (calls {host.get('calls', 0)}, failures {host.get('failures', 0)}"
-                    f"{', SUSPENDED' if host.get('status') == 'suspended' else ''})"
-                )
-        if not p.get("valid", True):
-            state += ", INVALID: " + p.get("problem", "")
-        kind = p.get("kind") or "trusted"
-        print(f"  {p['name']:<20} {kind:<8} {p.get('version') or '-':<8} {state}")
+        kind = p.get("kind") or ("trusted" if p.get("source") == "entry_point" else "-")
+        print(f"  {p['name']:<20} {kind:<8} {p.get('version') or '-':<8} {_state_words(p)}")
         if p.get("description"):
             print(f"      {p['description']}")
-        if p.get("pending"):
-            print(f"      asks for more than granted: {p['pending']}")
+        line = error_line(p)
+        if line:
+            print(f"      {line}")
     for prob in data["problems"]:
         print(f"  ignored {prob['path']}: {prob['message']}")
     if data["available_builtin"]:
@@ -197,13 +286,152 @@ def _list(args):
 
 
 def _info(args):
-    data = _ops().info(args.name)
-    return data
+    ops = _ops()
+    data = _ask(args, "info", {"name": args.name}, lambda: ops.info(args.name))
+    if args.json:
+        return data
+    print(info_page(_printable(data)))
+    return 0
+
+
+def _scopes_text(scopes: dict) -> str:
+    return "; ".join(f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in scopes.items())
+
+
+def info_page(p: dict) -> str:
+    """``plugins info`` in words: a page, not a dump (``--json`` keeps the whole record)."""
+    from midimon.sandbox.grants import grant_command, is_dangerous
+
+    name = p["name"]
+    out = [f"{name} {p.get('version') or ''}".rstrip() + f" ({p.get('kind') or 'unknown kind'} plugin)"]
+    if p.get("description"):
+        out.append(f"  {p['description']}")
+    out.append("")
+    hint = "" if p.get("enabled", True) else f" (enable it with: midimon plugins enable {name})"
+    out.append(f"state:       {_state_words(p)}{hint}")
+    line = error_line(p)
+    if line:
+        out.append(f"problem:     {line}")
+    if p.get("failed_version"):
+        out.append("             the edit failed to load; the previous version keeps running")
+    out.append(f"source:      {p.get('source')} {p.get('path') or ''}".rstrip())
+    sig = p.get("signature") or {}
+    out.append(f"signature:   {sig.get('status')}" + (f" ({sig['message']})" if sig.get("message") else ""))
+    if p.get("sha256"):
+        out.append(f"sha256:      {p['sha256']}")
+    for key in ("author", "homepage", "license"):
+        if p.get(key):
+            out.append(f"{key + ':':<13}{p[key]}")
+    requested = p.get("capabilities_requested") or {}
+    grants = p.get("grants") or {}
+    if requested:
+        out.append("capabilities:")
+        for cap, scopes in requested.items():
+            mark = (
+                "granted"
+                if cap in grants
+                else f"not granted: {grant_command(name, cap, yes=is_dangerous(cap, scopes))}"
+            )
+            detail = _scopes_text(scopes)
+            out.append(f"  {cap:<15} {mark}" + (f"  [{detail}]" if detail else ""))
+    else:
+        out.append("capabilities: none asked for")
+    if p.get("settings"):
+        out.append("settings:")
+        for k, v in p["settings"].items():
+            out.append(f"  {k} = {'(set)' if isinstance(v, dict) and v.get('set') else v}")
+    c = p.get("counters") or {}
+    out.append(
+        f"calls:       {c.get('calls', 0)} ({c.get('failures', 0)} failed, {c.get('timeouts', 0)} timed out, "
+        f"{c.get('denials', 0)} refused)"
+    )
+    for m in p.get("mappings") or []:
+        desc = f": {m['description']}" if m.get("description") else ""
+        out.append(f"used by:     mode {m['mode']}, mapping {m['index']}{desc}")
+    for w in p.get("warnings") or []:
+        out.append(f"warning:     {w}")
+    for w in p.get("runs_anything") or []:
+        out.append(f"WARNING:     {w}")
+    audit = p.get("recent_audit") or []
+    if audit:
+        out.append("recent capability use:")
+        for a in audit[-5:]:
+            out.append(f"  {a.get('capability', '')} {a.get('action', '')} {a.get('outcome', '')}".rstrip())
+    return "\n".join(out)
+
+
+def _enable(enabled: bool):
+    def run(args):
+        ops = _ops()
+        command = "enable" if enabled else "disable"
+        return _ask(args, command, {"name": args.name}, lambda: ops.set_enabled(args.name, enabled))
+
+    return run
+
+
+def _resume(args):
+    ops = _ops()
+
+    def local():
+        ops.check_installed(args.name)
+        raise ops.OperationError(f"midimon is not running; plugin {args.name!r} starts afresh with the next run")
+
+    return _ask(args, "resume", {"name": args.name}, local)
+
+
+def _limits(args):
+    ops = _ops()
+    payload = {"name": args.name, "timeout_ms": args.timeout_ms, "memory_mb": args.memory_mb}
+    return _ask(
+        args,
+        "limits",
+        {k: v for k, v in payload.items() if v is not None},
+        lambda: ops.set_limits(args.name, timeout_ms=args.timeout_ms, memory_mb=args.memory_mb),
+    )
+
+
+def _grant(args):
+    from midimon.engine.cli import plugin_grants
+
+    # the review, the question, --yes and --from-config live in plugin_grants.py
+    return plugin_grants.grant(args, _ask)
+
+
+def _revoke(args):
+    ops = _ops()
+    payload = {"name": args.name, "capability": args.capability}
+    return _ask(args, "revoke", payload, lambda: ops.revoke_capability(args.name, args.capability))
+
+
+def _config(args):
+    ops = _ops()
+    current = _ask(args, "config", {"name": args.name}, lambda: ops.get_settings(args.name))
+    if not (args.set or args.unset):
+        return current
+    settings = ops.edited_settings(current, args.set, args.unset)
+    return _ask(
+        args, "config", {"name": args.name, "settings": settings}, lambda: ops.save_settings(args.name, settings)
+    )
 
 
 def _install(args):
-    result = _ops().install(args.source, grant=args.grant, force=args.force)
+    ops = _ops()
+    payload = {"path": args.source, "force": args.force, "allow_unsigned": args.allow_unsigned, "yes": True}
+    if args.grant:
+        from midimon.engine.cli import plugin_grants
+
+        # a dangerous capability is asked about on a terminal, or needs --yes (plugin_grants.py)
+        payload["grants"] = plugin_grants.confirm_install(args)
+    result = _ask(
+        args,
+        "install",
+        payload,
+        lambda: ops.install(args.source, grant=args.grant, force=args.force, allow_unsigned=args.allow_unsigned),
+    )
     if not args.json:
+        from midimon.sandbox.grants import grant_command, is_dangerous
+
+        result = _printable(result)
         print(f"installed {result['installed']} {result['version']} ({result['kind']}) -> {result['path']}")
         print(f"  {result['signature']}; sha256 {result['sha256']}")
         for w in result["warnings"]:
@@ -212,7 +440,10 @@ def _install(args):
             state = (
                 "granted"
                 if ask["capability"] in result["granted"]
-                else f"not granted: midimon plugins grant {result['installed']} {ask['capability']}"
+                else "not granted: "
+                + grant_command(
+                    result["installed"], ask["capability"], yes=is_dangerous(ask["capability"], ask["scopes"])
+                )
             )
             print(f"  asks for {ask['capability']} ({ask['why']}) {ask['scopes'] or ''}: {state}")
         return 0
@@ -220,7 +451,13 @@ def _install(args):
 
 
 def _uninstall(args):
-    return _ops().uninstall(args.name, keep_data=not args.purge)
+    ops = _ops()
+    return _ask(
+        args,
+        "uninstall",
+        {"name": args.name, "keep_data": not args.purge},
+        lambda: ops.uninstall(args.name, keep_data=not args.purge),
+    )
 
 
 def _verify(args):

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
-from pathlib import Path
 
-from midimon.config import ConfigError, paths
+SAFE_MODE = "--safe-mode"
 
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="run the daemon in the foreground")
     p.add_argument("--config", metavar="PATH", help="config file (default: MIDIMON_HOME/config.toml)")
     p.add_argument("--mode", help="start in this mode")
+    p.add_argument(
+        SAFE_MODE,
+        action="store_true",
+        help="start with every plugin that does not ship with midimon off (for this run only)",
+    )
     p.set_defaults(handler=cmd_run)
 
 
 def cmd_run(args) -> int:
+    from midimon.config import ConfigError
+    from midimon.config.home import Home
     from midimon.engine.daemon import Daemon, ensure_config
 
     handler = logging.StreamHandler(sys.stderr)
@@ -27,10 +34,10 @@ def cmd_run(args) -> int:
     logger.propagate = False
     logger.setLevel(logging.DEBUG if args.debug else logging.INFO)
 
-    config_path = Path(args.config).expanduser() if args.config else paths.config_file()
-    if ensure_config(config_path):
-        logger.info("no config found: wrote a commented starter config to %s", config_path)
-    daemon = Daemon(config_path)
+    home = Home.from_env(config=args.config)  # the one place `midimon run` works out its paths
+    if ensure_config(home.config):
+        logger.info("no config found: wrote a commented starter config to %s", home.config)
+    daemon = Daemon(home=home, debug=args.debug, safe_mode=args.safe_mode)
     _install_extensions(daemon)
     import threading
 
@@ -58,18 +65,34 @@ def cmd_run(args) -> int:
             pass
     finally:
         daemon.stop()
+    if daemon.restart_requested is not None:
+        _reexec(daemon.restart_requested)
     return 0
 
 
 def _install_extensions(daemon) -> None:
-    """Live reload, control socket, plugins: each optional module attaches itself."""
-    import importlib
+    """Live editing and the control socket, then the plugins: each plugs in through ``add``.
+    A part that cannot be imported is an error, not something silently missing."""
+    from midimon.engine.live import attach
+    from midimon.engine.plugin_ext import PluginExtension
 
-    for name in ("midimon.engine.live", "midimon.plugins.manager"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.attach(daemon)
+    attach(daemon)
+    daemon.add(PluginExtension(daemon, safe_mode=daemon.safe_mode))
+
+
+def restart_argv(argv: list[str], safe_mode: bool) -> list[str]:
+    """The same command line, plus or minus ``--safe-mode`` (after ``run``)."""
+    out = [a for a in argv if a != SAFE_MODE]
+    if safe_mode:
+        at = out.index("run") + 1 if "run" in out else len(out)
+        out.insert(at, SAFE_MODE)
+    return out
+
+
+def _reexec(safe_mode: bool) -> None:
+    """Become a fresh `midimon run` (the ports are closed: ``stop`` returned)."""
+    argv = restart_argv(sys.argv[1:], safe_mode)
+    logging.getLogger("midimon").info("restarting%s", " in safe mode" if safe_mode else "")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, sys.argv[0], *argv])

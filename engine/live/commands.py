@@ -9,8 +9,10 @@ import time
 from typing import Any
 
 from midimon.engine import events as E
-from midimon.engine.live.control import _STREAMED, CommandError, Connection, ControlServer
+from midimon.engine.live.control import STREAMED, CommandError, Connection, ControlServer
 from midimon.engine.live.notify import first_problem
+
+PROTOCOL = 1  # bumped when a command changes incompatibly; `hello` says it
 
 
 def install(server: ControlServer, daemon, live) -> None:
@@ -25,7 +27,7 @@ def install(server: ControlServer, daemon, live) -> None:
         st.update(
             pid=os.getpid(),
             socket=str(server.path),
-            home=str(daemon.home),
+            home=str(daemon.home.root),
             events_per_second=stats.get("events_per_second", 0.0),
             recent_errors=stats.get("recent_errors", []),
             watcher=live.watcher.to_json() if live.watcher else None,
@@ -35,7 +37,7 @@ def install(server: ControlServer, daemon, live) -> None:
         return st
 
     def reload(c, rid, args):
-        outcome = daemon.reload(source=str(args.get("source") or "midimon reload"))
+        outcome = daemon.reload(source=str(args.get("source") or "midimon reload"), scope="all")
         if not outcome.get("ok"):
             raise CommandError("reload_failed", first_problem(outcome), outcome=outcome)
         return outcome
@@ -43,7 +45,7 @@ def install(server: ControlServer, daemon, live) -> None:
     def stop(c, rid, args):
         c.send({"id": rid, "ok": True, "result": {"stopping": True, "pid": os.getpid()}})
         threading.Thread(target=daemon.stop, name="midimon-stop", daemon=True).start()
-        return _STREAMED
+        return STREAMED
 
     def mode(c, rid, args):
         eng = daemon.engine
@@ -108,6 +110,26 @@ def install(server: ControlServer, daemon, live) -> None:
     def commands(c, rid, args):
         return sorted(server.commands)
 
+    def hello(c, rid, args):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            ver = version("midimon")
+        except PackageNotFoundError:
+            ver = None
+        return {"protocol": PROTOCOL, "version": ver, "pid": os.getpid(), "commands": sorted(server.commands)}
+
+    def watch(c, rid, args):
+        return _watch(daemon, c, rid, args)
+
+    def restart(c, rid, args):
+        safe = args.get("safe_mode", daemon.safe_mode)
+        if not isinstance(safe, bool):
+            raise CommandError("bad_args", "safe_mode must be true or false")
+        c.send({"id": rid, "ok": True, "result": {"restarting": True, "safe_mode": safe, "pid": os.getpid()}})
+        threading.Thread(target=daemon.restart, args=(safe,), name="midimon-restart", daemon=True).start()
+        return STREAMED
+
     server.commands.update(
         ping=ping,
         status=status,
@@ -120,7 +142,48 @@ def install(server: ControlServer, daemon, live) -> None:
         monitor=monitor,
         learn=learn,
         commands=commands,
+        hello=hello,
+        watch=watch,
+        restart=restart,
     )
+    from midimon.engine.live.plugin_commands import install as install_plugins
+
+    install_plugins(server, daemon)
+
+
+def _watch(daemon, c: Connection, rid, args) -> Any:
+    """Stream the change feed: a header, then one ``{"id", "change"}`` line per change."""
+    since = args.get("since")
+    if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
+        raise CommandError("bad_args", "since must be a sequence number (an integer >= 0)")
+    sub = daemon.feed.subscribe(since)
+    try:
+        header = {"streaming": True, "seq": daemon.feed.seq, "gap": sub.gap}
+        if not c.send({"id": rid, "ok": True, "result": header}):
+            return STREAMED
+        limit = args.get("count")
+        sent = 0
+        dropped = 0
+        while not c.server.closing:
+            change = sub.get(timeout=0.25)
+            if change is None:
+                if c.peer_gone():
+                    break
+                continue
+            line: dict[str, Any] = {"id": rid, "change": change.to_json()}
+            if sub.dropped != dropped:  # this subscriber was too slow: say so, the client re-reads status
+                line["gap"] = True
+                line["dropped"] = sub.dropped
+                dropped = sub.dropped
+            if not c.send(line):
+                break
+            sent += 1
+            if isinstance(limit, int) and sent >= limit:
+                break
+    finally:
+        sub.close()
+    c.closed = True  # a watch connection ends with its stream
+    return STREAMED
 
 
 def _listen(daemon, on_event=None, on_mode=None, on_fire=None):
@@ -187,10 +250,10 @@ def _monitor(daemon, c: Connection, rid, args) -> Any:
     detach = _listen(daemon, on_event, on_mode, on_fire if args.get("fired", True) else None)
     try:
         if not c.send({"id": rid, "ok": True, "result": {"streaming": True, "mode": daemon.engine.mode}}):
-            return _STREAMED
+            return STREAMED
         limit = args.get("count")
         sent = 0
-        while not c.server._closing.is_set():
+        while not c.server.closing:
             try:
                 item = q.get(timeout=0.25)
             except queue.Empty:
@@ -208,7 +271,7 @@ def _monitor(daemon, c: Connection, rid, args) -> Any:
     finally:
         detach()
     c.closed = True  # a monitor connection ends with its stream
-    return _STREAMED
+    return STREAMED
 
 
 def _learn(daemon, c: Connection, args) -> Any:

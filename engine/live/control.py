@@ -199,6 +199,11 @@ class ControlServer:
             threading.Thread(target=self._serve, args=(c,), name="midimon-control-client", daemon=True).start()
 
     @property
+    def closing(self) -> bool:
+        """True once ``close`` was called: streaming handlers end their loops."""
+        return self._closing.is_set()
+
+    @property
     def client_count(self) -> int:
         with self._lock:
             return len(self._clients)
@@ -278,11 +283,11 @@ class ControlServer:
             log.exception("control command %r failed", command)
             c.send(_error(rid, "internal", f"{type(exc).__name__}: {exc}"))
             return
-        if result is not _STREAMED:
+        if result is not STREAMED:
             c.send({"id": rid, "ok": True, "result": result})
 
 
-_STREAMED = object()  # a handler that answered by itself (monitor) returns this
+STREAMED = object()  # a handler that answered by itself (monitor, watch) returns this
 
 
 def _error(rid, code: str, message: str) -> dict:

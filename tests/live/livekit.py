@@ -45,7 +45,8 @@ class LiveDaemon:
         self.backend = MemoryBackend(["pads", "sink"])
         self.daemon = Daemon(self.config, backend=self.backend, desktop=Unavailable("tests"), home=home)
         self.outcomes: list[dict] = []
-        self.daemon.extensions.setdefault("reload_listeners", []).append(self.outcomes.append)
+        # every reload outcome goes out on the change feed
+        self.daemon.feed.listeners.append(lambda ch: self.outcomes.append(ch.data) if ch.kind == "reload" else None)
         self.live = attach(self.daemon, **live_kw)
 
     def start(self, mode=None) -> "LiveDaemon":

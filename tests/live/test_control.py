@@ -125,12 +125,23 @@ def test_reload_command_reports_phases_or_the_error(d):
 
 
 def test_reload_hooks_run_once_per_reload_and_cannot_break_it(d):
+    from midimon.engine.extension import Extension
+
     ran = []
-    d.daemon.extensions["reload_hooks"].append(lambda: ran.append(1))
-    d.daemon.extensions["reload_hooks"].append(lambda: 1 / 0)
+
+    class Counts(Extension):
+        def before_reload(self, daemon, scope):
+            ran.append(scope)
+
+    class Breaks(Extension):
+        def before_reload(self, daemon, scope):
+            raise ZeroDivisionError("a part that fails before a reload")
+
+    d.daemon.add(Counts())
+    d.daemon.add(Breaks())
     with d.client() as c:
         assert c.call("reload")["ok"]
-    assert ran == [1]
+    assert ran == ["all"]  # `midimon reload` reloads every part, once
 
 
 def test_monitor_streams_events_and_fired_mappings(d):

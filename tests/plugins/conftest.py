@@ -35,16 +35,25 @@ def plugins_dir(home: Path) -> Path:
 
 @pytest.fixture
 def manager(home: Path, plugins_dir: Path) -> Iterator[Any]:
-    """make(watch=False, **kw) -> a started PluginManager with submitted events in .events."""
+    """make(watch=False, **kw) -> a started PluginManager with submitted events (as engine events)
+    in .events and what it published in .changes."""
+    from midimon.config.home import Home
+    from midimon.engine import events as E
     from midimon.plugins.manager import PluginManager
+    from midimon.sandbox import HostServices
 
     made = []
 
     def make(watch: bool = False, **kw: Any) -> PluginManager:
         kw.setdefault("limits", Limits(call_timeout=3.0))
-        m = PluginManager(home=home, watch=watch, **kw)
-        m.events = []
-        m.submit = m.events.append
+        kw.setdefault("services", HostServices())
+        events: list = []
+        changes: list = []
+        kw.setdefault("publish", lambda kind, data: changes.append((kind, data)))
+        kw.setdefault("submit", lambda p, n, d: events.append(E.Event(E.PLUGIN, device=p, name=n, data=d)))
+        m = PluginManager(Home.at(home), watch=watch, **kw)
+        m.events = events
+        m.changes = changes
         m.start()
         made.append(m)
         return m

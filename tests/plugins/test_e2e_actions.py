@@ -120,7 +120,7 @@ action = { type = "Plugin", plugin = "second", params = { tag = "second" } }
     assert "not installed" not in proc.stdout + proc.stderr
     st = status(home)
     assert st["plugins"]["rescans"] > rescans
-    assert next(p for p in st["plugins"]["plugins"] if p["name"] == "second")["loaded"]
+    assert next(p for p in st["plugins"]["plugins"] if p["name"] == "second")["state"] == "running"
     press(harness, 37)
     second = files_dir(home, "second") / "call.json"
     wait_for(lambda: (read_json(second) or {}).get("params") == {"tag": "second"}, 10, what="the new plugin to run")
@@ -138,7 +138,7 @@ def test_disable_and_enable_take_effect_without_a_restart(harness, start_daemon,
     n = len(d.lines)
     cli("plugins", "disable", "recorder", home=home)
     d.wait_log("plugin recorder: unloaded (disabled)", start=n)
-    assert plugin_status(home, "recorder")["loaded"] is False
+    assert plugin_status(home, "recorder")["state"] == "disabled"
     press(harness)
     d.wait_log("plugin 'recorder' is disabled", start=n)
     time.sleep(0.3)

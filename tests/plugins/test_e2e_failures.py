@@ -74,9 +74,9 @@ def test_a_raising_plugin_shows_file_and_line_and_others_keep_working(
     press(harness, 36)
     line = d.wait_log("ValueError: broken on purpose 1", start=n)
     assert "faulty.py:6:" in line, line
-    host = wait_for(lambda: plugin_status(home, "faulty")["host"], 10, what="status")
-    assert host["last_error"].endswith("faulty.py:6: ValueError: broken on purpose 1"), host
-    assert host["failures"] >= 1 and host["status"] != "suspended"
+    rec = wait_for(lambda: _after_calls(home, "faulty", "failures"), 10, what="status")
+    assert rec["last_call_error"].endswith("faulty.py:6: ValueError: broken on purpose 1"), rec
+    assert rec["counters"]["failures"] >= 1 and rec["state"] != "suspended"
     assert any("faulty.py:6" in e["message"] for e in status(home)["recent_errors"])
     # the next press of another mapping works, and so does the next press of this one (it raises
     # again: one failure is not a suspension)
@@ -111,8 +111,8 @@ def test_an_endless_loop_is_stopped_at_its_deadline_and_the_daemon_keeps_answeri
     line = d.wait_log("did not finish within", start=n, timeout=20)
     assert "looper" in line
     assert time.monotonic() - started < 15  # the deadline is 5 s; generous for a busy machine
-    host = wait_for(lambda: plugin_status(home, "looper")["host"], 10, what="status")
-    assert host["timeouts"] == 1 and "did not finish within" in host["last_error"]
+    rec = wait_for(lambda: _after_calls(home, "looper", "timeouts"), 10, what="status")
+    assert rec["counters"]["timeouts"] == 1 and "did not finish within" in rec["last_call_error"]
     with Client(paths.socket_path(), timeout=5.0).connect() as c:
         assert c.call("ping")["pong"] is True
     press(harness, 40)
@@ -130,8 +130,8 @@ def test_repeated_failures_suspend_the_plugin(harness, start_daemon, home, plugi
         press(harness, 36)
         wait_for(lambda: sum("broken on purpose" in l for l in d.lines[n:]) >= i + 1, 10, what=f"failure {i + 1}")
     d.wait_log("plugin faulty suspended after 5 failures in a row", start=n)
-    host = wait_for(lambda: plugin_status(home, "faulty")["host"], 10, what="status")
-    assert host["status"] == "suspended" and host["consecutive_failures"] == 5
+    rec = wait_for(lambda: _after_calls(home, "faulty", "failures"), 10, what="status")
+    assert rec["state"] == "suspended" and rec["counters"]["failures"] == 5
     n = len(d.lines)
     press(harness, 36)
     d.wait_log("plugin 'faulty' is suspended", start=n)
@@ -145,4 +145,10 @@ def test_repeated_failures_suspend_the_plugin(harness, start_daemon, home, plugi
     d.wait_log("plugin faulty: version - active (replaced", start=n)
     press(harness, 36)
     wait_for(lambda: store_of(home, "faulty").get("fixed") == 1, 10, what="the fixed version")
-    assert plugin_status(home, "faulty")["host"]["status"] != "suspended"
+    assert plugin_status(home, "faulty")["state"] != "suspended"
+
+
+def _after_calls(home, name: str, counter: str):
+    """The plugin's record once its ``counter`` moved (None before: wait_for tries again)."""
+    rec = plugin_status(home, name)
+    return rec if rec["counters"][counter] >= 1 else None

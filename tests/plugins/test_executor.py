@@ -39,7 +39,7 @@ def engine_with(manager):
         result = load_config("test.toml", text=toml, checks=config_checks.checks())
         eng = Engine(compile_table(result.config))
         eng.runner = ActionRunner(eng, plugins=m.plugin_call)
-        m.submit = eng.submit
+        m.submit = lambda p, n, d: eng.submit(E.Event(E.PLUGIN, device=p, name=n, data=d))
         eng.start()
         made.append(eng)
         return eng, m, result
@@ -220,7 +220,7 @@ def test_concurrent_presses_are_all_handled(plugins_dir, engine_with, home):
 
 
 def test_a_plugin_returning_non_plain_data_is_an_error(plugins_dir, manager):
-    from midimon.engine.errors import ActionError
+    from midimon.plugins.errors import PluginActionError as ActionError
 
     write(plugins_dir / "odd.py", "def execute(params, context):\n    return {1, 2}\n")
     m = manager()
@@ -229,7 +229,7 @@ def test_a_plugin_returning_non_plain_data_is_an_error(plugins_dir, manager):
 
 
 def test_a_crashing_worker_restarts_on_the_next_call(plugins_dir, manager):
-    from midimon.engine.errors import ActionError
+    from midimon.plugins.errors import PluginActionError as ActionError
     from midimon.sandbox import Limits
 
     write(

@@ -64,7 +64,7 @@ def test_bad_declarations_are_refused_with_a_reason(src, match):
 def test_syntax_error_has_file_line_and_column(plugins_dir, manager):
     write(plugins_dir / "bad.py", "def execute(params, context):\n    return (1 +\n")
     m = manager()
-    err = m.runtime.errors["bad"]
+    err = m.error("bad")
     assert err["file"].endswith("bad.py") and err["line"] == 2 and err["col"] > 0
     assert "bad" not in m.runtime.active
 
@@ -72,15 +72,15 @@ def test_syntax_error_has_file_line_and_column(plugins_dir, manager):
 def test_sandbox_policy_error_has_file_line_and_column(plugins_dir, manager):
     write(plugins_dir / "sneaky.py", "def execute(params, context):\n    return ().__class__\n")
     m = manager()
-    err = m.runtime.errors["sneaky"]
+    err = m.error("sneaky")
     assert (err["type"], err["line"]) == ("PluginCompileError", 2) and err["col"] > 0
 
 
 def test_module_level_exception_is_a_load_error(plugins_dir, manager):
     write(plugins_dir / "boom.py", "x = 1 // 0\ndef execute(params, context):\n    pass\n")
     m = manager()
-    assert m.runtime.errors["boom"]["type"] == "PluginLoadError"
-    assert "ZeroDivisionError" in m.runtime.errors["boom"]["text"]
+    assert m.error("boom")["type"] == "PluginLoadError"
+    assert "ZeroDivisionError" in m.error("boom")["text"]
 
 
 def folder_plugin(root, name="folded", checksum=True, entry="main.py", code=TWO_LINES):
@@ -124,7 +124,7 @@ def test_a_failed_edit_keeps_the_old_version(plugins_dir, manager):
     m = manager()
     write(plugins_dir / "p.py", "def execute(params, context)\n    return 0\n")
     m.sync("test")
-    assert m.runtime.errors["p"]["keeps_previous_version"] is True
+    assert m.error("p")["keeps_previous_version"] is True
     assert m.plugin_call("p", {"x": 1}, {}) == 2
 
 

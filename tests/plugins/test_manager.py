@@ -169,9 +169,12 @@ def test_policy_setting(home):
 def test_cli_list_and_info_json(home, src):
     cli("plugins", "install", str(src), home=home)
     data = cli_json("plugins", "list", home=home)
-    assert [p["name"] for p in data["plugins"]] == ["greeter"] and data["daemon_running"] is False
+    greeter = next(p for p in data["plugins"] if p["name"] == "greeter")  # first-party ones are listed too
+    assert greeter["source"] == "file" and greeter["state"] == "stopped" and data["daemon_running"] is False
     info = cli_json("plugins", "info", "greeter", home=home)
-    assert info["description"] == "Says hi." and info["pending"] == {"capabilities": ["network"]}
+    # the same record shape the daemon returns: what it asks for, nothing granted yet
+    assert info["description"] == "Says hi." and "network" in info["capabilities_requested"]
+    assert info["grants"] == {} and info["error"] is None
 
 
 def test_cli_errors_are_one_line_with_exit_code_1(home):
@@ -197,4 +200,4 @@ def test_status_reports_errors_timeouts_and_calls(plugins_dir, manager):
     with pytest.raises(Exception, match="did not finish"):
         m.plugin_call("slow", {}, {})
     s = next(p for p in m.status()["plugins"] if p["name"] == "slow")
-    assert s["host"]["timeouts"] == 1 and s["host"]["calls"] == 1
+    assert s["counters"]["timeouts"] == 1 and s["counters"]["calls"] == 1

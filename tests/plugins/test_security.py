@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pluginkit import write
 
-from midimon.engine.errors import ActionError
 from midimon.plugins import operations as ops
+from midimon.plugins.errors import PluginActionError as ActionError
 
 TOUCH = """capabilities = ["subprocess"]
 commands = ["touch"]
@@ -30,10 +30,12 @@ def test_declared_but_ungranted_capability_is_not_given(plugins_dir, manager, tm
 def test_granted_capability_works_and_revoke_applies_on_the_next_call(plugins_dir, manager, tmp_path):
     write(plugins_dir / "toucher.py", TOUCH)
     m = manager()
-    ops.grant_capability("toucher", "subprocess")
+    ops.grant_capability("toucher", "subprocess", yes=True)
+    m.sync("grant")  # what the daemon's plugins.grant does after the operation
     m.plugin_call("toucher", {"path": str(tmp_path / "a")}, {})
     assert (tmp_path / "a").exists()
     ops.revoke_capability("toucher", "subprocess")
+    m.sync("revoke")
     with pytest.raises(ActionError, match="not granted"):
         m.plugin_call("toucher", {"path": str(tmp_path / "b")}, {})
     assert not (tmp_path / "b").exists()
@@ -41,7 +43,7 @@ def test_granted_capability_works_and_revoke_applies_on_the_next_call(plugins_di
 
 def test_an_edit_asking_for_more_gets_nothing_new(plugins_dir, manager, tmp_path):
     write(plugins_dir / "toucher.py", TOUCH)
-    ops.grant_capability("toucher", "subprocess")
+    ops.grant_capability("toucher", "subprocess", yes=True)
     m = manager()
     write(
         plugins_dir / "toucher.py",
@@ -99,7 +101,7 @@ def test_checksum_mismatch_is_refused_with_the_reason(plugins_dir, manager):
     assert m.plugin_call("sealed", {}, {}) == "sealed"
     (plugins_dir / "sealed" / "plugin.py").write_text(code.replace("sealed", "tampered"))
     m.sync("test")
-    assert "checksum mismatch" in m.runtime.errors["sealed"]["message"]
+    assert "checksum mismatch" in m.error("sealed")["message"]
     assert m.plugin_call("sealed", {}, {}) == "sealed"  # the verified version keeps running
 
 
@@ -123,7 +125,7 @@ def test_require_policy_refuses_unsigned_plugins(plugins_dir, manager):
     ops.set_policy("require")
     write(plugins_dir / "p.py", CODE)
     m = manager()
-    assert "p" not in m.runtime.active and "not signed" in m.runtime.errors["p"]["message"]
+    assert "p" not in m.runtime.active and "not signed" in m.error("p")["message"]
 
 
 def test_signed_plugin_with_trusted_key_loads_under_require(plugins_dir, manager, tmp_path, home):
@@ -145,7 +147,7 @@ def test_a_signed_plugin_edited_afterwards_is_refused(plugins_dir, manager, tmp_
     (plugins_dir / "p.py").write_text(CODE.replace("signed", "evil"))
     m = manager()  # even under the default 'allow' policy: a signature that does not hold is refused
     assert "p" not in m.runtime.active
-    assert "does not match any trusted key" in m.runtime.errors["p"]["message"]
+    assert "does not match any trusted key" in m.error("p")["message"]
 
 
 def test_a_signature_by_an_untrusted_key_is_refused(plugins_dir, manager, tmp_path, home):
@@ -178,4 +180,4 @@ def test_warn_policy_loads_unsigned_with_a_warning(plugins_dir, manager):
     write(plugins_dir / "p.py", CODE)
     m = manager()
     assert m.plugin_call("p", {}, {}) == "signed"
-    assert "not signed" in m.warnings["p"][0]
+    assert "not signed" in m.records["p"].warnings[0]
