@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -248,3 +249,21 @@ def test_plain_context_keeps_current_mode_an_index_or_none():
     assert plain_context({"mode": "A", "current_mode": 3})["current_mode"] == 3
     assert plain_context({"current_mode": "3"})["current_mode"] is None
     assert plain_context({"current_mode": True})["current_mode"] is None
+
+
+def test_through_the_manager_a_spoofed_plugin_name_fires_as_the_plugin_itself(plugins_dir, manager, caplog):
+    from pluginkit import write
+    from testkit.jack import wait_for
+
+    write(
+        plugins_dir / "doorbell.py",
+        "poll_interval_ms = 20\n"
+        "def poll_events():\n"
+        '    return [{"plugin_name": "http_request", "event_type": "ring", "data": {"n": 1}, "timestamp": 0}]\n',
+    )
+    with caplog.at_level(logging.WARNING, "midimon.plugins"):
+        m = manager()
+        wait_for(lambda: len(m.events) >= 3, 5, what="events from the trigger")
+    assert {(e.device, e.name) for e in m.events} == {("doorbell", "ring")}
+    warned = [r.getMessage() for r in caplog.records if "plugin_name 'http_request' ignored" in r.getMessage()]
+    assert len(warned) == 1, warned  # said once, not every 20 ms
