@@ -204,6 +204,12 @@ def grant(
     return record(p, state)
 
 
+def runs_anything_of(grants: Mapping[str, Any]) -> list[str]:
+    """The "runs anything" sentences of a record's ``grants`` ({capability: scopes})."""
+    scopes = grants.get("subprocess")
+    return GrantPlan("", "subprocess", dict(scopes), {}).runs_anything() if isinstance(scopes, dict) else []
+
+
 # -- what the config needs ------------------------------------------------------------------------
 
 

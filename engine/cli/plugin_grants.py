@@ -164,3 +164,31 @@ def _print_result(result: dict[str, Any]) -> None:
     print(f"granted {data.get('granted')} to {data.get('name')}" + (f" ({listed})" if listed else " (no scopes)"))
     for w in data.get("warnings") or []:
         print(f"  warning: {w}")
+
+
+def confirm_install(args: Any) -> list[str]:
+    """`install --grant`: the capabilities to grant, once the dangerous ones are confirmed (a
+    terminal's yes, or ``--yes``); refused with the command plus ``--yes`` when nobody can be asked."""
+    import shlex
+
+    from midimon.plugins import granting, operations
+    from midimon.plugins.grants import declared_scopes_for
+
+    decl = operations.asked_declarations(args.source)
+    plans = [granting.GrantPlan(decl.name, c, declared_scopes_for(decl, c), {}) for c in decl.capabilities]
+    risky = [p for p in plans if p.dangerous]
+    if risky and not args.yes:
+        if not interactive():
+            command = shlex.join(["midimon", "plugins", "install", args.source, "--grant", "--yes"])
+            raise operations.OperationError(
+                f"plugin {decl.name!r} asks for {', '.join(p.capability for p in risky)}, which lets it act on "
+                f"this machine; nothing was installed. To install and grant it, run: {command}",
+                "needs_confirmation",
+                command=command,
+            )
+        lines: list[str] = []
+        for p in plans:
+            lines += p.review()
+        if not confirm(lines, f"Install {decl.name} and grant all of this?"):
+            raise operations.OperationError("nothing was installed: the answer was no", "declined")
+    return [p.capability for p in plans]

@@ -169,3 +169,48 @@ def test_root_worker_still_works_after_dropping_root(tmp_path: Path) -> None:
     applied, codec, clock = json.loads(proc.stdout)
     assert "uid65534" in applied and codec == "e9" and clock is True
     assert confine.landlock_abi() == 0 or any(s.startswith("landlock") for s in applied)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat_line = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat_line.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def test_workers_of_a_real_root_daemon_keep_nothing_of_root(home: Path) -> None:
+    """Through `midimon run` as root: the worker that runs the plugin has uid/gid 65534, no
+    capability in any set, seccomp on, while the daemon itself is still root."""
+    from testkit.daemon import DaemonProcess
+    from testkit.jack import wait_for
+
+    plugins = home / "plugins"
+    plugins.mkdir()
+    (plugins / "idle.py").write_text('"""Does nothing."""\ndef execute(params, context):\n    return 1\n')
+    config = (
+        '[[modes]]\nname = "Play"\n[[modes.mappings]]\ntrigger = { type = "Note", note = 36 }\n'
+        'action = { type = "Plugin", plugin = "idle" }\n'
+    )
+    d = DaemonProcess(home, config)
+    try:
+        d.wait_log("plugin idle: version", timeout=30)
+        d.wait_log("control socket", timeout=30)
+
+        def workers() -> list[int]:
+            return [w for z in _children(d.proc.pid) for w in _children(z)]
+
+        pids = wait_for(workers, 20, what="a worker process of the daemon")
+        for pid in pids:
+            status = _status(Path(f"/proc/{pid}/status").read_text())
+            assert status["Uid"].split() == ["65534"] * 4, status["Uid"]
+            assert all(int(status[k], 16) == 0 for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")), status
+            assert status["Seccomp"] == "2"
+        assert _status(Path(f"/proc/{d.proc.pid}/status").read_text())["Uid"].split()[0] == "0"
+    finally:
+        d.stop()
