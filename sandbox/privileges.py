@@ -76,6 +76,9 @@ def _capset_empty(libc: Any) -> bool:
 def preload_codecs() -> None:
     """Import every codec now, while the standard library can still be read: after the uid
     change a lazy ``"x".encode("cp1252")`` could not open its module under a root-only folder."""
+    global _codecs_loaded
+    if _codecs_loaded:  # the zygote did it: a worker need not list the folder again (3 ms)
+        return
     import encodings
     import importlib
     import pkgutil
@@ -85,6 +88,10 @@ def preload_codecs() -> None:
             importlib.import_module(f"encodings.{module.name}")
         except Exception:  # mbcs/oem exist on Windows only
             continue
+    _codecs_loaded = True
+
+
+_codecs_loaded = False
 
 
 def drop(uid: int = UNPRIVILEGED_UID, gid: int = UNPRIVILEGED_GID, *, last_cap: int | None = None) -> list[str]:

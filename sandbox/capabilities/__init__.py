@@ -7,6 +7,7 @@ plain error message. Nothing the handler raises reaches the worker except as a s
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from pathlib import Path
@@ -19,18 +20,36 @@ from ..services import HostServices
 from .audio import AudioCapability
 from .base import Capability, CapabilityContext, plain
 from .fs import FsCapability
-from .http import HttpCapability
 from .midi import MidiCapability
-from .mqtt import MqttCapability
 from .shell import ShellCapability
-from .spotify import SpotifyCapability
 from .store import StoreCapability
 from .system import SystemCapability
 
-HANDLERS: tuple[type[Capability], ...] = (
-    HttpCapability,
-    MqttCapability,
-    SpotifyCapability,
+#: obj name -> (module, class) of the back ends whose client libraries are heavy (httpx,
+#: paho-mqtt, spotipy with requests and redis: about 20 MiB and 150 ms): imported the first time
+#: a plugin uses one, not by every daemon start. ``HANDLERS`` (below) still lists every class.
+LAZY_HANDLERS: dict[str, tuple[str, str]] = {
+    "http": (".http", "HttpCapability"),
+    "mqtt": (".mqtt", "MqttCapability"),
+    "spotify": (".spotify", "SpotifyCapability"),
+}
+
+
+def _lazy_handler(obj: str) -> type[Capability] | None:
+    spec = LAZY_HANDLERS.get(obj)
+    if spec is None:
+        return None
+    cls: type[Capability] = getattr(importlib.import_module(spec[0], __name__), spec[1])
+    return cls
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HANDLERS":  # every handler class: this imports the heavy ones too
+        return (*(_lazy_handler(obj) for obj in LAZY_HANDLERS), *EAGER_HANDLERS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+EAGER_HANDLERS: tuple[type[Capability], ...] = (
     FsCapability,
     MidiCapability,
     ShellCapability,
@@ -78,7 +97,7 @@ class CapabilityBroker:
     def _handler(self, obj: str) -> Capability | None:
         handler = self._handlers.get(obj)
         if handler is None:
-            for cls in HANDLERS:
+            for cls in (*EAGER_HANDLERS, *filter(None, [_lazy_handler(obj)])):
                 if cls.obj_name == obj:
                     handler = self._handlers[obj] = cls(self.ctx)
         return handler

@@ -10,7 +10,9 @@ import dataclasses
 import ipaddress
 import socket
 
-import httpx
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -63,6 +65,8 @@ class Origin:
 
 def parse_url(url: str) -> tuple[httpx.URL, Origin]:
     """Parse with httpx itself; refuse credentials, odd schemes and hosts we cannot normalise."""
+    import httpx  # here, not at the top: a daemon whose plugins make no HTTP request never loads it
+
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
