@@ -137,6 +137,16 @@ def _parse(data: bytes, filename: str) -> tuple[dict[str, Any], _Positions]:
                     f"capabilities: {', '.join(sorted(CAPABILITIES))}",
                     *pos.of("capabilities", key),
                 )
+    scopes = plugin.get("scopes")
+    if isinstance(scopes, dict):
+        for key in scopes:
+            if key not in SCOPE_ALIASES:
+                raise ManifestError(
+                    filename,
+                    f"unknown scope {key!r} in [plugin.scopes]{did_you_mean(key, SCOPE_ALIASES)}; "
+                    f"scopes: {', '.join(sorted(SCOPE_ALIASES))}",
+                    *pos.of("scopes", key),
+                )
     for key in ("entry", "binary"):
         if key in plugin and not isinstance(plugin[key], str):
             raise ManifestError(filename, f"{key} must be a file name (a string)", *pos.of(key))

@@ -126,6 +126,17 @@ def test_an_unknown_capability_is_reported_at_its_line_with_a_did_you_mean(tmp_p
     assert e.value.lineno == 13 and "did you mean 'filesystem'?" in e.value.message
 
 
+def test_an_unknown_scope_is_reported_at_its_line_with_a_did_you_mean(tmp_path):
+    manifest = PLAN_MANIFEST + '\n[plugin.scopes]\nhots = ["http://127.0.0.1:8080"]\n'
+    d = folder(tmp_path, manifest)
+    with pytest.raises(ManifestError) as e:
+        read(d)
+    assert (
+        e.value.lineno == manifest.splitlines().index('hots = ["http://127.0.0.1:8080"]') + 1
+        and "did you mean 'hosts'?" in e.value.message
+    )
+
+
 def test_a_toml_syntax_error_points_at_its_line(tmp_path):
     d = folder(tmp_path, PLAN_MANIFEST.replace('license = "MIT"', "license = "))
     with pytest.raises(ManifestError) as e:
