@@ -58,6 +58,12 @@ def register(sub) -> None:
     _common(p)
     p.set_defaults(handler=cmd_monitor)
 
+    p = sub.add_parser("watch", help="the change feed: plugin records, reloads, modes, errors (--json: one per line)")
+    p.add_argument("--since", type=int, help="replay the changes after this sequence number first")
+    p.add_argument("--count", type=int, help="stop after this many changes")
+    _common(p)
+    p.set_defaults(handler=cmd_watch)
+
     p = sub.add_parser("learn", help="press a control: get its trigger as a TOML snippet")
     p.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the first message (default 30)")
     _common(p)
@@ -181,6 +187,16 @@ def cmd_status(args) -> int:
         f"events:  {s.get('events', 0)} total, {st.get('events_per_second', 0):.1f}/s; actions {s.get('actions_fired', 0)} "
         f"fired, {s.get('actions_failed', 0)} failed"
     )
+    plugins = (st.get("plugins") or {}).get("plugins") or []
+    troubled = [p for p in plugins if p.get("state") in ("error", "suspended", "needs_grant")]
+    if (st.get("plugins") or {}).get("safe_mode"):
+        print("plugins: SAFE MODE (only first-party plugins run)")
+    if troubled:
+        from midimon.engine.cli.plugins import STATE_WORDS, error_line
+
+        print("plugins needing attention:")
+        for p in troubled:
+            print(f"  {p['name']}: {STATE_WORDS.get(p['state'], p['state'])}: {error_line(p) or ''}".rstrip(": "))
     errs = st.get("recent_errors") or []
     if errs:
         print("recent errors:")
@@ -333,6 +349,46 @@ def cmd_monitor(args) -> int:
     except NotRunning as exc:
         return fail(str(exc), as_json=args.json)
     except RequestFailed as exc:
+        return fail(str(exc), as_json=args.json)
+    return 0
+
+
+def _change_words(change: dict) -> str:
+    kind, data = change.get("kind"), change.get("data") or {}
+    if kind == "plugin":
+        return f"plugin {data.get('name')}: {data.get('state')}" + (
+            f" ({(data.get('error') or {}).get('text')})" if data.get("error") else ""
+        )
+    if kind == "mode":
+        return f"mode {data.get('from')} -> {data.get('to')}"
+    if kind == "reload":
+        return f"reload {'ok' if data.get('ok') else 'FAILED'} ({data.get('source')})"
+    if kind == "permission_request":
+        return f"plugin {data.get('plugin')} needs {data.get('capability')}: {data.get('command')}"
+    return f"{kind} {json.dumps(data, ensure_ascii=False)[:200]}"
+
+
+def cmd_watch(args) -> int:
+    from midimon.engine.live.client import NotRunning, RequestFailed
+
+    payload: dict = {}
+    if args.since is not None:
+        payload["since"] = args.since
+    if args.count:
+        payload["count"] = args.count
+    try:
+        with _client(args) as c:
+            for item in c.stream("watch", payload):
+                item.pop("id", None)
+                if args.json:
+                    sys.stdout.write(json.dumps(item, ensure_ascii=False) + "\n")
+                else:
+                    ch = item.get("change") or {}
+                    stamp = time.strftime("%H:%M:%S", time.localtime(ch.get("time", time.time())))
+                    gap = "  (some changes were dropped: run midimon status)" if item.get("gap") else ""
+                    sys.stdout.write(f"{stamp} #{ch.get('seq')} {_change_words(ch)}{gap}\n")
+                sys.stdout.flush()
+    except (NotRunning, RequestFailed) as exc:
         return fail(str(exc), as_json=args.json)
     return 0
 
