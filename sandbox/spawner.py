@@ -22,6 +22,7 @@ import sys
 import threading
 from typing import Any
 
+from . import coverage_handback
 from .channel import Channel
 
 _BOOT = (
@@ -62,7 +63,14 @@ class Zygote:
         host_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, json.dumps(sys.path), str(zygote_end.fileno())],
+                [
+                    sys.executable,
+                    "-c",
+                    _BOOT,
+                    json.dumps(sys.path),
+                    str(zygote_end.fileno()),
+                    *coverage_handback.zygote_args(),  # [] except under scripts/coverage
+                ],
                 pass_fds=(zygote_end.fileno(),),
                 stdin=subprocess.DEVNULL,
                 close_fds=True,

@@ -14,7 +14,7 @@ import sys
 import types
 from typing import Any
 
-from . import confine
+from . import confine, coverage_handback
 from .channel import Channel, ChannelClosed, encode_message
 from .errors import PluginCompileError
 from .guards import PluginGuards
@@ -220,7 +220,7 @@ def run(sock: socket.socket, limits_data: dict[str, Any]) -> None:
     apply_process_limits(limits)
     # The second wall, for a plugin that gets out of Python: no files, sockets, processes or
     # signals beyond this socket (confine.py). Plugin code does not exist in the process yet.
-    confined = confine.apply((sock.fileno(),))
+    confined = confine.apply((sock.fileno(), *coverage_handback.keep_fds()))
     chan = Channel(sock, limits.max_message_bytes)
     worker = Worker(chan, limits)
     worker.confined = confined
@@ -228,6 +228,7 @@ def run(sock: socket.socket, limits_data: dict[str, Any]) -> None:
         try:
             msg = chan.recv()
         except ChannelClosed:
+            coverage_handback.flush()  # scripts/coverage only; nothing in a normal run
             os._exit(0)
         try:
             reply = worker.handle(msg if isinstance(msg, dict) else {})
@@ -245,6 +246,7 @@ def run(sock: socket.socket, limits_data: dict[str, Any]) -> None:
                     }
                 )
         except ChannelClosed:
+            coverage_handback.flush()
             os._exit(0)
         except BaseException as exc:  # e.g. MemoryError while building the reply
             try:

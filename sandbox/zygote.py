@@ -20,6 +20,8 @@ import signal
 import socket
 import sys
 
+from . import coverage_handback
+
 MAX_CONTROL_MESSAGE = 65536
 
 
@@ -55,7 +57,9 @@ def _serve(ctrl: socket.socket) -> None:
             request = json.loads(data)
             op = request.get("op")
             if op == "spawn" and len(fds) == 1:
+                pair = coverage_handback.before_fork()  # None unless scripts/coverage runs
                 pid = os.fork()
+                coverage_handback.after_fork(pid, pair)
                 if pid == 0:  # the worker
                     code = 70
                     try:
@@ -73,6 +77,7 @@ def _serve(ctrl: socket.socket) -> None:
                 pid = int(request.get("pid", 0))
                 reply = {"pid": pid, "exitcode": None}
                 if pid in children:
+                    coverage_handback.collect(pid)
                     try:
                         os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
@@ -89,6 +94,7 @@ def _serve(ctrl: socket.socket) -> None:
             ctrl.send(json.dumps(reply).encode())
     finally:
         for pid in children:
+            coverage_handback.collect(pid, wait=0.2)
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
@@ -98,6 +104,10 @@ def _serve(ctrl: socket.socket) -> None:
 
 def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    argv = coverage_handback.start_zygote(argv)
     ctrl = socket.socket(fileno=int(argv[0]))
-    _serve(ctrl)
+    try:
+        _serve(ctrl)
+    finally:
+        coverage_handback.save_zygote()
     sys.exit(0)
