@@ -128,8 +128,15 @@ class PluginHost:
         self._last_error = ""
 
     # -- life ----------------------------------------------------------------------------------
-    def start(self) -> dict[str, Any]:
-        """Start the worker, compile and run the module top level there. Returns ``info()``."""
+    def start(self, *, lazy: bool = False) -> dict[str, Any]:
+        """Start the worker, compile and run the module top level there. Returns ``info()``.
+
+        With ``lazy``, only compile here (a mistake is found now, with its line, as always)
+        and fork the worker at the first call, which then pays for it (a few ms) and runs
+        ``on_restart`` first, as after a crash. A batch of new plugins is ready at once, and a
+        plugin nobody calls costs no process. ``info()`` is ``{}`` until then: the caller has
+        the plugin's static declarations.
+        """
         with self._lock:
             if self._worker is not None:
                 return dict(self._info or {})
@@ -141,6 +148,18 @@ class PluginHost:
                 "",
                 "capabilities: " + (", ".join(sorted(self.grants.capabilities)) or "none"),
             )
+            if lazy:
+                from .policy import compile_plugin_cached  # RestrictedPython: only when used
+
+                try:
+                    compile_plugin_cached(self._source, self.filename, max_source_bytes=self.limits.max_source_bytes)
+                except PluginCompileError as exc:
+                    self._broken = exc
+                    self._status = "broken"
+                    self._last_error = str(exc)
+                    raise
+                self._status = "idle"
+                return {}
             self._spawn_and_load()
             return dict(self._info or {})
 
@@ -416,13 +435,16 @@ class PluginHost:
         raise error
 
     def _restart(self) -> None:
-        self._counts["restarts"] += 1
+        first = self._status == "idle"  # a lazy start's first call: not a restart
+        if not first:
+            self._counts["restarts"] += 1
         try:
             self._spawn_and_load()
         except SandboxError as exc:
             self._failed(str(exc))
             raise
-        log.info("plugin %s: worker restarted (pid %s)", self.name, self._worker.pid if self._worker else "?")
+        if not first:
+            log.info("plugin %s: worker restarted (pid %s)", self.name, self._worker.pid if self._worker else "?")
         if self.on_restart is not None:
             self.on_restart(self)
 

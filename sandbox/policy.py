@@ -8,7 +8,9 @@ that a plugin author can act on. Compilation is pure: it runs nothing from the p
 
 from __future__ import annotations
 
+import _thread
 import ast
+import collections
 import dataclasses
 import re
 import types
@@ -181,3 +183,31 @@ def compile_plugin(source: bytes | str, filename: str, *, max_source_bytes: int 
         lineno = getattr(exc, "lineno", 1) or 1
         raise PluginCompileError(filename, lineno, 1, f"cannot compile: {exc}") from None
     return CompiledPlugin(code=code, filename=filename, warnings=tuple(policy.warnings))
+
+
+_CACHE_SIZE = 256
+_cache: collections.OrderedDict[tuple[bytes, str, int], CompiledPlugin] = collections.OrderedDict()
+_cache_lock = _thread.allocate_lock()  # not threading: the zygote and workers never import it
+
+
+def compile_plugin_cached(source: bytes | str, filename: str, *, max_source_bytes: int = 512 * 1024) -> CompiledPlugin:
+    """``compile_plugin`` behind a small cache keyed by the source's sha256 (and the name and
+    size limit that shape the result), for the host: a rescan, a restart or the same file
+    loaded again is not transformed twice. Only successes are kept; a bad file is compiled
+    again each time, so its error is always fresh. Code objects are immutable, so sharing one
+    between versions is safe."""
+    import hashlib  # here: workers compile once each and never need it
+
+    data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else bytes(source)
+    key = (hashlib.sha256(data).digest(), filename, max_source_bytes)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    compiled = compile_plugin(source, filename, max_source_bytes=max_source_bytes)
+    with _cache_lock:
+        _cache[key] = compiled
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return compiled
