@@ -23,6 +23,7 @@ from midimon.sandbox import CAPABILITIES, Grants
 from midimon.sandbox.commands import PatternError, parse
 from midimon.sandbox.commands import runs_anything as pattern_runs_anything
 from midimon.sandbox.grants import grant_command, is_dangerous
+from midimon.sandbox.runs_anything import runner
 
 from .grants import declared_scopes_for, effective, merge_scopes, parse_scope_args
 from .manifest import SCOPE_CAPABILITY, Declarations
@@ -82,6 +83,11 @@ class GrantPlan:
                 continue
             if how:
                 out.append(f"{text!r} runs anything: {how}")
+            elif self.scopes.get("data_home") and runner(parse(text).program, _real_path(text)):
+                out.append(
+                    f"{text!r} runs anything: with data_home it reads config files the plugin wrote "
+                    "in its data folder (a .gitconfig, a Makefile, .npmrc...)"
+                )
         return out
 
     def reaches_nothing(self) -> str | None:

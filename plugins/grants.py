@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from midimon.sandbox import Grants, Scopes
+from midimon.sandbox.grants import BOOL_SCOPES
 
 from .manifest import SCOPE_ALIASES, SCOPE_CAPABILITY, Declarations
 
@@ -36,8 +37,8 @@ def parse_scope_args(items: list[str], capability: str) -> dict[str, Any]:
                 raise ValueError(
                     f"--scope {key} belongs to the {SCOPE_CAPABILITY[field]!r} capability, not {capability!r}"
                 )
-            if field == "sysex":
-                out["sysex"] = value.strip().lower() in ("1", "true", "yes", "on")
+            if field in BOOL_SCOPES:
+                out[field] = value.strip().lower() in ("1", "true", "yes", "on")
             else:
                 out[field] = sorted(set(out.get(field, [])) | {value.strip()})
     return out
@@ -46,7 +47,7 @@ def parse_scope_args(items: list[str], capability: str) -> dict[str, Any]:
 def merge_scopes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     out = dict(a)
     for k, v in b.items():
-        if k == "sysex":
+        if k in BOOL_SCOPES:
             out[k] = bool(out.get(k)) or bool(v)
         else:
             out[k] = sorted(set(out.get(k, [])) | set(v))
@@ -66,9 +67,9 @@ def effective(decl: Declarations, recorded: dict[str, Any]) -> tuple[Grants, dic
     for key, value in decl.scopes.items():
         if SCOPE_CAPABILITY.get(key) not in caps:
             continue
-        if key == "sysex":
-            if value and not allow.get("sysex"):
-                pending["sysex"] = True
+        if key in BOOL_SCOPES:
+            if value and not allow.get(key):
+                pending[key] = True
             continue
         extra = sorted(set(value) - set(allow.get(key, [])))
         if extra:

@@ -37,6 +37,7 @@ SCOPE_ALIASES: dict[str, tuple[str, ...]] = {
     "commands": ("commands",),
     "ports": ("ports",),
     "sysex": ("sysex",),
+    "data_home": ("data_home",),
     "system": ("system",),
     "apps": ("apps",),
     "sounds": ("sounds",),
@@ -52,6 +53,7 @@ SCOPE_CAPABILITY: dict[str, str] = {
     "commands": "subprocess",
     "ports": "midi",
     "sysex": "midi",
+    "data_home": "subprocess",
     "system": "system_control",
     "apps": "system_control",
     "sounds": "audio",
@@ -127,6 +129,10 @@ def _normalise_scopes(raw: dict[str, Any], filename: str) -> dict[str, Any]:
         if key == "sysex":
             out["sysex"] = bool(value)
             continue
+        if key == "data_home":
+            # only the user grants it (--scope data_home=true): a default grant would let
+            # programs read config files the plugin wrote (sandbox/capabilities/shell.py)
+            raise ManifestError(filename, "scope 'data_home' cannot be declared; the user grants it with --scope")
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):

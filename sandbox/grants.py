@@ -27,6 +27,8 @@ ALWAYS_PRESENT: tuple[str, ...] = ("log", "store")
 CAPABILITIES: frozenset[str] = frozenset(CAPABILITY_OBJECTS)
 OBJECT_TO_CAPABILITY: dict[str, str] = {obj: cap for cap, objs in CAPABILITY_OBJECTS.items() for obj in objs}
 SYSTEM_ACTIONS: frozenset[str] = frozenset({"keystroke", "text", "volume", "launch"})
+#: Scopes that are a yes/no, not a list: ``--scope sysex=true``.
+BOOL_SCOPES: frozenset[str] = frozenset({"sysex", "data_home"})
 
 
 def _strings(values: Iterable[Any] | None, what: str) -> tuple[str, ...]:
@@ -56,8 +58,11 @@ class Scopes:
     #: Filesystem roots beyond the plugin's own data folder.
     read_paths: tuple[str, ...] = ()
     write_paths: tuple[str, ...] = ()
-    #: Executables for ``shell.run`` (absolute paths, or names looked up on the daemon's PATH).
+    #: Argv patterns for ``shell.run`` (``sandbox/commands.py``: "git status", "git log -n *").
     commands: tuple[str, ...] = ()
+    #: True to run programs with HOME and the working directory in the plugin's data folder,
+    #: where they read config files the plugin wrote; only the user grants it, never a default.
+    data_home: bool = False
     #: MIDI output port names.
     ports: tuple[str, ...] = ()
     #: True to let ``midi.send`` send SysEx.
@@ -77,8 +82,8 @@ class Scopes:
             if field.name not in data:
                 continue
             value = data.pop(field.name)
-            if field.name == "sysex":
-                kwargs["sysex"] = bool(value)
+            if field.name in BOOL_SCOPES:
+                kwargs[field.name] = bool(value)
             else:
                 kwargs[field.name] = _strings(value, field.name)
         if data:
@@ -152,9 +157,9 @@ def scope_items(scopes: Mapping[str, Any] | str | None) -> list[str]:
     items: list[str] = []
     for key in SCOPE_KEYS:
         value = scopes.get(key)
-        if key == "sysex":
+        if key in BOOL_SCOPES:
             if value:
-                items.append("sysex=true")
+                items.append(f"{key}=true")
             continue
         for v in [value] if isinstance(value, str) else (value or ()):
             items.append(f"{key}={v}")
@@ -199,4 +204,4 @@ def scope_value(scope: str, target: str) -> str | None:
         return f"{origin.scheme}://{host}{port}"
     if scope in ("read_paths", "write_paths", "sounds"):
         return os.path.abspath(target) if os.path.isabs(target) else None
-    return target if scope in SCOPE_KEYS and scope != "sysex" else None
+    return target if scope in SCOPE_KEYS and scope not in BOOL_SCOPES else None

@@ -73,13 +73,18 @@ class ShellCapability(Capability):
         budget = self.ctx.remaining(timeout, DEFAULT_TIMEOUT)
         # A fresh, empty HOME and working directory per run, outside the plugin's data folder:
         # a program must never read a config file the plugin wrote (.gitconfig with
-        # core.fsmonitor, .git/config of a repo in the working directory, .npmrc...).
-        home = tempfile.mkdtemp(prefix="midimon-cmd-")
+        # core.fsmonitor, .git/config of a repo in the working directory, .npmrc...), unless
+        # the user granted exactly that (--scope data_home=true; never a default).
+        grants = self.ctx.grants
+        in_data = grants.allow.data_home and not grants.deny.data_home
+        home = str(self.ctx.data_dir / "files") if in_data else tempfile.mkdtemp(prefix="midimon-cmd-")
+        os.makedirs(home, exist_ok=True)
         env = {"PATH": SAFE_PATH, "LANG": "C.UTF-8", "HOME": home, "TMPDIR": home, "XDG_CONFIG_HOME": home}
         try:
             return self._run_in(args, executable, stdin, budget, home, env)
         finally:
-            shutil.rmtree(home, ignore_errors=True)
+            if not in_data:
+                shutil.rmtree(home, ignore_errors=True)
 
     def _run_in(
         self, args: list[str], executable: str, stdin: bytes | None, budget: float, home: str, env: dict[str, str]

@@ -287,3 +287,31 @@ def test_a_denial_quotes_the_one_command_and_it_works_as_printed(
     assert proc.returncode == 0, proc.stderr
     press(home)
     wait_for(lambda: server.hits == ["/hook"], 10, what="the server reached after the printed grant")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_data_home_is_only_what_the_user_grants_and_is_said_to_run_anything(
+    home: Path, plugins_dir: Path, daemon: Any, tmp_path: Path
+) -> None:
+    """ "Unless the grant says so": ``--scope data_home=true`` runs programs in the plugin's data
+    folder, where they do read what it wrote; a plugin cannot declare it for itself, and the
+    grant says "runs anything"."""
+    marker = tmp_path / "git-hook-ran"
+    files = home / "plugins-data" / "gitter" / "files"
+    write(
+        plugins_dir / "declares.py",
+        GITTER.replace('commands = ["git status",', 'scopes = {"data_home": True}\ncommands = ["git status",'),
+    )
+    assert (
+        "cannot be declared"
+        in cli("plugins", "info", "declares", home=home, check=False).stdout
+        + cli("plugins", "list", home=home, check=False).stdout
+    )
+    write(plugins_dir / "gitter.py", GITTER)
+    out = cli_json("plugins", "grant", "gitter", "subprocess", "--scope", "data_home=true", "--yes", home=home)
+    assert any("runs anything" in w and "data_home" in w for w in out["warnings"]), out
+    cli("plugins", "grant", "gitter", "filesystem", home=home)
+    daemon("gitter", f'{{ marker = "{marker}", files = "{files}" }}')
+    press(home)
+    result(home, "gitter")
+    assert wait_for(lambda: list(tmp_path.glob("git-hook-ran*")), 10, what="the hook the user allowed")
