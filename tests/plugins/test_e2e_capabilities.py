@@ -1,6 +1,7 @@
 """End to end over JACK, through `midimon run` as a process: what plugins reach outside the
 daemon. `midi` sends to a JACK port only once granted; `store` survives a daemon restart; the
-first-party http_request and mqtt_publish plugins reach a local http.server and mosquitto."""
+first-party http_request and home_automation (under its old name) reach a local http.server and
+mosquitto."""
 
 from __future__ import annotations
 
@@ -135,13 +136,20 @@ action = {{ type = "Plugin", plugin = "http_request", params = {{ url = "{http_s
     assert body["context"]["description"] == "scene 2"
 
 
-def test_mqtt_publish_plugin_reaches_mosquitto(harness, start_daemon, home, plugins_dir, mqtt_broker):
+def test_mqtt_publish_of_an_older_home_reaches_mosquitto(harness, start_daemon, home, plugins_dir, mqtt_broker):
+    """An older midimon left grants and settings under mqtt_publish, and the config names it: on
+    the first start they move to home_automation (the log says so), the mapping is read as
+    home_automation with a warning at its line, and the press reaches mosquitto."""
     import paho.mqtt.client as mqtt
 
     host, port = mqtt_broker
     topic = f"midimon-e2e/{harness.tag}/pad"
-    install(home, "mqtt_publish", "network", "--scope", f"brokers={host}:{port}", "--scope", f"publish={topic}")
-    cli_json("plugins", "config", "mqtt_publish", "--set", f"broker={host}:{port}", home=home)
+    old = {
+        "grants": {"network": {"scopes": {"brokers": [f"{host}:{port}"], "publish": [topic]}}},
+        "settings": {"broker": f"{host}:{port}"},
+        "enabled": True,
+    }
+    (home / "plugin-state.json").write_text(json.dumps({"version": 1, "plugins": {"mqtt_publish": old}}))
     received: list[tuple[str, str]] = []
     subscribed = threading.Event()
     sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
@@ -162,7 +170,9 @@ action = {{ type = "Plugin", plugin = "mqtt_publish", params = {{ topic = "{topi
 """,
             )
         )
-        ready(d, "mqtt_publish")
+        ready(d, "home_automation")
+        d.wait_log("plugin 'mqtt_publish' is now 'home_automation': moved its grants")
+        d.wait_log("plugin 'mqtt_publish' is now called 'home_automation'")  # the config's line
         press(harness, 36, velocity=66)
         got = wait_for(lambda: received, 10, what="the message on mosquitto")
         assert got[0][0] == topic
