@@ -426,6 +426,9 @@ class PluginManager:
                 "memory_mb": hs.get("memory_mb"),
             }
             out["last_call_error"] = printable(str(hs.get("last_error") or "")) or None
+        poller = self.pollers.get(data["name"])
+        if poller is not None:
+            out["trigger"] = poller.to_json()  # polls, events, errors: live, like the counters
             if hs.get("status") == "suspended" and out["state"] not in ("disabled",):
                 out["state"] = "suspended"
                 out["suspended"] = out.get("suspended") or {"reason": str(hs.get("last_error")), "since": time.time()}
@@ -503,7 +506,7 @@ class PluginManager:
 
 def _shown(data: dict[str, Any]) -> dict[str, Any]:
     """What bumps ``seq``: everything but the counters (and the seq itself)."""
-    return {k: v for k, v in data.items() if k not in ("counters", "seq")}
+    return {k: v for k, v in data.items() if k not in ("counters", "seq", "last_call_error", "trigger")}
 
 
 def _file_sha(cand: discovery.Candidate) -> str | None:

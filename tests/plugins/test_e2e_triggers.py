@@ -64,7 +64,7 @@ action = {{ type = "Shell", shell = true, command = "echo tock >> {out}" }}
     # polled on its own schedule: never much faster than declared, and not stalled (generous)
     assert min(gaps) >= 0.1, gaps
     assert statistics.median(gaps) < 1.0, gaps
-    info = cli_json("plugins", "info", "metronome", home=home)["daemon"]
+    info = cli_json("plugins", "info", "metronome", home=home)
     assert info["trigger"]["events"] == 12 and info["trigger"]["errors"] == 0
     assert d.proc.poll() is None
 
@@ -105,9 +105,7 @@ action = {{ type = "Shell", shell = true, command = "echo ring >> {out}" }}
     )
     ready(d, "mqtt_listen")
     wait_for(
-        lambda: (
-            (cli_json("plugins", "info", "mqtt_listen", home=home)["daemon"].get("trigger") or {}).get("polls", 0) > 2
-        ),
+        lambda: (cli_json("plugins", "info", "mqtt_listen", home=home).get("trigger") or {}).get("polls", 0) > 2,
         10,
         what="polling",
     )
@@ -117,7 +115,7 @@ action = {{ type = "Shell", shell = true, command = "echo ring >> {out}" }}
     publish.single(f"{base}/door", "ring", hostname=host, port=port)
     wait_for(lambda: lines(out) == ["ring"], 10, what="the mapping to fire")
     wait_for(
-        lambda: cli_json("plugins", "info", "mqtt_listen", home=home)["daemon"]["trigger"]["events"] >= 3,
+        lambda: cli_json("plugins", "info", "mqtt_listen", home=home)["trigger"]["events"] >= 3,
         10,
         what="all three messages as events",
     )

@@ -73,8 +73,9 @@ def test_action_plugin_drop_edit_break_fix_delete(harness, start_daemon, home, p
     press(harness, velocity=70)
     wait_for(lambda: hits(home)[-1:] == ["2.0:pad:36:70"], 5, what="the old version still running")
     listing = cli_json("plugins", "list", home=home)
-    live = next(p for p in listing["plugins"] if p["name"] == "probe")["daemon"]
-    assert live["loaded"] and live["error"]["line"] == 6 and live["error"]["file"].endswith("probe.py")
+    live = next(p for p in listing["plugins"] if p["name"] == "probe")
+    assert live["state"] == "running" and live["failed_version"] is not None  # the old version runs
+    assert live["error"]["line"] == 6 and live["error"]["file"].endswith("probe.py")
     # fix it: the new code runs
     n = len(d.lines)
     write(plugins_dir / "probe.py", probe("3.1"))
@@ -82,7 +83,7 @@ def test_action_plugin_drop_edit_break_fix_delete(harness, start_daemon, home, p
     press(harness, velocity=60)
     wait_for(lambda: hits(home)[-1:] == ["3.1:pad:36:60"], 5, what="the fixed version")
     listing = cli_json("plugins", "list", home=home)
-    assert next(p for p in listing["plugins"] if p["name"] == "probe")["daemon"]["error"] is None
+    assert next(p for p in listing["plugins"] if p["name"] == "probe")["error"] is None
     # delete it: unloaded, the mapping warns at load and at the press
     n = len(d.lines)
     (plugins_dir / "probe.py").unlink()
@@ -147,8 +148,8 @@ action = {{ type = "Shell", shell = true, command = "echo two >> {out}" }}
     assert "ticker.py:12:17:" in line, line
 
     def polls():
-        live = cli_json("plugins", "info", "ticker", home=home)["daemon"]
-        assert live["error"]["line"] == 12 and live["loaded"]
+        live = cli_json("plugins", "info", "ticker", home=home)
+        assert live["error"]["line"] == 12 and live["state"] == "running"
         return live["trigger"]["polls"]
 
     first = polls()
