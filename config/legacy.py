@@ -122,7 +122,7 @@ def _action(action: Any, path: tuple, mode_names: list[str], out: list[Rewrite])
     # runs for every action of every load: nothing is allocated unless something is rewritten
     if not isinstance(action, dict):
         return
-    kind = action.get("type")
+    kind: Any = action.get("type")  # TOML: anything at all, checked by the lookups
     renames = ACTION_RENAMES.get(kind)
     if renames is not None:
         _rename(action, renames, path, out)
@@ -183,7 +183,8 @@ def _mapping(mapping: Any, path: tuple, mode_names: list[str], out: list[Rewrite
         return
     trigger = mapping.get("trigger")
     if isinstance(trigger, dict):
-        renames = TRIGGER_RENAMES.get(trigger.get("type"))
+        trigger_type: Any = trigger.get("type")
+        renames = TRIGGER_RENAMES.get(trigger_type)
         if renames is not None and not renames.keys().isdisjoint(trigger):
             _rename(trigger, renames, (*path, "trigger"), out)
         if trigger.get("type") == "Plugin" and trigger.get("plugin") in PLUGIN_RENAMES:
@@ -217,8 +218,8 @@ def may_need_rewrite(source: str) -> bool:
 def rewrite(raw: dict) -> list[Rewrite]:
     """Rewrite ``raw`` (a parsed TOML document) in place; return what was rewritten."""
     out: list[Rewrite] = []
-    modes = raw.get("modes") if isinstance(raw.get("modes"), list) else []
-    mode_names = [m.get("name") for m in modes if isinstance(m, dict)]
+    modes: list[Any] = raw["modes"] if isinstance(raw.get("modes"), list) else []
+    mode_names: list[Any] = [m.get("name") for m in modes if isinstance(m, dict)]
     for i, mode in enumerate(modes):
         if isinstance(mode, dict) and isinstance(mode.get("mappings"), list):
             for j, mapping in enumerate(mode["mappings"]):
@@ -233,7 +234,8 @@ def _param_rewrites(action: Any, path: tuple, out: list[Rewrite]) -> None:
     if not isinstance(action, dict):
         return
     params = action.get("params")
-    renames = PARAM_RENAMES.get(PLUGIN_RENAMES.get(action.get("plugin"), action.get("plugin")), {})
+    plugin: Any = action.get("plugin")
+    renames = PARAM_RENAMES.get(PLUGIN_RENAMES.get(plugin, plugin), {})
     if action.get("type") == "Plugin" and isinstance(params, dict):
         for old, (new, how) in renames.items():
             if old not in params or new in params:
@@ -256,8 +258,10 @@ def rewrite_plugin_params(raw: dict) -> list[Rewrite]:
     """The plugins' old params -> the plan's (``midimon config migrate`` only; see PARAM_RENAMES).
     Run before ``rewrite`` so the plugin names are still the ones in the file."""
     out: list[Rewrite] = []
-    modes = raw.get("modes") if isinstance(raw.get("modes"), list) else []
-    tables = [(m.get("mappings"), ("modes", i, "mappings")) for i, m in enumerate(modes) if isinstance(m, dict)]
+    modes: list[Any] = raw["modes"] if isinstance(raw.get("modes"), list) else []
+    tables: list[tuple[Any, tuple]] = [
+        (m.get("mappings"), ("modes", i, "mappings")) for i, m in enumerate(modes) if isinstance(m, dict)
+    ]
     tables.append((raw.get("global_mappings"), ("global_mappings",)))
     for mappings, where in tables:
         if isinstance(mappings, list):

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 try:
     # tomli's compiled wheels parse ~3x faster than the stdlib's pure-Python copy of the same
     # code; it is the parser that says where a mistake is
     import tomli as tomllib
 except ImportError:  # pragma: no cover
-    import tomllib
+    import tomllib  # type: ignore[no-redef]  # the standard library's copy of the same parser
 try:
     # rtoml (Rust) parses a good file 4-6x faster again than tomli: parsing was two thirds of
     # a load. Its errors carry no usable position, so a file it refuses is parsed again by
@@ -242,7 +243,7 @@ def _split_unknown(exc: ValidationError):
     return unknown, real
 
 
-def _describe(err: dict) -> str:
+def _describe(err: ErrorDetails) -> str:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     shown = _show(value)
     if kind == "missing":
@@ -282,7 +283,7 @@ def _describe(err: dict) -> str:
     return err["msg"]
 
 
-def _bounds(err: dict) -> tuple[Any, Any]:
+def _bounds(err: ErrorDetails) -> tuple[Any, Any]:
     # pydantic reports only the bound that was crossed; for the MIDI-shaped ranges the other
     # end follows from it (127 -> 0, 15 -> 0, 8191 -> -8192...), so the message can name both
     ctx = err.get("ctx") or {}

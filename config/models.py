@@ -523,7 +523,7 @@ for _m in (AndCondition, OrCondition, NotCondition, SequenceAction, RepeatAction
     _m.model_rebuild()
 
 UNION_TAGS = frozenset(
-    t.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+    t.model_fields["type"].annotation.__args__[0]
     for u in (Trigger, Condition, Action, VelocityCurve)
     for t in u.__origin__.__args__  # type: ignore[attr-defined]
 )

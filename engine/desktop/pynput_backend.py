@@ -10,6 +10,7 @@ non-ASCII characters. pynput still moves and clicks the mouse there (through XTe
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -79,7 +80,7 @@ class PynputInput:
             for index, chord in enumerate(plan.chords):
                 if index:
                     time.sleep(_SEQUENCE_GAP_S)
-                self._run("Keystroke", str(plan), lambda c=chord: self._press_chord(presser, c, hold_ms))
+                self._run("Keystroke", str(plan), functools.partial(self._press_chord, presser, chord, hold_ms))
 
     def text(self, text: str) -> None:
         if not text:
