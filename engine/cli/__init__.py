@@ -46,6 +46,7 @@ COMMANDS = {
     "watch": "control",
     "plugins": "plugins",
     "service": "service",
+    "ui": "ui",
 }
 
 # commands that only talk to the daemon: they skip logging's set-up (the import alone is 10 ms)
