@@ -22,18 +22,17 @@ from typing import Any, ClassVar
 
 import requests
 import spotipy
-import urllib3.exceptions
-import urllib3.util
 
-from ..errors import CapabilityDenied, CapabilityFailed, ServiceUnavailable
+from ..errors import CapabilityFailed, ServiceUnavailable
 from ..text import printable
 from .base import Capability, CapabilityContext, require_str
-from .scopes import Origin, ScopeError, normalise_host, origin_allowed, parse_url
+from .scopes import Origin, ScopeError, origin_allowed, parse_url
+from .spotify_session import OneOriginSession as _OneOriginSession
+from .spotify_session import Refused as _Refused
 from .spotify_tokens import DEFAULT_ACCOUNTS_BASE, SecretStore, SignInNeeded, SpotifyTokens, refresh_with_spotipy
 
 DEFAULT_API_BASE = "https://api.spotify.com/v1"
 DEFAULT_TIMEOUT = 10.0
-MAX_RESPONSE_BYTES = 1024 * 1024
 # spotipy pastes a device id into the URL as is: only the characters real ids use.
 _DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _ID = r"[A-Za-z0-9]{1,64}"
@@ -46,73 +45,6 @@ _CONTEXT_URI = re.compile(
 # spotipy logs every request at DEBUG with its headers (the bearer token) and every error
 # response at ERROR; the capability reports both to the plugin and the audit log instead.
 logging.getLogger("spotipy.client").addFilter(lambda record: False)
-
-
-class _Refused(Exception):
-    """Raised inside spotipy's call by the session; deliberately not a ValueError or a requests
-    error, which spotipy would catch and turn into an empty result."""
-
-    def __init__(self, error: CapabilityDenied | CapabilityFailed) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class _OneOriginSession(requests.Session):
-    """The only way spotipy reaches the network here: one origin, checked with the parser
-    ``requests`` itself connects with, no redirects, a capped body, a wall deadline."""
-
-    def __init__(self, origin: Origin, refuse: Callable[[str, str], CapabilityDenied]) -> None:
-        """``refuse(url, why)`` audits a denial and builds the error for the plugin."""
-        super().__init__()
-        self.trust_env = False  # HTTP(S)_PROXY, NO_PROXY, .netrc, REQUESTS_CA_BUNDLE
-        self.origin = origin
-        self.refuse = refuse
-        self.deadline = 0.0
-        #: (method, url, status) of the last request, for the audit line.
-        self.last: tuple[str, str, int] | None = None
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        url = str(request.url)
-        parts = None
-        try:
-            parts = urllib3.util.parse_url(url)
-            seen = Origin(
-                (parts.scheme or "").lower(),
-                normalise_host(parts.host or ""),
-                parts.port or {"http": 80, "https": 443}.get(parts.scheme or "", 0),
-            )
-        except (ScopeError, ValueError, urllib3.exceptions.LocationParseError):
-            seen = None
-        if seen != self.origin or parts is None or parts.auth:
-            # Defence in depth: the base was checked and rebuilt from its parts, so this only
-            # fires if requests would read a URL differently from the scope check.
-            raise _Refused(self.refuse(url, f"requests would connect to {seen or url}, not the checked {self.origin}"))
-        kwargs["allow_redirects"] = False
-        kwargs["stream"] = True
-        response = super().send(request, **kwargs)
-        try:
-            self.last = (str(request.method), url, int(response.status_code))
-            if response.is_redirect:
-                raise _Refused(
-                    CapabilityFailed(
-                        f"the Spotify API answered {response.status_code} with a redirect; redirects are not followed"
-                    )
-                )
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_content(65536):
-                size += len(chunk)
-                if size > MAX_RESPONSE_BYTES:
-                    raise _Refused(CapabilityFailed(f"the Spotify API answered more than {MAX_RESPONSE_BYTES} bytes"))
-                if self.deadline and time.monotonic() > self.deadline:
-                    raise _Refused(
-                        CapabilityFailed("the Spotify API did not finish answering before the call's deadline")
-                    )
-                chunks.append(chunk)
-        finally:
-            response.close()
-        response._content = b"".join(chunks)
-        return response
 
 
 def _text(value: Any) -> str | None:
