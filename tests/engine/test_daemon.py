@@ -1,5 +1,7 @@
 """The daemon wired to the in-memory MIDI back end: devices, reloads, status."""
 
+import time
+
 import mido
 import pytest
 from testkit.jack import wait_for
@@ -7,6 +9,7 @@ from testkit.jack import wait_for
 from midimon.engine.backends import MemoryBackend
 from midimon.engine.daemon import Daemon
 from midimon.engine.desktop.base import Recording
+from midimon.engine.extension import Extension
 
 CFG = """
 [device]
@@ -114,3 +117,183 @@ def test_named_outputs_are_opened_at_start_off_the_loop(home):
         assert backend.opened_outputs["Synth"].sent == [mido.Message("pitchwheel", pitch=0)]
     finally:
         d.stop()
+
+
+# -- the extension door, reload scopes, the feed, logging ------------------------------------------
+
+
+class Recorder(Extension):
+    """An extension that writes down what the daemon asks of it."""
+
+    def __init__(self, log: list, name: str, *, slow: float = 0.0, breaks: bool = False) -> None:
+        self.log, self.label, self.slow, self.breaks = log, name, slow, breaks
+
+    def prepare(self, daemon):
+        self.log.append((self.label, "prepare", daemon.engine is None))
+
+    def start(self, daemon):
+        self.log.append((self.label, "start", daemon.engine is not None))
+
+    def before_reload(self, daemon, scope):
+        self.log.append((self.label, "before_reload", scope))
+        time.sleep(self.slow)
+
+    def after_reload(self, daemon, outcome):
+        self.log.append((self.label, "after_reload", outcome["ok"]))
+
+    def close(self):
+        self.log.append((self.label, "close", None))
+        if self.breaks:
+            raise RuntimeError("a part that fails to close")
+
+
+def _plain_daemon(home, text=None, **kw):
+    (home / "config.toml").write_text(text or CFG.format(device='name = "Pads"', text="one"))
+    return Daemon(home / "config.toml", backend=MemoryBackend(["Pads"]), desktop=Recording(), **kw)
+
+
+def test_extensions_are_prepared_started_and_closed_in_reverse_even_when_one_fails(home):
+    log = []
+    d = _plain_daemon(home)
+    d.add(Recorder(log, "a", breaks=True))
+    d.add(Recorder(log, "b"))
+    d.start()
+    d.stop()
+    assert log == [
+        ("a", "prepare", True),
+        ("b", "prepare", True),
+        ("a", "start", True),
+        ("b", "start", True),
+        ("b", "close", None),
+        ("a", "close", None),  # after b, and a's failure did not stop the daemon's own clean-up
+    ]
+    assert d.devices is not None and d.engine is not None
+
+
+def test_reload_scopes_reach_each_part_and_the_feed_gets_the_outcome(home):
+    log = []
+    d = _plain_daemon(home)
+    d.add(Recorder(log, "a"))
+    d.start()
+    try:
+        seen = []
+        d.feed.listeners.append(lambda ch: seen.append(ch.kind))
+        d.reload()  # a config save
+        d.reload(scope="all")  # midimon reload
+        d.reload(scope="plugins")
+        scopes = [entry[2] for entry in log if entry[1] == "before_reload"]
+        assert scopes == ["config", "all", "plugins"]
+        assert seen.count("reload") == 3 and d.last_reload["scope"] == "plugins"
+    finally:
+        d.stop()
+
+
+def test_the_plugin_rescan_is_not_counted_as_config_load_time(home):
+    log = []
+    d = _plain_daemon(home)
+    d.add(Recorder(log, "slow", slow=0.5))
+    d.start()
+    try:
+        out = d.reload(scope="all")
+        assert out["phase_ms"]["plugins_ms"] >= 500
+        assert out["phase_ms"]["load_validate_compile_ms"] < 500  # it once included the rescan
+    finally:
+        d.stop()
+
+
+def test_a_config_save_does_not_rescan_plugins_and_midimon_reload_does(home):
+    from midimon.engine.plugin_ext import PluginExtension
+
+    d = _plain_daemon(home)
+    ext = d.add(PluginExtension(d, watch=False))
+    d.start()
+    try:
+        before = ext.manager.rescans
+        assert d.reload()["ok"]
+        assert ext.manager.rescans == before
+        assert d.reload(scope="all")["ok"]
+        assert ext.manager.rescans == before + 1
+    finally:
+        d.stop()
+
+
+def test_a_failing_swap_listener_does_not_make_the_reload_a_failure(home):
+    d = _plain_daemon(home)
+    d.start()
+    try:
+
+        def broken(old, new):
+            raise RuntimeError("listener bug")
+
+        d.engine.mode_listeners.append(broken)
+        # mode A disappears: the swap switches to B and tells the mode listeners
+        (home / "config.toml").write_text(CFG.format(device='name = "Pads"', text="x").replace('"A"', '"B"'))
+        out = d.reload()
+        assert out["ok"] is True and out["after_swap_errors"], out
+        assert d.engine.table.sha256 == out["sha256"] and d.engine.mode == "B"
+    finally:
+        d.stop()
+
+
+def test_after_a_device_change_the_daemon_still_ignores_its_own_virtual_output(home):
+    text = CFG.format(device="", text="one")
+    (home / "config.toml").write_text(text)
+    backend = MemoryBackend(["Keys", "midimon:midimon-out"])
+    d = Daemon(home / "config.toml", backend=backend, desktop=Recording())
+    d.start()
+    try:
+        assert sorted(s["port"] for s in d.status()["devices"]) == ["Keys"]
+        (home / "config.toml").write_text(text.replace("[device]\n", "[device]\nauto_reconnect = false\n"))
+        assert d.reload()["ok"]
+        assert sorted(s["port"] for s in d.status()["devices"]) == ["Keys"]
+    finally:
+        d.stop()
+
+
+def test_debug_survives_the_config_level_and_the_log_file_rotates(home):
+    import logging
+    import logging.handlers
+
+    logfile = home / "logs" / "one.log"
+    text = CFG.format(device='name = "Pads"', text="one") + f'\n[logging]\nlevel = "warning"\nfile = "{logfile}"\n'
+    d = _plain_daemon(home, text, debug=True)
+    d.start()
+    root = logging.getLogger("midimon")
+    try:
+        assert root.level == logging.DEBUG
+        ours = [h for h in root.handlers if getattr(h, "baseFilename", None)]
+        assert len(ours) == 1 and isinstance(ours[0], logging.handlers.RotatingFileHandler)
+        assert ours[0].maxBytes > 0 and ours[0].backupCount > 0
+        other = home / "logs" / "two.log"
+        (home / "config.toml").write_text(text.replace(str(logfile), str(other)))
+        assert d.reload()["ok"]
+        assert root.level == logging.DEBUG
+        names = [h.baseFilename for h in root.handlers if getattr(h, "baseFilename", None)]
+        assert names == [str(other)]  # the old handler was removed, not stacked
+    finally:
+        d.stop()
+    assert not [h for h in root.handlers if getattr(h, "baseFilename", None)]
+
+
+def test_safe_mode_turns_off_plugins_that_are_not_first_party_without_saving_it(home):
+    from midimon.engine.plugin_ext import PluginExtension
+
+    (home / "plugins").mkdir()
+    (home / "plugins" / "mine.py").write_text("def execute(params, context):\n    return 1\n")
+    d = _plain_daemon(home, safe_mode=True)
+    ext = d.add(PluginExtension(d, watch=False, safe_mode=True))
+    d.start()
+    try:
+        rec = ext.manager.record_json("mine")
+        assert rec["state"] == "disabled" and rec["enabled"] is True
+        assert "mine" not in ext.manager.runtime.active
+        assert not (home / "plugin-state.json").exists()  # nothing persisted
+    finally:
+        d.stop()
+
+
+def test_restart_keeps_the_arguments_and_toggles_safe_mode():
+    from midimon.engine.cli.run import restart_argv
+
+    assert restart_argv(["--debug", "run", "--mode", "A"], True) == ["--debug", "run", "--safe-mode", "--mode", "A"]
+    assert restart_argv(["run", "--safe-mode", "--config", "x"], False) == ["run", "--config", "x"]
