@@ -192,10 +192,10 @@ def test_schema_is_valid_json_schema_and_accepts_a_real_config():
 
 
 def test_starter_config_is_valid_and_written_once(home):
-    from midimon.config import paths
+    from midimon.config.home import Home
     from midimon.engine.daemon import ensure_config
 
-    target = paths.config_file()
+    target = Home.at(home).config
     assert ensure_config(target) is True
     assert ensure_config(target) is False
     r = load_config(target)
