@@ -66,8 +66,8 @@ class Candidate:
             return ("ep", str(self.entry_point))
         files = [self.path] if self.packaging == "file" else [self.path / MANIFEST, *sorted(self.path.glob("*.py"))]
         sig = self.signature_path()
-        out = []
-        for f in [*files, sig]:
+        out: list[tuple[Any, ...]] = []
+        for f in [*files, *([sig] if sig is not None else [])]:
             try:
                 st = os.lstat(f)
                 out.append((str(f), st.st_mtime_ns, st.st_size, st.st_ino))

@@ -58,9 +58,11 @@ def _int(value: Any) -> int | None:
 def _track(item: Any) -> dict[str, Any] | None:
     if not isinstance(item, dict):
         return None
-    album = item.get("album") if isinstance(item.get("album"), dict) else {}
-    artists = item.get("artists") if isinstance(item.get("artists"), list) else []
-    show = item.get("show") if isinstance(item.get("show"), dict) else {}
+    raw_album = item.get("album")
+    album: dict[str, Any] = raw_album if isinstance(raw_album, dict) else {}
+    raw_artists, raw_show = item.get("artists"), item.get("show")
+    artists: list[Any] = raw_artists if isinstance(raw_artists, list) else []
+    show: dict[str, Any] = raw_show if isinstance(raw_show, dict) else {}
     return {
         "name": _text(item.get("name")),
         "uri": _text(item.get("uri")),
@@ -133,7 +135,11 @@ class SpotifyCapability(Capability):
         out: list[dict[str, Any]] = []
         offset = 0
         while len(out) < limit:
-            page = self._run("playlists", lambda sp, o=offset: sp.current_user_playlists(limit=50, offset=o))
+
+            def page_at(sp: spotipy.Spotify, at: int = offset) -> Any:
+                return sp.current_user_playlists(limit=50, offset=at)
+
+            page = self._run("playlists", page_at)
             items = page.get("items") if isinstance(page, dict) else None
             if not isinstance(items, list) or not items:
                 break
@@ -202,7 +208,8 @@ class SpotifyCapability(Capability):
         data = self._run("current", lambda sp: sp.current_user_playing_track())
         if not isinstance(data, dict):
             return None
-        context = data.get("context") if isinstance(data.get("context"), dict) else {}
+        raw_context = data.get("context")
+        context: dict[str, Any] = raw_context if isinstance(raw_context, dict) else {}
         return {
             "is_playing": bool(data.get("is_playing")),
             "progress_ms": _int(data.get("progress_ms")),
