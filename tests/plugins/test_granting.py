@@ -176,3 +176,17 @@ def test_yes_answers_for_scripts(home: Path, plugins_dir: Path, yes: bool) -> No
     proc = cli(*args, home=home, check=False)
     assert (proc.returncode == 0) is yes
     assert bool(grants_of(home, "sheller")) is yes
+
+
+def test_install_grant_asks_for_dangerous_capabilities(home: Path, plugins_dir: Path, tmp_path: Path) -> None:
+    """``install --grant`` used to hand out subprocess without a question: without a terminal it
+    is now refused (nothing installed, nothing granted) with the command plus ``--yes``."""
+    src = tmp_path / "sheller.py"
+    src.write_text(SHELLER)
+    proc = cli("plugins", "install", str(src), "--grant", "--json", home=home, check=False)
+    data = json.loads(proc.stdout)
+    assert proc.returncode == 1 and data["code"] == "needs_confirmation", data
+    assert data["command"] == f"midimon plugins install {src} --grant --yes"
+    assert not (plugins_dir / "sheller.py").exists() and grants_of(home, "sheller") == {}
+    assert run_printed(data["command"], home).returncode == 0
+    assert (plugins_dir / "sheller.py").exists() and "subprocess" in grants_of(home, "sheller")

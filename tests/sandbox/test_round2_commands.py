@@ -315,3 +315,23 @@ def test_data_home_is_only_what_the_user_grants_and_is_said_to_run_anything(
     press(home)
     result(home, "gitter")
     assert wait_for(lambda: list(tmp_path.glob("git-hook-ran*")), 10, what="the hook the user allowed")
+
+
+def test_socket_grant_of_a_dangerous_capability_needs_yes(home: Path, plugins_dir: Path, daemon: Any) -> None:
+    """``plugins.grant`` over the socket: subprocess without ``yes: true`` is refused with code
+    needs_confirmation and the exact command (scopes quoted, ``--yes``); nothing is granted."""
+    from midimon.engine.live.client import Client
+
+    write(plugins_dir / "enver.py", ENVER)
+    daemon("enver")
+    args = {"name": "enver", "capability": "subprocess", "scopes": {"commands": ["printenv HOME"]}}
+    with Client(home / "run" / "midimon.sock") as c:
+        answer = c.request("plugins.grant", args)
+        assert answer["ok"] is False and answer["error"]["code"] == "needs_confirmation", answer
+        expected = "midimon plugins grant enver subprocess --scope 'commands=printenv HOME' --yes"
+        assert expected in answer["error"]["message"]
+        assert cli_json("plugins", "info", "enver", home=home)["grants"] == {}
+        done = c.request("plugins.grant", {**args, "yes": True})
+        assert done["ok"] is True, done
+    grants = cli_json("plugins", "info", "enver", home=home)["grants"]
+    assert sorted(grants["subprocess"]["commands"]) == ["printenv", "printenv HOME", "pwd"]
