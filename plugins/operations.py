@@ -65,6 +65,12 @@ def _candidates() -> dict[str, discovery.Candidate]:
 def _candidate(name: str) -> discovery.Candidate:
     cand = _candidates().get(name)
     if cand is None:
+        from .aliases import canonical
+
+        if canonical(name) != name:  # an old first-party name: one record, under the new name
+            raise OperationError(
+                f"{name!r} is now called {canonical(name)!r}: name it so (e.g. midimon plugins info {canonical(name)})"
+            )
         raise OperationError(f"no plugin named {name!r} in {_folder()} (see: midimon plugins list)")
     return cand
 
