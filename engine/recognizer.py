@@ -21,11 +21,28 @@ Rules where triggers overlap on one note (documented in docs/triggers.md):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
+from midimon.config.models import (
+    AdvancedSettings,
+    AftertouchTrigger,
+    CCTrigger,
+    DoubleTapTrigger,
+    EncoderTurnTrigger,
+    LongPressTrigger,
+    NoteChordTrigger,
+    NoteTrigger,
+    PitchBendTrigger,
+    PluginTrigger,
+    VelocityRangeTrigger,
+)
 from midimon.engine import events as E
 from midimon.engine.table import Bound, ModeTable
+
+# ModeTable files each binding under its trigger's class (table.py), so the triggers read from a
+# given index are of that class: the casts below say so to the type checker and cost nothing.
 
 Fire = Callable[[Bound, E.Event, dict], None]
 Schedule = Callable[[float, Callable[[], None]], Any]
@@ -45,7 +62,7 @@ class _Press:
 
 
 def _level(b: Bound, velocity: int) -> str:
-    t = b.trigger
+    t = cast(VelocityRangeTrigger, b.trigger)
     if velocity <= t.soft_max:
         return "soft"
     if velocity <= t.medium_max:
@@ -60,6 +77,12 @@ def _filter(b: Bound, ev: E.Event) -> bool:
     if t.device is not None and ev.device and not _device_matches(t.device, ev.device):
         return False
     return True
+
+
+def _window_ms(b: Bound, default: int) -> int:
+    """A DoubleTap's or NoteChord's own window, or the settings' default."""
+    t = cast(DoubleTapTrigger | NoteChordTrigger, b.trigger)
+    return t.timeout_ms if t.timeout_ms is not None else default
 
 
 def _device_matches(wanted: str, device: str) -> bool:
@@ -84,14 +107,14 @@ class Recognizer:
         self._fire = fire
         self._schedule = schedule
         self._cancel = cancel
-        self.settings = None
+        self.settings = AdvancedSettings()  # the table's, handed in with each event
         self.held: dict[tuple, E.Event] = {}
         self._presses: dict[tuple, _Press] = {}
         self._taps: dict[tuple, tuple[float, _Press | None, Any]] = {}
         self._absolute: dict[tuple, int] = {}
 
     # ------------------------------------------------------------------ entry
-    def feed(self, ev: E.Event, table: ModeTable, settings) -> None:
+    def feed(self, ev: E.Event, table: ModeTable, settings: AdvancedSettings) -> None:
         self.settings = settings
         kind = ev.kind
         if kind == E.NOTE_ON:
@@ -102,25 +125,25 @@ class Recognizer:
             self._cc(ev, table)
         elif kind in (E.AFTERTOUCH, E.POLY_AFTERTOUCH):
             for b in table.aftertouch:
-                t = b.trigger
+                at = cast(AftertouchTrigger, b.trigger)
                 if (
-                    (t.note is None or (kind == E.POLY_AFTERTOUCH and t.note == ev.note))
-                    and t.pressure_min <= ev.value <= t.pressure_max
+                    (at.note is None or (kind == E.POLY_AFTERTOUCH and at.note == ev.note))
+                    and at.pressure_min <= ev.value <= at.pressure_max
                     and _filter(b, ev)
                 ):
                     self._fire(b, ev, {})
         elif kind == E.PITCHBEND:
             for b in table.pitchbend:
-                t = b.trigger
-                if t.value_min <= ev.value <= t.value_max and _filter(b, ev):
+                pb = cast(PitchBendTrigger, b.trigger)
+                if pb.value_min <= ev.value <= pb.value_max and _filter(b, ev):
                     self._fire(b, ev, {})
         elif kind == E.PLUGIN:
             for b in table.plugin.get(ev.device, ()):
-                t = b.trigger
-                if t.event is not None and t.event != ev.name:
+                pt = cast(PluginTrigger, b.trigger)
+                if pt.event is not None and pt.event != ev.name:
                     continue
                 data = ev.data if isinstance(ev.data, dict) else {}
-                if all(data.get(k) == v for k, v in t.match.items()):
+                if all(data.get(k) == v for k, v in pt.match.items()):
                     self._fire(b, ev, {"event": ev.name, "data": ev.data})
 
     # ------------------------------------------------------------------ notes
@@ -136,21 +159,13 @@ class Recognizer:
             prev = self._taps.pop(key, None)
             if prev is not None:
                 first_time, first_press, timer = prev
-                window = (
-                    max(
-                        (b.trigger.timeout_ms if b.trigger.timeout_ms is not None else s.double_tap_timeout_ms)
-                        for b in doubles
-                    )
-                    / 1000
-                )
+                window = max(_window_ms(b, s.double_tap_timeout_ms) for b in doubles) / 1000
                 self._cancel(timer)
                 if first_press is not None:
                     self._drop(first_press)
                 if ev.time - first_time <= window:
                     for b in doubles:
-                        limit = (
-                            b.trigger.timeout_ms if b.trigger.timeout_ms is not None else s.double_tap_timeout_ms
-                        ) / 1000
+                        limit = _window_ms(b, s.double_tap_timeout_ms) / 1000
                         if ev.time - first_time <= limit:
                             self._fire(b, ev, {"gesture": "double_tap"})
                     return
@@ -162,10 +177,10 @@ class Recognizer:
         presses = []
         extra: dict = {}
         for b in table.press.get(note, ()):
-            t = b.trigger
+            t = cast(NoteTrigger | VelocityRangeTrigger, b.trigger)
             if not (t.velocity_min <= ev.velocity <= t.velocity_max) or not _filter(b, ev):
                 continue
-            if t.type == "VelocityRange":
+            if isinstance(t, VelocityRangeTrigger):
                 level = _level(b, ev.velocity)
                 if t.level is not None and t.level != level:
                     continue
@@ -183,27 +198,19 @@ class Recognizer:
         if holds:
             press.blockers.add("release")
             for b in holds:
-                ms = b.trigger.duration_ms if b.trigger.duration_ms is not None else s.hold_threshold_ms
+                hold = cast(LongPressTrigger, b.trigger)
+                ms = hold.duration_ms if hold.duration_ms is not None else s.hold_threshold_ms
                 press.timers.append(
-                    self._schedule(ev.time + ms / 1000, lambda b=b, ms=ms: self._hold(key, press, b, ms))
+                    self._schedule(ev.time + ms / 1000, functools.partial(self._hold, key, press, b, ms))
                 )
         if doubles:
             press.blockers.add("tap")
-            window = (
-                max(
-                    (b.trigger.timeout_ms if b.trigger.timeout_ms is not None else s.double_tap_timeout_ms)
-                    for b in doubles
-                )
-                / 1000
-            )
+            window = max(_window_ms(b, s.double_tap_timeout_ms) for b in doubles) / 1000
             timer = self._schedule(ev.time + window, lambda: self._tap_expired(key, press))
             self._taps[key] = (ev.time, press, timer)
         if chords:
             press.blockers.add("chord")
-            window = (
-                max((b.trigger.timeout_ms if b.trigger.timeout_ms is not None else s.chord_timeout_ms) for b in chords)
-                / 1000
-            )
+            window = max(_window_ms(b, s.chord_timeout_ms) for b in chords) / 1000
             press.timers.append(self._schedule(ev.time + window, lambda: self._resolve(press, "chord")))
 
     def _note_off(self, ev: E.Event) -> None:
@@ -256,7 +263,7 @@ class Recognizer:
         s = self.settings
         fired = False
         for b in chords:
-            t = b.trigger
+            t = cast(NoteChordTrigger, b.trigger)
             window = (t.timeout_ms if t.timeout_ms is not None else s.chord_timeout_ms) / 1000
             members = [self.held.get((ev.device, ev.channel, n)) for n in t.notes]
             if any(m is None for m in members):
@@ -280,7 +287,7 @@ class Recognizer:
     # ------------------------------------------------------------------ controllers
     def _cc(self, ev: E.Event, table: ModeTable) -> None:
         for b in table.cc.get(ev.control, ()):
-            t = b.trigger
+            t = cast(CCTrigger, b.trigger)
             if t.value_min <= ev.value <= t.value_max and _filter(b, ev):
                 self._fire(b, ev, {})
         encoders = table.encoder.get(ev.control)
@@ -290,14 +297,14 @@ class Recognizer:
         if not encoders:
             return
         for b in encoders:
-            t = b.trigger
+            enc = cast(EncoderTurnTrigger, b.trigger)
             if not _filter(b, ev):
                 continue
-            steps = decode_steps(t.encoding, ev.value, last)
+            steps = decode_steps(enc.encoding, ev.value, last)
             if steps == 0:
                 continue
             direction = "Clockwise" if steps > 0 else "CounterClockwise"
-            if t.direction is None or t.direction == direction:
+            if enc.direction is None or enc.direction == direction:
                 self._fire(b, ev, {"steps": abs(steps), "direction": direction})
 
     def reset(self) -> None:
