@@ -16,7 +16,6 @@ class MemoryOutput:
         if self.closed:
             raise OSError(f"port {self.name!r} is closed")
         self.sent.append(msg)
-        self._backend._deliver(self.name, msg)
 
     def close(self) -> None:
         self.closed = True
@@ -103,6 +102,3 @@ class MemoryBackend:
             listeners = list(self._listeners.get(device, []))
         for port in listeners:
             port.callback(msg)
-
-    def _deliver(self, name: str, msg) -> None:
-        pass

@@ -1,6 +1,6 @@
 """Real MIDI through mido (python-rtmidi by default; ``MIDO_BACKEND`` chooses the API).
 
-Two JACK facts shape this module (see DESIGN.md):
+Three JACK facts shape this module (see DESIGN.md):
 
 - In sync mode, the connection rtmidi makes right after opening a port does not take: the
   new client must settle first. On JACK we therefore make the connection again about a
@@ -130,14 +130,13 @@ class MidoBackend:
             candidates = self.output_names() if ours_is_input else self.input_names()
         except Exception:
             return
-        if True:
-            # rtmidi names our port after the port it connects to, inside our own client
-            mine = [n for n in candidates if n.endswith(":" + ours) and n.split(":", 1)[0].startswith(CLIENT_NAME)]
-            if not mine:
-                log.warning("JACK: cannot find midimon's own port for %r to connect it", source)
-                return
-            pair = (source, mine[-1]) if ours_is_input else (mine[-1], source)
-            jack_connect(*pair)
+        # rtmidi names our port after the port it connects to, inside our own client
+        mine = [n for n in candidates if n.endswith(":" + ours) and n.split(":", 1)[0].startswith(CLIENT_NAME)]
+        if not mine:
+            log.warning("JACK: cannot find midimon's own port for %r to connect it", source)
+            return
+        pair = (source, mine[-1]) if ours_is_input else (mine[-1], source)
+        jack_connect(*pair)
 
 
 def jack_connect(source: str, destination: str) -> bool:
