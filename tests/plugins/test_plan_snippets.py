@@ -258,3 +258,9 @@ def test_the_three_snippets_work_live_after_the_printed_grants(
     finally:
         api.close()
         accounts.close()
+
+
+def test_the_cli_answers_an_old_name_with_the_new_one(home: Path) -> None:
+    out = cli_json("plugins", "info", "spotify_control", home=home, check=False)
+    assert out["ok"] is False and "'spotify_control' is now called 'spotify'" in out["error"]
+    assert cli_json("plugins", "info", "spotify", home=home)["name"] == "spotify"
