@@ -306,12 +306,3 @@ class Recognizer:
             direction = "Clockwise" if steps > 0 else "CounterClockwise"
             if enc.direction is None or enc.direction == direction:
                 self._fire(b, ev, {"steps": abs(steps), "direction": direction})
-
-    def reset(self) -> None:
-        for press in self._presses.values():
-            self._drop(press)
-        for _t, _p, timer in self._taps.values():
-            self._cancel(timer)
-        self._presses.clear()
-        self._taps.clear()
-        self.held.clear()
