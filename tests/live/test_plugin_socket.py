@@ -4,6 +4,7 @@ clears the error) and readers that never wait on a busy plugin."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -200,3 +201,74 @@ def _swallow(fn):
         fn()
     except Exception:
         pass
+
+
+BROKEN = "def execute(params, context):\n    return (\n"
+
+
+def _cli(capsys, *argv: str) -> str:
+    from midimon.engine.cli import main
+
+    code = main(list(argv))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return out
+
+
+def test_status_in_words_shows_plugin_errors_with_file_and_line(pd, capsys):
+    d = pd({"broken": BROKEN, "ok": OK})
+    out = _cli(capsys, "status", "--socket", str(d.socket))
+    assert "plugins needing attention:" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("broken:"))
+    assert "ERROR" in line and "broken.py:2" in line
+
+
+def test_plugins_list_in_words_shows_kind_version_state_and_one_error(pd, capsys):
+    pd({"broken": BROKEN, "ok": OK})
+    # plugins list finds the daemon through MIDIMON_HOME, like a user's shell
+    out = _cli(capsys, "plugins", "list")
+    assert "daemon running" in out
+    lines = out.splitlines()
+    broken = [x for x in lines if "broken" in x]
+    assert broken[0].split()[1:4] == ["-", "-", "ERROR"]  # no kind, no version, the state
+    assert sum("broken.py:2" in x for x in lines) == 1  # the error once
+    assert "trusted" not in broken[0]
+    ok = next(x for x in lines if x.strip().startswith("ok "))
+    assert ok.split()[1] == "action" and ok.split()[-1] == "running"
+
+
+def test_plugins_info_in_words_is_a_page_and_json_keeps_the_record(pd, capsys):
+    pd({"sh": SHELL})
+    page = _cli(capsys, "plugins", "info", "sh")
+    assert page.startswith("sh (action plugin)")
+    assert "state:" in page and "subprocess" in page and "not granted: midimon plugins grant sh subprocess" in page
+    assert "{" not in page  # not a dump
+    data = json.loads(_cli(capsys, "plugins", "info", "sh", "--json"))
+    assert data["name"] == "sh" and "capabilities_requested" in data and "seq" in data
+
+
+def test_repeated_denials_are_one_permission_request_and_counters_go_out_at_most_once_a_second(pd):
+    d = pd({"sh": SHELL})
+    seen: list = []
+    d.daemon.feed.listeners.append(lambda ch: seen.append((ch.kind, ch.time, ch.data)))
+    m = d.ext.manager
+    for _ in range(4):
+        with pytest.raises(Exception, match="not granted"):
+            m.plugin_call("sh", {}, {})
+    requests = [data for kind, _t, data in seen if kind == "permission_request"]
+    assert len(requests) == 1 and requests[0]["capability"] == "subprocess"
+    wait_for(lambda: [k for k, _t, _d in seen if k == "counters"], 5, what="a counters sample")
+    time.sleep(2.5)  # a few sampling periods
+    stamps = [t for kind, t, _d in seen if kind == "counters"]
+    assert all(b - a >= 0.9 for a, b in zip(stamps, stamps[1:])), stamps
+    wait_for(lambda: m.record_json("sh")["pending_requests"], 5, what="the request in the record")
+    assert m.record_json("sh")["pending_requests"][0]["count"] == 4
+
+
+def test_midimon_watch_prints_the_feed(pd, capsys):
+    d = pd({"ok": OK})
+    since = d.daemon.feed.seq
+    with d.client() as c:
+        c.call("plugins.disable", {"name": "ok"})
+    out = _cli(capsys, "watch", "--since", str(since), "--count", "1", "--socket", str(d.socket))
+    assert "plugin ok: disabled" in out
