@@ -83,6 +83,7 @@ let poller = null
 
 export function follow() {
   if (source) return
+  refreshAll().catch(() => {}) // do not wait for the feed's hello to show the list
   source = new EventSource('/api/events')
   source.addEventListener('hello', () => {
     store.daemon = { up: true, message: '' }

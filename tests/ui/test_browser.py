@@ -414,10 +414,17 @@ def test_every_view_has_no_serious_accessibility_violation(page, stack, run_dir)
     # the install review step too
     page.goto(f"{stack.ui.base}/#/plugins")
     page.get_by_role("button", name="Add a plugin…").click()
+    src = run_dir / "reviewed_only.py"
+    src.write_text(PROBER.replace("Calls a host it was not granted.", "Shown for review, never installed."))
+    page.get_by_label("Plugin file (.py or .zip)").set_input_files(str(src))
+    page.get_by_role("region", name="Review before installing").wait_for()
+    src.unlink()
     page.screenshot(path=str(run_dir / "ui-install.png"), full_page=True)
     bad = [v for v in axe.run(page).response["violations"] if v.get("impact") in ("serious", "critical")]
     if bad:
         problems["install"] = [v["id"] for v in bad]
+    page.get_by_role("button", name="Cancel").click()
+    assert not (stack.home / "plugins" / "reviewed_only.py").exists()
     assert not problems, problems
     assert len(list(run_dir.glob("ui-*.png"))) >= len(VIEWS) + 1
 
