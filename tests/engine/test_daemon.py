@@ -297,3 +297,16 @@ def test_restart_keeps_the_arguments_and_toggles_safe_mode():
 
     assert restart_argv(["--debug", "run", "--mode", "A"], True) == ["--debug", "run", "--safe-mode", "--mode", "A"]
     assert restart_argv(["run", "--safe-mode", "--config", "x"], False) == ["run", "--config", "x"]
+
+
+def test_a_broken_import_of_a_part_is_an_error_not_not_available(home, monkeypatch):
+    import sys
+
+    from midimon.engine.cli import run
+
+    monkeypatch.setitem(sys.modules, "midimon.engine.plugin_ext", None)  # importing it raises
+    d = _plain_daemon(home)
+    with pytest.raises(ImportError):
+        run._install_extensions(d)
+    for ext in reversed(d.extensions):
+        ext.close()

@@ -272,3 +272,27 @@ def test_midimon_watch_prints_the_feed(pd, capsys):
         c.call("plugins.disable", {"name": "ok"})
     out = _cli(capsys, "watch", "--since", str(since), "--count", "1", "--socket", str(d.socket))
     assert "plugin ok: disabled" in out
+
+
+def test_a_slow_watcher_never_slows_the_daemon(pd):
+    d = pd({})
+    sub = d.daemon.feed.subscribe()  # a subscriber that never reads
+    t0 = time.monotonic()
+    for i in range(5000):
+        d.daemon.feed.publish("test", {"i": i})
+    assert time.monotonic() - t0 < 5.0  # 5,000 publishes: milliseconds; a blocked one would hang
+    assert sub.dropped > 0 and sub.gap is True
+    sub.close()
+
+
+def test_there_is_no_status_file_any_more(pd, short_home):
+    pd({"ok": OK})
+    assert not list(short_home.rglob("plugins-status.json"))
+
+
+def test_restart_over_the_socket_stops_the_daemon_for_a_re_exec(pd):
+    d = pd({})
+    with d.client() as c:
+        out = c.call("restart", {"safe_mode": True})
+    assert out["restarting"] is True and out["safe_mode"] is True
+    assert d.daemon.wait(10) and d.daemon.restart_requested is True

@@ -120,3 +120,27 @@ def test_a_trigger_plugin_cannot_run_as_an_action(plugins_dir, manager):
     m = manager()
     with pytest.raises(ActionError, match="trigger plugin"):
         m.plugin_call("tick", {}, {})
+
+
+SHELL_TICK = """capabilities = ["subprocess"]
+scopes = {"commands": ["true"]}
+poll_interval_ms = 20
+def poll_events():
+    shell.run(["true"])
+    return [{"event": "ran"}]
+"""
+
+
+def test_a_trigger_polling_without_its_grant_is_not_suspended_and_a_grant_lets_it_run(plugins_dir, manager):
+    from midimon.plugins import operations as ops
+
+    write(plugins_dir / "runner.py", SHELL_TICK)
+    m = manager()
+    host = m.runtime.active["runner"].host
+    wait_for(lambda: host.state["denials"] >= 20, 5, what="denied polls")  # four times max_failures
+    assert host.state["status"] != "suspended" and host.state["consecutive_failures"] == 0
+    assert not m.events
+    ops.grant_capability("runner", "subprocess", yes=True)
+    m.sync("grant")
+    wait_for(lambda: m.events, 5, what="an event once granted")
+    assert m.events[0].name == "ran"
