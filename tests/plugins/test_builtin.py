@@ -1,5 +1,6 @@
-"""The first-party plugins, installed like any plugin and run in the real sandbox against real
-local servers: an http.server, a fake of the Spotify Web API, and mosquitto."""
+"""The first-party plugins (shipped, or installed as a copy like any plugin) run in the real
+sandbox against real local servers: an http.server, a fake of the Spotify Web API, and
+mosquitto. The plan's params and the sign-in are in test_plan_*.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import threading
 import pytest
 from pluginkit import cli_json
 from testkit.jack import wait_for
+
+
+def grant(home, name, *grant_args):
+    cli_json("plugins", "grant", name, *grant_args, home=home)
 
 
 def install(home, name, *grant_args):
@@ -35,7 +40,7 @@ def test_http_request_posts_json_to_a_granted_host(home, plugins_dir, manager, h
 
 
 def test_http_request_to_an_ungranted_host_sends_nothing(home, plugins_dir, manager, http_server):
-    from midimon.engine.errors import ActionError
+    from midimon.plugins.errors import PluginActionError as ActionError
 
     install(home, "http_request", "network", "--scope", "hosts=https://hooks.example.com")
     m = manager()
@@ -44,12 +49,12 @@ def test_http_request_to_an_ungranted_host_sends_nothing(home, plugins_dir, mana
     assert http_server.requests == []
 
 
-def test_spotify_control_against_a_fake_web_api(home, plugins_dir, manager, fake_spotify):
-    install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
+def test_spotify_against_a_fake_web_api(home, plugins_dir, manager, fake_spotify):
+    grant(home, "spotify", "network", "--scope", f"hosts={fake_spotify.url}")  # ships with midimon
     cli_json(
         "plugins",
         "config",
-        "spotify_control",
+        "spotify",
         "--set",
         "access_token=tok",
         "--set",
@@ -57,17 +62,17 @@ def test_spotify_control_against_a_fake_web_api(home, plugins_dir, manager, fake
         home=home,
     )
     m = manager()
-    call = lambda **p: m.plugin_call("spotify_control", p, {"value": 127})
-    call(command="play")
+    call = lambda **p: m.plugin_call("spotify", p, {"value": 127})
+    call(action="play")
     assert fake_spotify.player["is_playing"] is True
-    call(command="toggle")
+    call(action="play_pause")
     assert fake_spotify.player["is_playing"] is False
-    call(command="next")
-    assert call(command="now_playing") == "So What"
-    call(command="previous")
+    call(action="next")
+    assert call(action="now_playing") == "So What"
+    call(action="previous")
     assert fake_spotify.player["track"] == 0
-    assert call(command="volume") == 100 and fake_spotify.player["volume"] == 100
-    assert call(command="volume_down", step=30) == 70 and fake_spotify.player["volume"] == 70
+    assert call(action="volume") == 100 and fake_spotify.player["volume"] == 100
+    assert call(action="volume_down", step=30) == 70 and fake_spotify.player["volume"] == 70
     assert all(r["headers"]["Authorization"] == "Bearer tok" for r in fake_spotify.requests)
     # the requests spotipy makes for each command, nothing more
     assert [(r["method"], r["path"].split("?")[0].removeprefix("/v1/me/player/")) for r in fake_spotify.requests] == [
@@ -78,35 +83,36 @@ def test_spotify_control_against_a_fake_web_api(home, plugins_dir, manager, fake
         ("GET", "currently-playing"),
         ("POST", "previous"),
         ("PUT", "volume"),
+        ("GET", "devices"),  # volume_down starts from the device's volume
         ("PUT", "volume"),
     ]
     assert fake_spotify.requests[-1]["path"] == "/v1/me/player/volume?volume_percent=70"
-    call(command="play", uri="spotify:album:1weenld61qoidwYuZ1GESA", device_id="dev1")
+    call(action="play", uri="spotify:album:1weenld61qoidwYuZ1GESA", device_id="dev1")
     req = fake_spotify.requests[-1]
     assert req["path"] == "/v1/me/player/play?device_id=dev1"
     assert json.loads(req["body"]) == {"context_uri": "spotify:album:1weenld61qoidwYuZ1GESA"}
 
 
-def test_spotify_control_without_a_token_says_what_to_do(home, plugins_dir, manager, fake_spotify):
-    from midimon.engine.errors import ActionError
+def test_spotify_without_a_token_says_what_to_do(home, plugins_dir, manager, fake_spotify):
+    from midimon.plugins.errors import PluginActionError as ActionError
 
-    install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
+    grant(home, "spotify", "network", "--scope", f"hosts={fake_spotify.url}")  # ships with midimon
     m = manager()
-    with pytest.raises(ActionError, match="access_token"):
-        m.plugin_call("spotify_control", {"command": "play"}, {})
+    with pytest.raises(ActionError, match="midimon plugins auth spotify"):
+        m.plugin_call("spotify", {"action": "play"}, {})
     assert fake_spotify.requests == []
 
 
-def test_spotify_control_with_an_api_base_on_an_unscoped_host_contacts_nothing(
+def test_spotify_with_an_api_base_on_an_unscoped_host_contacts_nothing(
     home, plugins_dir, manager, fake_spotify, http_server
 ):
-    from midimon.engine.errors import ActionError
+    from midimon.plugins.errors import PluginActionError as ActionError
 
-    install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
+    grant(home, "spotify", "network", "--scope", f"hosts={fake_spotify.url}")  # ships with midimon
     cli_json(
         "plugins",
         "config",
-        "spotify_control",
+        "spotify",
         "--set",
         "access_token=tok",
         "--set",
@@ -115,18 +121,18 @@ def test_spotify_control_with_an_api_base_on_an_unscoped_host_contacts_nothing(
     )
     m = manager()
     with pytest.raises(ActionError, match="not in the plugin's granted hosts"):
-        m.plugin_call("spotify_control", {"command": "play"}, {})
+        m.plugin_call("spotify", {"action": "play"}, {})
     assert http_server.requests == [] and fake_spotify.requests == []
 
 
-def test_spotify_control_errors_from_the_api_are_clean(home, plugins_dir, manager, fake_spotify):
-    from midimon.engine.errors import ActionError
+def test_spotify_errors_from_the_api_are_clean(home, plugins_dir, manager, fake_spotify):
+    from midimon.plugins.errors import PluginActionError as ActionError
 
-    install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
+    grant(home, "spotify", "network", "--scope", f"hosts={fake_spotify.url}")  # ships with midimon
     cli_json(
         "plugins",
         "config",
-        "spotify_control",
+        "spotify",
         "--set",
         "access_token=tok",
         "--set",
@@ -136,25 +142,25 @@ def test_spotify_control_errors_from_the_api_are_clean(home, plugins_dir, manage
     m = manager()
     fake_spotify.active_device = False
     with pytest.raises(ActionError) as info:
-        m.plugin_call("spotify_control", {"command": "next"}, {})
+        m.plugin_call("spotify", {"action": "next"}, {})
     assert (
         "spotify.next(): Spotify answered 404 Not Found (NO_ACTIVE_DEVICE): "
         "Player command failed: No active device found"
     ) in str(info.value)
     fake_spotify.token = "another"
     with pytest.raises(ActionError, match="401 Unauthorized: Invalid access token"):
-        m.plugin_call("spotify_control", {"command": "pause"}, {})
+        m.plugin_call("spotify", {"action": "pause"}, {})
     assert "Traceback" not in str(info.value)
 
 
-def test_spotify_control_revoke_and_grant_apply_to_the_running_worker(home, plugins_dir, manager, fake_spotify):
-    from midimon.engine.errors import ActionError
+def test_spotify_revoke_and_grant_apply_to_the_running_worker(home, plugins_dir, manager, fake_spotify):
+    from midimon.plugins.errors import PluginActionError as ActionError
 
-    install(home, "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}")
+    grant(home, "spotify", "network", "--scope", f"hosts={fake_spotify.url}")  # ships with midimon
     cli_json(
         "plugins",
         "config",
-        "spotify_control",
+        "spotify",
         "--set",
         "access_token=tok",
         "--set",
@@ -162,18 +168,20 @@ def test_spotify_control_revoke_and_grant_apply_to_the_running_worker(home, plug
         home=home,
     )
     m = manager()
-    m.plugin_call("spotify_control", {"command": "play"}, {})
-    version = m.runtime.active["spotify_control"]
+    m.plugin_call("spotify", {"action": "play"}, {})
+    version = m.runtime.active["spotify"]
     pid = version.host.state["pid"]
-    cli_json("plugins", "revoke", "spotify_control", "network", home=home)
+    cli_json("plugins", "revoke", "spotify", "network", home=home)
+    m.sync("watch")  # what the state file's watcher runs (watch=False here)
     with pytest.raises(ActionError, match="was not granted the 'network' capability"):
-        m.plugin_call("spotify_control", {"command": "pause"}, {})
+        m.plugin_call("spotify", {"action": "pause"}, {})
     assert len(fake_spotify.requests) == 1 and fake_spotify.player["is_playing"] is True
-    cli_json("plugins", "grant", "spotify_control", "network", "--scope", f"hosts={fake_spotify.url}", home=home)
-    m.plugin_call("spotify_control", {"command": "pause"}, {})
+    cli_json("plugins", "grant", "spotify", "network", "--scope", f"hosts={fake_spotify.url}", home=home)
+    m.sync("watch")
+    m.plugin_call("spotify", {"action": "pause"}, {})
     assert fake_spotify.player["is_playing"] is False
     # same version, same worker: no reload, no restart
-    assert m.runtime.active["spotify_control"] is version
+    assert m.runtime.active["spotify"] is version
     assert version.host.state["pid"] == pid and version.host.state["starts"] == 1
 
 
@@ -192,23 +200,23 @@ def _subscriber(host, port, topic):
 
 
 @pytest.mark.mqtt
-def test_mqtt_publish_reaches_a_real_broker(home, plugins_dir, manager, mqtt_broker):
+def test_home_automation_reaches_a_real_broker(home, plugins_dir, manager, mqtt_broker):
     host, port = mqtt_broker
-    install(home, "mqtt_publish", "network", "--scope", f"brokers={host}:{port}", "--scope", "publish=midimon-test/#")
-    cli_json("plugins", "config", "mqtt_publish", "--set", f"broker={host}:{port}", home=home)
+    grant(home, "home_automation", "network", "--scope", f"brokers={host}:{port}", "--scope", "publish=midimon-test/#")
+    cli_json("plugins", "config", "home_automation", "--set", f"broker={host}:{port}", home=home)
     client, got = _subscriber(host, port, "midimon-test/#")
     try:
         m = manager()
-        m.plugin_call("mqtt_publish", {"topic": "midimon-test/light", "payload": "on"}, {})
-        m.plugin_call("mqtt_publish", {"topic": "midimon-test/ctx"}, {"note": 40, "velocity": 7})
+        m.plugin_call("home_automation", {"topic": "midimon-test/light", "payload": "on"}, {})
+        m.plugin_call("home_automation", {"topic": "midimon-test/ctx"}, {"note": 40, "velocity": 7})
         wait_for(lambda: len(got) == 2, 5, what="two messages")
         assert got[0] == ("midimon-test/light", "on")
         assert json.loads(got[1][1])["note"] == 40
         # a topic outside the grant is refused and never published
-        from midimon.engine.errors import ActionError
+        from midimon.plugins.errors import PluginActionError as ActionError
 
         with pytest.raises(ActionError, match="denied"):
-            m.plugin_call("mqtt_publish", {"topic": "other/x", "payload": "no"}, {})
+            m.plugin_call("home_automation", {"topic": "other/x", "payload": "no"}, {})
     finally:
         client.loop_stop()
         client.disconnect()
