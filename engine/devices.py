@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from midimon.engine import events as E
-from midimon.engine.ports import match_port
+from midimon.engine.ports import InputPort, match_port
 
 log = logging.getLogger("midimon.devices")
 
@@ -51,7 +51,7 @@ class DeviceManager:
         self.auto_reconnect = auto_reconnect
         self.ignore = ignore
         self.poll_interval = poll_interval
-        self._open: dict[str, object] = {}
+        self._open: dict[str, InputPort] = {}
         self.devices: dict[str, DeviceState] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()

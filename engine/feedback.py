@@ -85,7 +85,7 @@ class Feedback:
         self.problem: str | None = None
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._index: dict = {}
-        self._index_key = None
+        self._index_key: tuple[int, str] | None = None
         self._thread = threading.Thread(target=self._run, name="midimon-feedback", daemon=True)
         self._thread.start()
 

@@ -8,7 +8,7 @@ import threading
 import mido
 
 from midimon.engine.errors import ActionError, BackendUnavailable
-from midimon.engine.ports import match_port
+from midimon.engine.ports import OutputPort, match_port
 
 log = logging.getLogger("midimon.midi")
 
@@ -17,8 +17,8 @@ class MidiOut:
     def __init__(self, backend, virtual_name: str | None = None) -> None:
         self.backend = backend
         self.virtual_name = virtual_name
-        self._ports: dict[str, object] = {}
-        self._virtual = None
+        self._ports: dict[str, OutputPort] = {}
+        self._virtual: OutputPort | None = None
         self._lock = threading.Lock()
         self.sent = 0
 
@@ -97,4 +97,4 @@ class MidiOut:
             self._virtual = None
 
     def names(self) -> list[str]:
-        return list(self._ports) + ([self.virtual_name] if self._virtual else [])
+        return list(self._ports) + ([self.virtual_name] if self._virtual and self.virtual_name else [])

@@ -136,7 +136,7 @@ class TrustedKey:
 
 def trusted_keys(folder: Path | None = None) -> list[tuple[TrustedKey, object]]:
     folder = folder or keys_dir()
-    out = []
+    out: list[tuple[TrustedKey, object]] = []
     if not folder.is_dir():
         return out
     for p in sorted(folder.iterdir()):

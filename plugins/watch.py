@@ -47,9 +47,11 @@ class Debouncer:
                     self._cond.wait()
                 if self._closed:
                     return
+                first = self._first
+                assert first is not None  # poke() sets it, and only this thread clears it
                 while True:
                     now = time.monotonic()
-                    due = min(self._last + self.quiet, self._first + self.max_delay)
+                    due = min(self._last + self.quiet, first + self.max_delay)
                     if now >= due or self._closed:
                         break
                     self._cond.wait(due - now)

@@ -19,6 +19,7 @@ import random
 import signal
 import socket
 import sys
+from typing import Any
 
 from . import coverage_handback
 
@@ -72,7 +73,7 @@ def _serve(ctrl: socket.socket) -> None:
                         os._exit(code)
                 os.close(fds[0])
                 children.add(pid)
-                reply = {"pid": pid}
+                reply: dict[str, Any] = {"pid": pid}
             elif op == "kill":
                 pid = int(request.get("pid", 0))
                 reply = {"pid": pid, "exitcode": None}

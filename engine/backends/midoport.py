@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 CLIENT_NAME = "midimon"
 JACK_SETTLE_S = 1.0
@@ -37,7 +38,7 @@ class MidoBackend:
 
         self._mido = mido
         self.name = os.environ.get("MIDO_BACKEND", "mido.backends.rtmidi")
-        self._listers: dict[str, object] = {}
+        self._listers: dict[str, Any] = {}  # rtmidi.MidiIn / MidiOut (no type information)
         self._lock = threading.Lock()
 
     def _api(self) -> str:

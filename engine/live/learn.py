@@ -62,7 +62,7 @@ def analyse(events: list[E.Event]) -> list[dict[str, Any]]:
     groups: OrderedDict[tuple, list[E.Event]] = OrderedDict()
     for ev in events:
         if ev.kind in (E.NOTE_ON, E.NOTE_OFF):
-            key = ("note", ev.channel, ev.note)
+            key: tuple[str, int, int | None] = ("note", ev.channel, ev.note)
         elif ev.kind == E.CC:
             key = ("cc", ev.channel, ev.control)
         elif ev.kind == E.POLY_AFTERTOUCH:

@@ -19,6 +19,10 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger("midimon.watch")
 
@@ -44,7 +48,7 @@ class ConfigWatcher:
         self._deadline: float | None = None
         self._retry_until: float | None = None
         self._stop = False
-        self._observer = None
+        self._observer: BaseObserver | None = None
         self._worker: threading.Thread | None = None
         self._supervisor: threading.Thread | None = None
         self._names = {os.path.normcase(str(self.path))}
