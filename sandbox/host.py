@@ -501,16 +501,19 @@ class PluginHost:
 
     # -- memory ----------------------------------------------------------------------------------
     def _check_memory(self) -> None:
-        """Read the worker's resident size after a call; warn once per crossing of the ratio."""
+        """Read the worker's size after a call; warn once per crossing of the ratio.
+
+        The size is the address space (what RLIMIT_AS, the memory limit, counts), not the
+        resident set: a worker reaches its limit by its address space."""
         worker = self._worker
         if worker is None:
             return
         try:
             with open(f"/proc/{worker.pid}/statm", "rb") as f:
-                resident_pages = int(f.read().split()[1])
+                pages = int(f.read().split()[0])
         except (OSError, ValueError, IndexError):
             return  # not Linux, or the worker just went
-        self._memory_mb = resident_pages * _PAGE / (1024 * 1024)
+        self._memory_mb = pages * _PAGE / (1024 * 1024)
         limit_mb = self.limits.memory_bytes / (1024 * 1024)
         over = self._memory_mb >= limit_mb * self.limits.memory_warning_ratio
         if over and not self._memory_warned:
