@@ -33,7 +33,7 @@ try:
     # tomli, which names the line and column (or, if tomli accepts it, gives the value).
     import rtoml
 except ImportError:  # pragma: no cover - an install without the wheel is slower, not wrong
-    rtoml = None
+    rtoml = None  # type: ignore[assignment]  # tested before each use
 
 from midimon.config import legacy
 from midimon.config.diagnostics import ConfigError, Diagnostic
@@ -79,7 +79,7 @@ class _Placer:
             self._found = locate(self.text)
         pos = nearest(self._found, path)
         line, col = pos if pos else (None, None)
-        return Diagnostic(severity, message, tuple(path), self.filename, line, col)  # type: ignore[arg-type]
+        return Diagnostic(severity, message, tuple(path), self.filename, line, col)  # type: ignore[arg-type]  # checks yield "error" or "warning" as plain str
 
 
 def load_config(

@@ -525,5 +525,5 @@ for _m in (AndCondition, OrCondition, NotCondition, SequenceAction, RepeatAction
 UNION_TAGS = frozenset(
     t.model_fields["type"].annotation.__args__[0]
     for u in (Trigger, Condition, Action, VelocityCurve)
-    for t in u.__origin__.__args__  # type: ignore[attr-defined]
+    for t in u.__origin__.__args__  # type: ignore[attr-defined]  # Annotated[Union[...], ...] at run time
 )

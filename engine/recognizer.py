@@ -265,10 +265,11 @@ class Recognizer:
         for b in chords:
             t = cast(NoteChordTrigger, b.trigger)
             window = (t.timeout_ms if t.timeout_ms is not None else s.chord_timeout_ms) / 1000
-            members = [self.held.get((ev.device, ev.channel, n)) for n in t.notes]
-            if any(m is None for m in members):
+            held = [self.held.get((ev.device, ev.channel, n)) for n in t.notes]
+            members = [m for m in held if m is not None]
+            if len(members) < len(held):
                 continue
-            times = [m.time for m in members]  # type: ignore[union-attr]
+            times = [m.time for m in members]
             if max(times) - min(times) > window:
                 continue
             for n in t.notes:
@@ -279,7 +280,7 @@ class Recognizer:
                 tap = self._taps.pop(k, None)
                 if tap is not None:
                     self._cancel(tap[2])
-            velocity = max(m.velocity for m in members)  # type: ignore[union-attr]
+            velocity = max(m.velocity for m in members)
             self._fire(b, ev, {"gesture": "chord", "notes": list(t.notes), "chord_velocity": velocity})
             fired = True
         return fired

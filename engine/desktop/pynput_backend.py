@@ -253,7 +253,7 @@ def _macos_accessibility_problem() -> str | None:
     # Without the permission macOS silently drops synthetic events; ask the system instead of
     # letting presses vanish. pynput depends on pyobjc, which provides HIServices on macOS.
     try:
-        from HIServices import AXIsProcessTrusted  # type: ignore[import-not-found]
+        from HIServices import AXIsProcessTrusted  # type: ignore[import-not-found]  # pyobjc, macOS only
     except Exception:
         return None
     if AXIsProcessTrusted():
