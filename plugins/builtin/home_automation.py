@@ -12,6 +12,9 @@ author = "midimon"
 license = "MIT"
 homepage = "https://github.com/midimon/midimon/tree/main/plugins/home_automation"
 capabilities = ["network"]
+# Its own topics for Home Assistant discovery (device trigger configs, availability, the trigger
+# messages): granted with `network`, on the brokers you grant. Your topics are granted per mapping.
+publish = ["homeassistant/device_automation/#", "midimon/#"]
 # Your broker, topics and Home Assistant: `midimon validate` prints the grant command, e.g.
 #   midimon plugins grant home_automation network --scope brokers=mqtt://192.168.1.100:1883
 #     --scope publish=home/#
