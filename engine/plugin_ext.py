@@ -45,6 +45,7 @@ class PluginExtension(Extension):
         )
         self.manager.mappings = self._mappings
         self._prepared = False
+        self._lines: tuple[str | None, dict[tuple[Any, ...], tuple[int, int]]] = (None, {})
 
     # -- the door --------------------------------------------------------------------------------
     def prepare(self, daemon: Daemon) -> None:
@@ -58,6 +59,12 @@ class PluginExtension(Extension):
     def before_reload(self, daemon: Daemon, scope: ReloadScope) -> None:
         if scope == "all":  # `midimon reload`, SIGHUP: the plugins too
             self.manager.sync("midimon reload")
+
+    def after_reload(self, daemon: Daemon, outcome: dict[str, Any]) -> None:
+        if outcome.get("ok"):
+            # the records say where the config uses each plugin; off this thread, as a sync
+            # may hold the manager's lock for a while
+            threading.Thread(target=self.manager.refresh, name="midimon-plugin-refresh", daemon=True).start()
 
     def status(self) -> dict[str, Any] | None:
         return self.manager.status()
@@ -96,8 +103,22 @@ class PluginExtension(Extension):
         for mapping, path in iter_mappings(config):
             if _uses(mapping, name):
                 mode = config.modes[path[1]].name if path[0] == "modes" else "global"
-                out.append({"mode": mode, "index": path[-1], "line": None, "description": mapping.description})
+                pos = self._positions(engine.table.sha256).get(path)
+                line = pos[0] if pos else None
+                out.append({"mode": mode, "index": path[-1], "line": line, "description": mapping.description})
         return out
+
+    def _positions(self, sha: str | None) -> dict[tuple[Any, ...], tuple[int, int]]:
+        """Where each key of the running config stands (read once per config version)."""
+        if self._lines[0] != sha:
+            from midimon.config.locate import locate
+
+            try:
+                found = locate(self.daemon.config_path.read_text("utf-8"))
+            except (OSError, UnicodeDecodeError):
+                found = {}
+            self._lines = (sha, found)
+        return self._lines[1]
 
 
 def _uses(mapping: Any, name: str) -> bool:

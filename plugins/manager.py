@@ -305,6 +305,12 @@ class PluginManager:
         # looked up at each event: tests and the daemon may replace ``submit`` after start
         self.submit(plugin, event, data)
 
+    def refresh(self) -> None:
+        """Publish what changed in the records without a rescan (the config's mappings moved)."""
+        with self._lock:
+            if not self._closed:
+                self._publish_changes()
+
     # -- recovery --------------------------------------------------------------------------------
     def resume(self, name: str) -> dict[str, Any]:
         """Lift a suspension: the next call starts a fresh worker."""
@@ -426,12 +432,13 @@ class PluginManager:
                 "memory_mb": hs.get("memory_mb"),
             }
             out["last_call_error"] = printable(str(hs.get("last_error") or "")) or None
+            if hs.get("status") == "suspended" and out["state"] not in ("disabled",):
+                # suspended on a call thread since the last sync: say so now (the next sync records it)
+                out["state"] = "suspended"
+                out["suspended"] = out.get("suspended") or {"reason": str(hs.get("last_error")), "since": time.time()}
         poller = self.pollers.get(data["name"])
         if poller is not None:
             out["trigger"] = poller.to_json()  # polls, events, errors: live, like the counters
-            if hs.get("status") == "suspended" and out["state"] not in ("disabled",):
-                out["state"] = "suspended"
-                out["suspended"] = out.get("suspended") or {"reason": str(hs.get("last_error")), "since": time.time()}
         return out
 
     def error(self, name: str) -> dict[str, Any] | None:

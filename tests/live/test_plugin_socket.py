@@ -296,3 +296,19 @@ def test_restart_over_the_socket_stops_the_daemon_for_a_re_exec(pd):
         out = c.call("restart", {"safe_mode": True})
     assert out["restarting"] is True and out["safe_mode"] is True
     assert d.daemon.wait(10) and d.daemon.restart_requested is True
+
+
+def test_a_record_says_where_the_config_uses_the_plugin(short_home, pd):
+    from livekit import BASE
+
+    d = pd({"ok": OK})
+    text = BASE + (
+        '[[modes]]\nname = "A"\n[[modes.mappings]]\ndescription = "hit it"\n'
+        'trigger = { type = "Note", note = 36 }\naction = { type = "Plugin", plugin = "ok" }\n'
+    )
+    d.config.write_text(text)
+    assert d.daemon.reload()["ok"]  # a config save: the record follows without a plugin rescan
+    wait_for(lambda: d.ext.manager.record_json("ok")["mappings"], 5, what="the record to follow the config")
+    (where,) = d.ext.manager.record_json("ok")["mappings"]
+    line = text.splitlines().index("[[modes.mappings]]") + 1
+    assert where == {"mode": "A", "index": 0, "line": line, "description": "hit it"}
