@@ -22,6 +22,7 @@ import stat
 from pathlib import Path
 
 from midimon.config import paths
+from midimon.config.atomic import write_atomic
 
 SIGNED_PREFIX = b"midimon-plugin-signature-v1\n"
 POLICIES = ("allow", "warn", "require")
@@ -158,11 +159,8 @@ def add_key(source: Path, name: str | None = None) -> TrustedKey:
         raise IntegrityError(f"{source} is not an Ed25519 public key (PEM or raw base64): {exc}") from None
     name = name or Path(source).stem
     folder = keys_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.pem"
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(public_pem(key))
-    os.replace(tmp, target)
+    write_atomic(target, public_pem(key), 0o644)  # a public key: readable is fine
     return TrustedKey(name, fingerprint(key), target)
 
 

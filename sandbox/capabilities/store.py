@@ -15,11 +15,12 @@ the plugin (an old and a new version during a reload see the same data).
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
 from typing import Any, ClassVar
+
+from midimon.config.atomic import write_atomic
 
 from ..errors import CapabilityFailed
 from .base import Capability, CapabilityContext, plain, require_str
@@ -145,10 +146,9 @@ class StoreFile:
             text = _encode(self._data).encode("utf-8")
             self._dirty = False
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self.path.with_name(f".{STORE_FILE}.{os.getpid()}.tmp")
-                tmp.write_bytes(text)
-                os.replace(tmp, self.path)  # atomic: a crash leaves the old or the new store
+                # a crash leaves the old or the new store; no fsync, as before: writes are
+                # coalesced on the budget, and the disk is not asked to sync each one
+                write_atomic(self.path, text, 0o600, fsync=False)
             except OSError:
                 self._dirty = True  # kept in memory; the next change tries again
                 raise
