@@ -52,14 +52,10 @@ LOG_FILE_BACKUPS = 3
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def config_checks():
-    from midimon.plugins.config_checks import checks
+def build_table(path: Path, home: Home, *, text: bytes | None = None) -> tuple[Table, LoadResult]:
+    from midimon.engine.checks import config_checks  # key names, plugin parameters (the loader's checks=)
 
-    return checks()
-
-
-def build_table(path: Path, *, text: bytes | None = None) -> tuple[Table, LoadResult]:
-    result = load_config(path, text=text, checks=config_checks())
+    result = load_config(path, text=text, checks=config_checks(home))
     return compile_table(result.config, str(path), result.sha256), result
 
 
@@ -130,7 +126,7 @@ class Daemon:
         for ext in self.extensions:
             ext.prepare(self)
         mode = mode or self.saved_mode
-        table, result = build_table(self.config_path)
+        table, result = build_table(self.config_path, self.home)
         self._apply_logging(result.config)
         for w in result.warnings:
             log.warning("%s", w)
@@ -305,7 +301,7 @@ class Daemon:
     def _reload_config(self, text: bytes | None, source: str, phases: dict[str, float]) -> dict[str, Any]:
         t0 = time.perf_counter()
         try:
-            table, result = build_table(self.config_path, text=text)
+            table, result = build_table(self.config_path, self.home, text=text)
         except ConfigError as exc:
             phases["load_validate_compile_ms"] = (time.perf_counter() - t0) * 1000
             log.error("config reload failed; the previous config keeps running.\n%s", exc)

@@ -79,7 +79,7 @@ def install(server: ControlServer, daemon, live) -> None:
 
         path = args.get("path") or daemon.config_path
         try:
-            table, result = build_table(path)
+            table, result = build_table(path, daemon.home)
         except ConfigError as exc:
             return {"valid": False, "path": str(path), "diagnostics": [d.to_json() for d in exc.diagnostics]}
         return {

@@ -50,9 +50,7 @@ def test_keys_nested_in_sequences_and_conditionals_are_checked(tmp_path: Path) -
     )
     with pytest.raises(ConfigError) as info:
         load_config("c.toml", text=text, checks=config_checks(Home.at(tmp_path)))
-    assert [d.key for d in info.value.diagnostics] == [
-        "modes[0].mappings[0].action.then_action.actions[0].keys"
-    ]
+    assert [d.key for d in info.value.diagnostics] == ["modes[0].mappings[0].action.then_action.actions[0].keys"]
 
 
 def test_midimon_validate_checks_key_names(tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,3 +60,16 @@ def test_midimon_validate_checks_key_names(tmp_path: Path, home: Path, capsys: p
     assert doc["errors"][0]["path"] == "modes[0].mappings[0].action.keys"
     (home / "config.toml").write_text(_text("space"))
     assert main(["validate"]) == 0
+
+
+def test_the_daemons_reload_checks_key_names_too(tmp_path: Path) -> None:
+    from midimon.engine.daemon import build_table
+
+    path = tmp_path / "config.toml"
+    path.write_text(_text("spce"))
+    with pytest.raises(ConfigError) as info:
+        build_table(path, Home.at(tmp_path))
+    assert [d.key for d in info.value.diagnostics] == ["modes[0].mappings[0].action.keys"]
+    path.write_text(_text("space"))
+    table, _result = build_table(path, Home.at(tmp_path))
+    assert table.mapping_count == 1
