@@ -14,6 +14,7 @@ feeds `midimon validate`, the log at load and `grant --from-config`.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -283,6 +284,12 @@ def _covered_topic(topic: str, filters: tuple[str, ...] | list[str], subscribe: 
     return any(topic_matches(f, topic) for f in filters)
 
 
+def _setting_text(key: str, settings: Mapping[str, Any], props: Mapping[str, Any], fallback: str) -> str:
+    prop = props.get(key)
+    value = settings.get(key, prop.get("default") if isinstance(prop, dict) else None)
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else fallback
+
+
 def needs(
     plugin: str,
     decl: Declarations,
@@ -320,6 +327,11 @@ def needs(
         if not ok:
             add("network", "hosts", origin, f"needs network access to {origin}")
     broker = params.get("broker", settings.get("broker"))
+    # a broker setting a mapping does not use (home_automation's service calls): the setting's
+    # schema names the param that means so, ``"x-midimon-unless": "service"``
+    unless = ((decl.config_schema or {}).get("properties") or {}).get("broker") or {}
+    if "broker" not in params and isinstance(unless, dict) and unless.get("x-midimon-unless") in params:
+        broker = None
     if isinstance(broker, str) and "network" in decl.capabilities:
         key, ok = _covered_broker(broker, covered("brokers"))
         if not ok:
@@ -344,6 +356,19 @@ def needs(
             origin, ok = _covered_host(value, covered("hosts"))
             if not ok:
                 add("network", "hosts", origin, f"needs network access to {origin} (its setting {key})")
+    # A param that publishes to topics of its own (home_automation's ha_trigger: discovery configs,
+    # availability, trigger messages): its schema lists them, ``"x-midimon-publish": [...]``, with
+    # ``{setting}`` filled from the settings or their defaults.
+    param_props = (decl.params_schema or {}).get("properties") or {}
+    for key in params:
+        prop = param_props.get(key)
+        topics = prop.get("x-midimon-publish") if isinstance(prop, dict) else None
+        if not isinstance(topics, list) or "network" not in decl.capabilities:
+            continue
+        for pattern in topics:
+            topic = re.sub(r"\{(\w+)\}", lambda m: _setting_text(m.group(1), settings, props, m.group(0)), str(pattern))
+            if not _covered_topic(topic, covered("publish"), True):
+                add("network", "publish", topic, f"needs to publish to {topic!r}")
     out = []
     for cap, scopes in wanted.items():
         reasons = list(dict.fromkeys(why[cap]))

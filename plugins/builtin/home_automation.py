@@ -12,9 +12,6 @@ author = "midimon"
 license = "MIT"
 homepage = "https://github.com/midimon/midimon/tree/main/plugins/home_automation"
 capabilities = ["network"]
-# Its own topics for Home Assistant discovery (device trigger configs, availability, the trigger
-# messages): granted with `network`, on the brokers you grant. Your topics are granted per mapping.
-publish = ["homeassistant/device_automation/#", "midimon/#"]
 # Your broker, topics and Home Assistant: `midimon validate` prints the grant command, e.g.
 #   midimon plugins grant home_automation network --scope brokers=mqtt://192.168.1.100:1883
 #     --scope publish=home/#
@@ -30,7 +27,14 @@ params_schema = {
         "service": {"type": "string", "pattern": "^[a-z0-9_]+\\.[a-z0-9_]+$", "description": "e.g. light.toggle"},
         "entity_id": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
         "data": {"type": "object", "description": "more service data (brightness_pct = 50, ...)"},
-        "ha_trigger": {"type": "string", "minLength": 1, "description": "the subtype of one of ha_triggers"},
+        "ha_trigger": {
+            "type": "string",
+            "minLength": 1,
+            "description": "the subtype of one of ha_triggers",
+            # what a mapping with it publishes to (midimon validate prints the grant): the
+            # discovery configs, the availability and the trigger messages
+            "x-midimon-publish": ["{discovery_prefix}/device_automation/{node_id}/#", "midimon/{node_id}/#"],
+        },
     },
     "oneOf": [{"required": ["topic"]}, {"required": ["service"]}, {"required": ["ha_trigger"]}],
     "additionalProperties": False,
@@ -38,7 +42,11 @@ params_schema = {
 config_schema = {
     "type": "object",
     "properties": {
-        "broker": {"type": "string", "description": "the broker when the params name none"},
+        "broker": {
+            "type": "string",
+            "description": "the broker when the params name none",
+            "x-midimon-unless": "service",
+        },
         "username": {"type": "string"},
         "password": {"type": "string", "secret": True},
         "ca_file": {"type": "string", "description": "CA (PEM) for mqtts://, in the plugin's data folder or granted"},

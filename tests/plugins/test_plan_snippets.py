@@ -264,3 +264,36 @@ def test_the_cli_answers_an_old_name_with_the_new_one(home: Path) -> None:
     out = cli_json("plugins", "info", "spotify_control", home=home, check=False)
     assert out["ok"] is False and "'spotify_control' is now called 'spotify'" in out["error"]
     assert cli_json("plugins", "info", "spotify", home=home)["name"] == "spotify"
+
+
+HA = """
+[[modes]]
+name = "Lights"
+
+[[modes.mappings]]
+trigger = { type = "Note", note = 36 }
+action = { type = "Plugin", plugin = "home_automation", params = { service = "light.toggle", entity_id = "light.x" } }
+
+[[modes.mappings]]
+trigger = { type = "Note", note = 40 }
+action = { type = "Plugin", plugin = "home_automation", params = { ha_trigger = "button_1" } }
+"""
+
+
+def test_home_assistant_mappings_get_exactly_the_grant_they_need(home: Path) -> None:
+    cli_json(
+        "plugins", "config", "home_automation",
+        "--set", "ha_url=http://127.0.0.1:8123", "--set", "ha_token=t",
+        "--set", "broker=mqtt://127.0.0.1:1884", "--set", "discovery=true",
+        "--set", 'ha_triggers=[{"subtype": "button_1"}]',
+        home=home,
+    )  # fmt: skip
+    (home / "config.toml").write_text(HA)
+    commands = {" ".join(c) for c in printed_grants(home)}
+    # the service call needs Home Assistant's host (not the broker); the device trigger needs the
+    # broker and its discovery, availability and trigger topics
+    assert commands == {
+        "midimon plugins grant home_automation network --scope hosts=http://127.0.0.1:8123",
+        "midimon plugins grant home_automation network --scope brokers=127.0.0.1:1884"
+        " --scope publish=homeassistant/device_automation/midimon/# --scope publish=midimon/midimon/#",
+    }
