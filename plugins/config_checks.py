@@ -27,10 +27,8 @@ def set_live(manager: Any) -> None:
     _live = manager
 
 
-def checks(home: Home | None = None) -> list[Callable[[Any], Iterator[tuple[str, tuple, str]]]]:
+def checks(home: Home) -> list[Callable[[Any], Iterator[tuple[str, tuple, str]]]]:
     """The loader's checks for Plugin actions and triggers, reading plugins from ``home``."""
-    # TODO(plugin core): drop the default once the daemon hands its Home in (engine/checks.py)
-    home = home or Home.from_env()
     return [functools.partial(check_plugins, home=home), functools.partial(check_grants, home=home)]
 
 

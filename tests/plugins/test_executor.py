@@ -10,6 +10,7 @@ from pluginkit import store_of, write
 from testkit.jack import wait_for
 
 from midimon.config import ConfigError, load_config
+from midimon.config.home import Home
 from midimon.engine import events as E
 from midimon.engine.actions import ActionRunner
 from midimon.engine.loop import Engine
@@ -36,7 +37,7 @@ def engine_with(manager):
     def make(toml: str, **mkw):
         m = manager(**mkw)
         config_checks.set_live(m)
-        result = load_config("test.toml", text=toml, checks=config_checks.checks())
+        result = load_config("test.toml", text=toml, checks=config_checks.checks(Home.from_env()))
         eng = Engine(compile_table(result.config))
         eng.runner = ActionRunner(eng, plugins=m.plugin_call)
         m.submit = lambda p, n, d: eng.submit(E.Event(E.PLUGIN, device=p, name=n, data=d))
@@ -83,7 +84,7 @@ def test_params_are_validated_at_load_with_their_line(plugins_dir, manager):
             load_config(
                 "c.toml",
                 text=mapping('{ type = "Plugin", plugin = "rec", params = { n = 11 } }'),
-                checks=config_checks.checks(),
+                checks=config_checks.checks(Home.from_env()),
             )
     finally:
         config_checks.set_live(None)
@@ -97,17 +98,19 @@ def test_params_validation_without_a_daemon_reads_the_folder(plugins_dir, home):
         load_config(
             "c.toml",
             text=mapping('{ type = "Plugin", plugin = "rec", params = { nope = 1 } }'),
-            checks=config_checks.checks(),
+            checks=config_checks.checks(Home.from_env()),
         )
     load_config(
         "c.toml",
         text=mapping('{ type = "Plugin", plugin = "rec", params = { tag = "ok" } }'),
-        checks=config_checks.checks(),
+        checks=config_checks.checks(Home.from_env()),
     )
 
 
 def test_missing_plugin_is_a_warning_at_load(plugins_dir, home):
-    r = load_config("c.toml", text=mapping('{ type = "Plugin", plugin = "ghost" }'), checks=config_checks.checks())
+    r = load_config(
+        "c.toml", text=mapping('{ type = "Plugin", plugin = "ghost" }'), checks=config_checks.checks(Home.from_env())
+    )
     assert "plugin 'ghost' is not installed" in str(r.warnings[0])
 
 
@@ -127,7 +130,9 @@ def test_broken_plugin_is_a_warning_with_its_location(plugins_dir, manager):
     write(plugins_dir / "rec.py", "def execute(params, context):\n    return (\n")
     config_checks.set_live(manager())
     try:
-        r = load_config("c.toml", text=mapping('{ type = "Plugin", plugin = "rec" }'), checks=config_checks.checks())
+        r = load_config(
+            "c.toml", text=mapping('{ type = "Plugin", plugin = "rec" }'), checks=config_checks.checks(Home.from_env())
+        )
     finally:
         config_checks.set_live(None)
     assert "rec.py:2:" in str(r.warnings[0])
@@ -137,7 +142,7 @@ def test_trigger_plugin_mapped_as_action_and_action_as_trigger_warn(plugins_dir,
     write(plugins_dir / "rec.py", RECORD)
     write(plugins_dir / "tick.py", "def poll_events():\n    return []\n")
     toml = mapping('{ type = "Plugin", plugin = "tick" }', '{ type = "Plugin", plugin = "rec", event = "x" }')
-    r = load_config("c.toml", text=toml, checks=config_checks.checks())
+    r = load_config("c.toml", text=toml, checks=config_checks.checks(Home.from_env()))
     text = " ".join(str(w) for w in r.warnings)
     assert "'tick' is a trigger plugin" in text and "'rec' is an action plugin" in text
 
