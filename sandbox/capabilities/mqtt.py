@@ -8,8 +8,10 @@ plugin's subscriptions wait in a bounded queue that the plugin drains with ``mqt
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import os
+import socket
 import ssl
 import threading
 import uuid
@@ -124,6 +126,12 @@ class _Connection:
     def close(self) -> None:
         try:
             self.client.disconnect()
+            # A broker that stopped reading would hold the DISCONNECT (queued behind what is
+            # pending) and paho's thread with it, for 30 s: shut the socket so both end now.
+            sock = self.client.socket()
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
             self.client.loop_stop()
         except Exception:
             pass
