@@ -35,7 +35,7 @@ def checks(home: Home) -> list[Callable[[Any], Iterator[tuple[str, tuple, str]]]
 def check_grants(config: Any, *, home: Home) -> Iterator[tuple[str, tuple, str]]:
     """A Plugin mapping whose plugin lacks a capability or scope it needs (the url's host, the
     broker, the topic) is a warning quoting the one command that grants exactly that."""
-    from .granting import config_needs
+    from .grant_needs import config_needs
 
     for need, path in config_needs(config, home):
         yield "warning", path, need.sentence()

@@ -131,7 +131,7 @@ def _send(args: Any, ask: Ask, p: Any) -> Any:
 def _from_config(args: Any, ask: Ask) -> Any:
     from midimon.config import ConfigError, load_config
     from midimon.config.home import Home
-    from midimon.plugins import granting, operations
+    from midimon.plugins import grant_needs, operations
 
     home = Home.from_env()
     operations.check_installed(args.name)
@@ -141,7 +141,7 @@ def _from_config(args: Any, ask: Ask) -> Any:
         raise operations.OperationError(
             f"{home.config} is not valid ({len(exc.diagnostics)} errors): see midimon validate", "invalid_config"
         ) from None
-    needs = granting.merge_needs([n for n, _ in granting.config_needs(cfg, home, only=args.name)])
+    needs = grant_needs.merge_needs([n for n, _ in grant_needs.config_needs(cfg, home, only=args.name)])
     if args.capability:
         needs = [n for n in needs if n.capability == args.capability]
     plans = [_plan(n.plugin, n.capability, n.scopes) for n in needs]
