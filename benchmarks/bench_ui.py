@@ -92,7 +92,14 @@ def main() -> int:
     saves = 10 if args.quick else 40
     opens = 5 if args.quick else 20
 
-    from playwright.sync_api import sync_playwright
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("bench_ui: skipped: Playwright is in the test extra (pip install -e '.[test]')")
+        return 0
+    if not Path("/usr/bin/chromium").exists():
+        print("bench_ui: skipped: needs Debian's chromium (apt-get install chromium)")
+        return 0
     from stack import Stack
 
     out: dict = {"machine": machine(), "bundle": bundle_sizes()}

@@ -60,3 +60,34 @@ def anon(app):  # type: ignore[no-untyped-def]
 
 
 MUTATE = {"origin": ORIGIN, "x-midimon-ui": "1"}
+
+
+# -- the browser tests: Debian's chromium through Playwright (never a browser download) ---------
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    import os
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("MIDIMON_REQUIRE_REAL"):
+            pytest.fail(f"{CHROMIUM} is missing (scripts/test installs Debian's chromium)")
+        pytest.skip("no chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()

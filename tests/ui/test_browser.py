@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -18,18 +17,6 @@ from typing import Any
 import pytest
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 GREETER = '''"""Greets someone."""
 version = "0.3.0"
@@ -66,6 +53,16 @@ scopes = {"hosts": ["http://127.0.0.1:1"]}
 
 def execute(params, context):
     http.get(params["url"])
+'''
+
+MARKUP = '''"""<img src=x onerror="window.__pwned=1"><b>bold</b>"""
+version = "1.0.0"
+author = "<script>window.__pwned=2</script>"
+homepage = "javascript:window.__pwned=3"
+
+
+def execute(params, context):
+    return None
 '''
 
 UPLOADED = '''"""Arrived by upload."""
@@ -161,7 +158,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory, catalog_server, probe_target
     home = tmp_path_factory.mktemp("ui-home")
     plugins = home / "plugins"
     plugins.mkdir()
-    for name, text in (("greeter", GREETER), ("toggler", TOGGLER), ("prober", PROBER)):
+    for name, text in (
+        ("greeter", GREETER),
+        ("toggler", TOGGLER),
+        ("prober", PROBER),
+        ("markup", MARKUP),
+        ("bulk_a", TOGGLER),
+        ("bulk_b", TOGGLER),
+        ("doomed", TOGGLER),
+    ):
         (plugins / f"{name}.py").write_text(text)
     keys = home / "trusted_keys"
     keys.mkdir()
@@ -189,20 +194,6 @@ name = "Second"
     s = Stack(home, config)
     yield s
     s.close()
-
-
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("MIDIMON_REQUIRE_REAL"):
-            pytest.fail(f"{CHROMIUM} is missing (scripts/test installs Debian's chromium)")
-        pytest.skip("no chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -385,6 +376,71 @@ def test_learn_gives_the_trigger_as_toml_with_a_copy_button(page, stack):
     assert "note = 62" in page.locator("pre").first.inner_text()
     page.get_by_role("button", name="Copy", exact=True).click()
     assert "note = 62" in page.evaluate("navigator.clipboard.readText()")
+
+
+def test_plugin_text_is_shown_as_text_never_as_markup(page, stack):
+    row = page.locator("tr[data-plugin=markup]")
+    row.wait_for()
+    assert '<img src=x onerror="window.__pwned=1"><b>bold</b>' in row.inner_text()
+    assert row.locator("img, b").count() == 0
+    page.get_by_role("link", name="markup", exact=True).click()
+    page.get_by_role("heading", name="markup").wait_for()
+    assert "<script>" in page.locator("main").inner_text()
+    # a javascript: homepage stays text, never a link
+    assert page.locator("a[href^='javascript']").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_bulk_disable_then_enable(page, stack):
+    page.get_by_role("checkbox", name="Select bulk_a", exact=True).check()
+    page.get_by_role("checkbox", name="Select bulk_b", exact=True).check()
+    page.get_by_role("button", name="Disable selected").click()
+    for name in ("bulk_a", "bulk_b"):
+        wait_info(stack, name, lambda i: record(i)["enabled"] is False)
+    assert record(stack.info("toggler"))["enabled"] is True  # only the selected ones
+    page.get_by_role("checkbox", name="Select bulk_a", exact=True).check()
+    page.get_by_role("checkbox", name="Select bulk_b", exact=True).check()
+    page.get_by_role("button", name="Enable selected").click()
+    for name in ("bulk_a", "bulk_b"):
+        wait_info(stack, name, lambda i: record(i)["enabled"] is True)
+
+
+def test_export_downloads_the_plugin_list(page, stack, tmp_path):
+    with page.expect_download() as got:
+        page.get_by_role("button", name="Export", exact=True).click()
+    path = tmp_path / "export.json"
+    got.value.save_as(str(path))
+    doc = json.loads(path.read_text())
+    names = {p["name"] for p in doc["plugins"]}
+    assert {"greeter", "toggler", "prober"} <= names
+
+
+def test_settings_can_be_changed_while_disabled(page, stack):
+    from stack import cli
+
+    cli(stack.home, "plugins", "disable", "greeter")
+    wait_info(stack, "greeter", lambda i: record(i)["enabled"] is False)
+    try:
+        page.goto(f"{stack.ui.base}/#/plugins/greeter")
+        page.get_by_text("The plugin is disabled").wait_for()
+        page.get_by_label("Greeting", exact=True).fill("While off")
+        page.get_by_role("button", name="Save", exact=True).click()
+        wait_info(stack, "greeter", lambda i: (record(i).get("settings") or {}).get("greeting") == "While off")
+    finally:
+        cli(stack.home, "plugins", "enable", "greeter")
+
+
+def test_uninstall_asks_first_then_removes(page, stack):
+    page.get_by_role("link", name="doomed", exact=True).click()
+    page.get_by_role("button", name="Uninstall doomed", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Confirm uninstall")
+    dialog.wait_for()
+    assert (stack.home / "plugins" / "doomed.py").exists()  # nothing removed before the confirmation
+    dialog.get_by_role("button", name="Yes, remove it").click()
+    page.get_by_role("status").filter(has_text="was uninstalled").wait_for()
+    from testkit.jack import wait_for
+
+    wait_for(lambda: not (stack.home / "plugins" / "doomed.py").exists(), 10, what="doomed.py removed")
 
 
 VIEWS = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 
 from midimon.engine.ui.context import UIContext
@@ -27,7 +28,9 @@ def test_feed_forwards_changes_and_reports_the_daemon_gone(ui_home, daemon):
         await gen.aclose()
         return out
 
-    events = asyncio.run(asyncio.wait_for(take(), 10))
+    # its own thread and loop: Playwright's sync API may hold this thread's loop in a session
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        events = pool.submit(asyncio.run, asyncio.wait_for(take(), 10)).result()
     assert [e["event"] for e in events] == ["hello", "change", "change", "daemon"]
     assert [e.get("id") for e in events[1:3]] == ["7", "8"]
     assert json.loads(events[1]["data"])["data"]["name"] == "hello"
