@@ -20,7 +20,7 @@ from midimon.engine.cli import add_json, fail, print_json
 PREFIX = "catalog:"
 
 
-def register(ps: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(ps: argparse._SubParsersAction) -> None:
     c = ps.add_parser("catalog", help="browse the plugin catalog named by [plugins] catalog in config.toml")
     c.add_argument("query", nargs="?", default="", help="only entries whose name or description contains this")
     add_json(c)

@@ -14,7 +14,7 @@ import webbrowser
 from midimon.engine.cli import add_json, print_json
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ui", help="open the web UI: manage plugins, watch the daemon live")
     p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default 8737; 0 picks a free one)")
     p.add_argument("--no-browser", action="store_true", help="only print the URL; do not open a browser")
