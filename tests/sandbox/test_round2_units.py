@@ -224,3 +224,43 @@ def test_calls_waiting_when_the_host_stops_do_not_restart_it(make_host) -> None:
         t.join(10)
     assert errors == ["PluginCrashed"] * 3
     assert host.state["pid"] is None  # nobody started a new worker
+
+
+TYPIST = """
+def f():
+    system.keystroke("a")
+    return "returned"
+"""
+
+
+def test_the_worker_is_stopped_at_the_deadline_whatever_the_host_is_doing(make_host, tmp_path: Path) -> None:
+    # a host service that overstays (a desktop back end stuck for 3 s) against a 1 s call
+    from midimon.sandbox import Grants, HostServices, PluginTimeout
+
+    seen: dict[str, object] = {}
+
+    def stuck(_keys: str) -> None:
+        time.sleep(1.8)
+        seen["worker_alive_at_1_8_s"] = _alive(pid)
+
+    host = make_host(
+        TYPIST,
+        Grants.from_dict({"capabilities": ["system_control"], "allow": {"system": ["keystroke"]}}),
+        limits=Limits(call_timeout=1.0),
+        services=HostServices(keystroke=stuck),
+    )
+    pid = host.state["pid"]
+    t0 = time.monotonic()
+    with pytest.raises(PluginTimeout):
+        host.call("f")
+    assert seen["worker_alive_at_1_8_s"] is False  # killed at 1.25 s, while the host still waited
+    assert time.monotonic() - t0 < 3.0
+    assert host.state["timeouts"] == 1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
