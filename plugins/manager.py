@@ -394,6 +394,7 @@ class PluginManager:
                     "timeouts": hs.get("timeouts", 0),
                     "denials": hs.get("denials", 0),
                     "memory_mb": hs.get("memory_mb"),
+                    "memory_warning": hs.get("memory_warning"),  # past 80% of the limit, else None
                 }
                 mark = (hs.get("status") == "suspended", version.init_error, version.generation)
                 if self._live_marks.get(name, mark) != mark:
@@ -430,6 +431,7 @@ class PluginManager:
                 **{k: hs.get(k, 0) for k in ("calls", "failures", "timeouts")},
                 "denials": hs.get("denials", 0),
                 "memory_mb": hs.get("memory_mb"),
+                "memory_warning": hs.get("memory_warning"),  # past 80% of the limit, else None
             }
             out["last_call_error"] = printable(str(hs.get("last_error") or "")) or None
             if hs.get("status") == "suspended" and out["state"] not in ("disabled",):

@@ -70,3 +70,4 @@ action = { type = "Plugin", plugin = "hungry", params = { sleep = 2.5 } }
     assert "hungry" in line and "midimon plugins limits hungry --memory-mb" in line
     counters = wait_for(lambda: host_state(timed_status(home)[1], "hungry"), 10, what="status")
     assert counters.get("memory_mb", 0) >= 0.8 * 128, counters
+    assert "of its 128 MiB limit" in (counters.get("memory_warning") or ""), counters
