@@ -13,9 +13,12 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from midimon.config.home import Home
+
+if TYPE_CHECKING:
+    from midimon.config.models import Config
 
 _live: Any = None
 _cache: dict[str, Any] = {}
@@ -94,8 +97,9 @@ def _schema_errors(schema: dict, params: dict) -> Iterator[tuple[tuple, str]]:
         yield where, err.message
 
 
-def check_plugins(config: Any, *, home: Home) -> Iterator[tuple[str, tuple, str]]:
+def check_plugins(config: Config, *, home: Home) -> Iterator[tuple[str, tuple, str]]:
     from midimon.config.loader import iter_actions, iter_mappings
+    from midimon.config.models import PluginAction, PluginTrigger
 
     infos: dict[str, _Info | None] = {}
 
@@ -105,7 +109,7 @@ def check_plugins(config: Any, *, home: Home) -> Iterator[tuple[str, tuple, str]
         return infos[name]
 
     for action, path in iter_actions(config):
-        if action.type != "Plugin":
+        if not isinstance(action, PluginAction):
             continue
         i = info(action.plugin)
         if i is None:
@@ -141,7 +145,7 @@ def check_plugins(config: Any, *, home: Home) -> Iterator[tuple[str, tuple, str]
                     yield "warning", path + ("params", key), f"plugin {action.plugin!r}: {why}"
     for mapping, path in iter_mappings(config):
         t = mapping.trigger
-        if t.type != "Plugin":
+        if not isinstance(t, PluginTrigger):
             continue
         i = info(t.plugin)
         if i is None:
