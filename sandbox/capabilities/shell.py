@@ -77,9 +77,19 @@ class ShellCapability(Capability):
         # the user granted exactly that (--scope data_home=true; never a default).
         grants = self.ctx.grants
         in_data = grants.allow.data_home and not grants.deny.data_home
-        home = str(self.ctx.data_dir / "files") if in_data else tempfile.mkdtemp(prefix="midimon-cmd-")
-        os.makedirs(home, exist_ok=True)
+        if in_data:
+            home = str(self.ctx.data_dir / "files")
+            os.makedirs(home, exist_ok=True)
+        else:
+            # Beside the plugins' data folders, in none of them: no plugin's fs root reaches it
+            # (a shared /tmp would, for a plugin granted write_paths = /tmp).
+            parent = self.ctx.data_dir.parent / ".command-homes"
+            parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            home = tempfile.mkdtemp(prefix=f"{self.ctx.plugin}-", dir=parent)
         env = {"PATH": SAFE_PATH, "LANG": "C.UTF-8", "HOME": home, "TMPDIR": home, "XDG_CONFIG_HOME": home}
+        if not in_data:
+            # git looks for a repository in every parent of its working directory: not here
+            env["GIT_CEILING_DIRECTORIES"] = os.path.dirname(home)
         try:
             return self._run_in(args, executable, stdin, budget, home, env)
         finally:

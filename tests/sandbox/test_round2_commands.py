@@ -190,8 +190,21 @@ def test_programs_get_a_fresh_environment_outside_the_data_folder(home: Path, pl
     press(home)
     out = result(home, "enver")
     env = dict(line.split("=", 1) for line in out["env"].splitlines() if "=" in line)
-    assert set(env) <= {"PATH", "LANG", "HOME", "TMPDIR", "XDG_CONFIG_HOME", "PWD", "SHLVL", "_"}, env
-    assert str(home) not in env["HOME"] and str(home) not in out["cwd"], (env, out)
+    assert set(env) <= {
+        "PATH",
+        "LANG",
+        "HOME",
+        "TMPDIR",
+        "XDG_CONFIG_HOME",
+        "GIT_CEILING_DIRECTORIES",
+        "PWD",
+        "SHLVL",
+        "_",
+    }, env
+    data = str(home / "plugins-data" / "enver")
+    assert not env["HOME"].startswith(data) and not out["cwd"].startswith(data), (env, out)
+    # one fresh folder per run (printenv and pwd ran apart), in a folder no plugin's fs reaches
+    assert env["HOME"] != out["cwd"] and Path(env["HOME"]).parent == Path(out["cwd"]).parent
     assert not Path(env["HOME"]).exists(), "the fresh HOME is removed after the run"
     assert "MIDIMON_HOME" not in env and d.proc.poll() is None
 
@@ -335,3 +348,40 @@ def test_socket_grant_of_a_dangerous_capability_needs_yes(home: Path, plugins_di
         assert done["ok"] is True, done
     grants = cli_json("plugins", "info", "enver", home=home)["grants"]
     assert sorted(grants["subprocess"]["commands"]) == ["printenv", "printenv HOME", "pwd"]
+
+
+UPWARD = '''"""Plants a repository in a folder above where its programs run, then runs git status."""
+capabilities = ["subprocess", "filesystem"]
+commands = ["git status --porcelain"]
+def execute(params, context):
+    root = params["root"]
+    for d in (".git", ".git/objects", ".git/refs"):
+        fs.mkdir(root + "/" + d)
+    fs.write_text(root + "/.git/HEAD", "ref: refs/heads/main\\n")
+    fs.write_text(root + "/.git/config", "[core]\\n\\trepositoryformatversion = 0\\n\\tfsmonitor = touch " + params["marker"] + "\\n")
+    r = shell.run(["git", "status", "--porcelain"])
+    fs.write_json("result.json", [r["returncode"], r["stderr"][:300]])
+'''
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_does_not_find_a_repository_planted_above_its_working_directory(
+    home: Path, plugins_dir: Path, daemon: Any, tmp_path: Path
+) -> None:
+    """Attack: git looks for ``.git`` in every parent of its working directory; a plugin allowed
+    to write somewhere above it (here MIDIMON_HOME itself) plants one with core.fsmonitor."""
+    marker = tmp_path / "upward-hook-ran"
+    write(plugins_dir / "upward.py", UPWARD)
+    cli("plugins", "grant", "upward", "subprocess", "--yes", home=home)
+    cli("plugins", "grant", "upward", "filesystem", "--scope", f"write_paths={home}", "--yes", home=home)
+    daemon("upward", f'{{ root = "{home}", marker = "{marker}" }}')
+    press(home)
+    code, err = result(home, "upward")
+    assert code != 0 and "not a git repository" in err, err
+    time.sleep(0.3)
+    assert not marker.exists(), "git used the planted repository"
+    # Control: without the ceiling, git in a folder below it does find it and runs the hook.
+    below = home / "plugins-data" / ".command-homes" / "control"
+    below.mkdir(parents=True)
+    subprocess.run(["git", "status"], cwd=below, env={"PATH": "/usr/bin:/bin", "HOME": str(below)}, capture_output=True)
+    assert wait_for(marker.exists, 10, what="the planted hook, run by git without a ceiling")
