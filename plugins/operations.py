@@ -496,7 +496,16 @@ def set_limits(name: str, *, timeout_ms: Any = None, memory_mb: Any = None) -> d
 
     if timeout_ms is not None or memory_mb is not None:
         _state().update_plugin(name, apply)
-    return {"name": name, "limits": _state().entry(name).get("limits", {})}
+    own = _state().entry(name).get("limits", {})
+    return {"name": name, "limits": own, "effective": {**_default_limits(), **own}, "defaults": _default_limits()}
+
+
+def _default_limits() -> dict[str, int]:
+    """The call deadline and memory limit a plugin gets when ``plugins limits`` set none."""
+    from midimon.sandbox import Limits
+
+    base = Limits()
+    return {"timeout_ms": round(base.call_timeout * 1000), "memory_mb": base.memory_bytes // (1024 * 1024)}
 
 
 def _coerce(value: str, schema: dict[str, Any] | None) -> Any:

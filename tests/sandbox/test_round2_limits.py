@@ -37,13 +37,14 @@ def _limits(home) -> dict:
 def test_limits_are_kept_shown_and_applied(harness, start_daemon, home, plugins_dir):
     save(plugins_dir / "hungry.py", HUNGRY)
     shown = _limits(home)
-    assert shown["name"] == "hungry"
+    assert shown["name"] == "hungry" and shown["limits"] == {}
+    assert shown["effective"] == shown["defaults"] == {"timeout_ms": 5000, "memory_mb": 256}
     cli("plugins", "limits", "hungry", "--timeout-ms", "1500", "--memory-mb", "128", home=home)
     assert json.loads((home / "plugin-state.json").read_text())["plugins"]["hungry"]["limits"] == {
         "timeout_ms": 1500,
         "memory_mb": 128,
     }
-    assert _limits(home)["limits"] == {"timeout_ms": 1500, "memory_mb": 128}
+    assert _limits(home)["limits"] == _limits(home)["effective"] == {"timeout_ms": 1500, "memory_mb": 128}
     bad = cli("plugins", "limits", "hungry", "--timeout-ms", "-5", "--json", home=home, check=False)
     assert bad.returncode != 0 and json.loads(bad.stdout)["ok"] is False
     d = start_daemon(
