@@ -92,6 +92,41 @@ def test_github_style_links_outside_docs_are_rewritten_for_the_site():
         assert h._rewrite("index.md", os.path.relpath(readme, DOCS), "it") == f"[it]({uri})"
 
 
+# -- every config snippet of the site validates, plugin params included ------------------------
+
+
+def site_toml_blocks() -> list[Any]:
+    """Every ```toml block of the site: docs/*.md and the plugins' READMEs."""
+    out = []
+    for doc in sorted(DOCS.glob("*.md")) + sorted(hooks().readmes().values()):
+        text = doc.read_text(encoding="utf-8")
+        for m in re.finditer(r"^```toml\n(.*?)^```", text, re.S | re.M):
+            line = text[: m.start()].count("\n") + 1
+            out.append(pytest.param(doc, line, m.group(1), id=f"{doc.relative_to(ROOT)}:{line}"))
+    return out
+
+
+#: Warnings a snippet may draw on a new home: it has granted nothing and installed nothing.
+EXPECTED_ON_A_NEW_HOME = ("midimon plugins grant", "is not installed")
+
+
+@pytest.mark.parametrize("doc,line,text", site_toml_blocks())
+def test_each_config_snippet_of_the_site_passes_the_plugin_checks(tmp_path, doc, line, text):
+    """tests/test_docs.py loads the docs' snippets; this adds what `midimon validate` adds (each
+    Plugin mapping's params against the plugin's schema) and the plugins' READMEs."""
+    from midimon.config import load_config
+    from midimon.config.diagnostics import ConfigError
+    from midimon.config.home import Home
+    from midimon.engine.checks import config_checks
+
+    try:
+        result = load_config(f"{doc.name}:{line}", text=text, checks=config_checks(Home.at(tmp_path)))
+    except ConfigError as exc:
+        pytest.fail(f"{doc.relative_to(ROOT)}:{line}: {exc}")
+    unexpected = [str(w) for w in result.warnings if not any(e in str(w) for e in EXPECTED_ON_A_NEW_HOME)]
+    assert not unexpected, f"{doc.relative_to(ROOT)}:{line}: {unexpected}"
+
+
 # -- every capability method is documented -----------------------------------------------------
 
 
