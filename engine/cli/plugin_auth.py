@@ -48,9 +48,7 @@ def register(ps: argparse._SubParsersAction) -> None:
 
 
 def _handler(args: argparse.Namespace) -> int:
-    from midimon.config.home import Home
-
-    home = Home.from_env()
+    home = args.home  # the CLI's one Home (engine/cli/__init__.py)
     try:
         result = logout(home) if args.logout else sign_in(home, args.port, not args.no_browser, args.timeout)
     except AuthError as exc:

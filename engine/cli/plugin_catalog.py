@@ -36,9 +36,7 @@ def register(ps: argparse._SubParsersAction) -> None:
 
 
 def _home(args: argparse.Namespace) -> Any:
-    from midimon.config.home import Home
-
-    return getattr(args, "home", None) or Home.from_env()
+    return args.home  # the CLI's one Home (engine/cli/__init__.py)
 
 
 def _load(args: argparse.Namespace) -> Any:

@@ -130,10 +130,9 @@ def _send(args: Any, ask: Ask, p: Any) -> Any:
 
 def _from_config(args: Any, ask: Ask) -> Any:
     from midimon.config import ConfigError, load_config
-    from midimon.config.home import Home
     from midimon.plugins import grant_needs, operations
 
-    home = Home.from_env()
+    home = args.home  # the CLI's one Home (engine/cli/__init__.py)
     operations.check_installed(args.name)
     try:
         cfg = load_config(home.config).config

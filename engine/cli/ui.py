@@ -26,7 +26,7 @@ def _ui(args: argparse.Namespace) -> int:
     from midimon.config.home import Home
     from midimon.engine.ui import DEFAULT_PORT, serve
 
-    home: Home = getattr(args, "home", None) or Home.from_env()
+    home: Home = args.home  # the CLI's one Home (engine/cli/__init__.py)
     port = DEFAULT_PORT if args.port is None else args.port
     if not 0 <= port <= 65535:
         from midimon.engine.cli import fail
