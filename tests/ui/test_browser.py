@@ -166,6 +166,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, catalog_server, probe_target
         ("bulk_a", TOGGLER),
         ("bulk_b", TOGGLER),
         ("doomed", TOGGLER),
+        ("scoped", PROBER.replace("Calls a host it was not granted.", "Granted from the details view.")),
     ):
         (plugins / f"{name}.py").write_text(text)
     keys = home / "trusted_keys"
@@ -329,6 +330,18 @@ def test_the_permission_prompt_grants_exactly_what_was_denied(page, stack, probe
         stack, "prober", lambda i: probe_target in str(record(i)["grants"].get("network", {}).get("hosts", []))
     )
     assert "http://127.0.0.1:1" in str(record(info)["grants"]["network"]["hosts"])  # the declared scope stays
+
+
+def test_grant_with_an_extra_scope_then_revoke(page, stack):
+    page.get_by_role("link", name="scoped", exact=True).click()
+    assert "network" not in record(stack.info("scoped"))["grants"]
+    page.get_by_label("Extra scope for network (key=value)").fill("hosts=http://127.0.0.1:2")
+    page.get_by_role("button", name="Grant network", exact=True).click()
+    info = record(wait_info(stack, "scoped", lambda i: "network" in record(i)["grants"]))
+    hosts = str(info["grants"]["network"].get("hosts"))
+    assert "http://127.0.0.1:2" in hosts and "http://127.0.0.1:1" in hosts
+    page.get_by_role("button", name="Revoke network", exact=True).click()
+    wait_info(stack, "scoped", lambda i: "network" not in record(i)["grants"])
 
 
 def test_catalog_install_verified_and_unsigned_refused(page, stack):
