@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -22,6 +23,7 @@ from midimon.config.home import Home
 MAX_UPLOAD_BYTES = 2 << 20  # a plugin is source text: 2 MiB is generous
 MAX_UNPACKED_BYTES = 8 << 20
 MAX_MEMBERS = 200
+KEEP_S = 3600.0  # an upload reviewed but neither installed nor cancelled is removed after this
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.(py|zip)$")
 _ID = re.compile(r"^up-[A-Za-z0-9_]{6,40}$")
 
@@ -49,7 +51,17 @@ class Staging:
     def _ensure_root(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.root, 0o700)  # mkdir's mode obeys the umask; this does not
+        self._prune()
         return self.root
+
+    def _prune(self) -> None:
+        cutoff = time.time() - KEEP_S
+        for entry in self.root.iterdir():
+            try:
+                if _ID.match(entry.name) and entry.is_dir() and entry.stat().st_mtime < cutoff:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except OSError:
+                continue
 
     def put(self, filename: str, data: bytes, signature: str | None = None) -> Staged:
         """Keep ``data`` under its own id; ``signature`` (a catalog's, already verified) is written

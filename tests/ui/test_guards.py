@@ -209,3 +209,18 @@ def test_daemon_down_says_how_to_start_it(client, daemon):
     assert "midimon run" in r.json()["error"]["message"]
     info = client.get("/api/ui").json()["result"]
     assert info["daemon"]["up"] is False
+
+
+def test_stale_uploads_are_removed_at_the_next_upload(client, ui_home):
+    import time
+
+    from midimon.engine.ui.staging import KEEP_S
+
+    r = client.post("/api/upload", files={"file": ("hello.py", PLUGIN)}, headers=MUTATE)
+    old = ui_home.runtime / "ui-staging" / r.json()["review"]["id"]
+    past = time.time() - KEEP_S - 10
+    os.utime(old, (past, past))
+    r = client.post("/api/upload", files={"file": ("hello.py", PLUGIN)}, headers=MUTATE)
+    assert r.status_code == 200
+    assert not old.exists()
+    assert (ui_home.runtime / "ui-staging" / r.json()["review"]["id"]).exists()
