@@ -116,6 +116,14 @@ class Daemon:
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
 
+    def use_backend(self, backend: Any) -> bool:
+        """An extension's ``prepare`` offers the MIDI back end to run on (the JACK relay); one
+        given to the constructor wins. True when taken."""
+        if self._backend is not None:
+            return False
+        self._backend = backend
+        return True
+
     def add(self, ext: Extension) -> Extension:
         """Plug a part in (before ``start``); ``stop`` closes the parts in reverse order."""
         self.extensions.append(ext)

@@ -36,6 +36,7 @@ class Event:
     time: float = field(default_factory=time.monotonic)
     name: str = ""  # plugin event name
     data: Any = None  # plugin event data, SysEx bytes
+    relayed: bool = False  # the JACK relay already sent this event's MIDI-only answers, in the cycle
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"type": self.kind, "device": self.device}

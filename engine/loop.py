@@ -58,6 +58,9 @@ class Engine:
         self.event_listeners: list[Callable[[E.Event], None]] = []
         self.mode_listeners: list[Callable[[str, str], None]] = []
         self.fire_listeners: list[Callable[[Bound, E.Event, dict], None]] = []
+        #: for an event the JACK relay answered in the cycle: is this mapping's effect that
+        #: answer (it is then counted and shown as fired, but its MIDI is not sent again)?
+        self.relay_answers: Callable[[Bound], bool] | None = None
 
     # ------------------------------------------------------------------ thread-safe entry points
     def submit(self, ev: E.Event) -> None:
@@ -191,6 +194,8 @@ class Engine:
             except Exception:
                 log.exception("fire listener failed")
         if self.runner is None:
+            return
+        if ev.relayed and self.relay_answers is not None and self.relay_answers(b):
             return
         if b.inline:
             self.runner.run_logged(b.action, ctx)

@@ -54,6 +54,12 @@ class MidiOut:
                 log.info("MIDI output %r opened as %r", name, real)
         return port
 
+    def port_for(self, name: str | None) -> OutputPort | None:
+        """The port SendMidi with ``port = name`` writes to, if it is open now (never opens one)."""
+        if name is None or name == self.virtual_name:
+            return self._virtual
+        return self._ports.get(name)
+
     def prepare(self, names) -> threading.Thread:
         """Open the named outputs a config uses, on a thread of their own.
 

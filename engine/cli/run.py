@@ -73,9 +73,11 @@ def cmd_run(args) -> int:
 def _install_extensions(daemon) -> None:
     """Live editing and the control socket, then the plugins: each plugs in through ``add``.
     A part that cannot be imported is an error, not something silently missing."""
+    from midimon.engine.backends.jackrelay import RelayExtension
     from midimon.engine.live import attach
     from midimon.engine.plugin_ext import PluginExtension
 
+    daemon.add(RelayExtension())  # first: it chooses the MIDI back end (JACK: the in-cycle relay)
     attach(daemon)
     daemon.add(PluginExtension(daemon, safe_mode=daemon.safe_mode))
 

@@ -1,0 +1,630 @@
+/* midimon's in-cycle JACK MIDI relay.
+ *
+ * One JACK client owns midimon's MIDI ports on JACK. Its process callback, pure C and never
+ * touching Python or the GIL, does per cycle:
+ *   1. reads released_upto (written by Python once the engine has handled every event that was
+ *      forwarded during an order barrier) and lifts the barrier;
+ *   2. drains the engine's output ring into the output ports (engine output first: it answers
+ *      earlier events);
+ *   3. answers each input event whose key (status kind, channel, number) the installed table
+ *      marks as MIDI-only, writing to the output ports at the event's own frame, and forwards
+ *      every input event (flagged "relayed" when answered) through a second ring to Python.
+ * Everything it touches is fixed-size: no locks, no allocation, no system call but sem_post.
+ *
+ * libjack is opened with dlopen, so building needs only a C compiler, no JACK headers; the few
+ * JACK types used are declared below with the layout of jack/types.h and jack/midiport.h.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ JACK, declared by hand */
+typedef uint32_t jack_nframes_t;
+typedef struct _jack_client jack_client_t;
+typedef struct _jack_port jack_port_t;
+typedef struct {
+    jack_nframes_t time;
+    size_t size;
+    unsigned char *buffer;
+} jack_midi_event_t;
+typedef int (*JackProcessCallback)(jack_nframes_t, void *);
+typedef void (*JackShutdownCallback)(void *);
+typedef int (*JackXRunCallback)(void *);
+enum { JackNoStartServer = 0x01 };
+enum { JackPortIsInput = 0x1, JackPortIsOutput = 0x2 };
+#define MIDI_TYPE "8 bit raw midi"
+
+static struct {
+    void *lib;
+    jack_client_t *(*client_open)(const char *, int, int *, ...);
+    int (*client_close)(jack_client_t *);
+    int (*set_process_callback)(jack_client_t *, JackProcessCallback, void *);
+    void (*on_shutdown)(jack_client_t *, JackShutdownCallback, void *);
+    int (*set_xrun_callback)(jack_client_t *, JackXRunCallback, void *);
+    int (*activate)(jack_client_t *);
+    int (*deactivate)(jack_client_t *);
+    jack_port_t *(*port_register)(jack_client_t *, const char *, const char *, unsigned long, unsigned long);
+    int (*port_unregister)(jack_client_t *, jack_port_t *);
+    void *(*port_get_buffer)(jack_port_t *, jack_nframes_t);
+    const char *(*port_name)(const jack_port_t *);
+    int (*port_connected)(const jack_port_t *);
+    int (*connect)(jack_client_t *, const char *, const char *);
+    char *(*get_client_name)(jack_client_t *);
+    jack_nframes_t (*get_buffer_size)(jack_client_t *);
+    jack_nframes_t (*get_sample_rate)(jack_client_t *);
+    uint32_t (*midi_get_event_count)(void *);
+    int (*midi_event_get)(jack_midi_event_t *, void *, uint32_t);
+    void (*midi_clear_buffer)(void *);
+    int (*midi_event_write)(void *, jack_nframes_t, const unsigned char *, size_t);
+} J;
+
+static char last_error[512];
+
+static const char *set_error(const char *msg, const char *detail) {
+    snprintf(last_error, sizeof last_error, "%s%s%s", msg, detail ? ": " : "", detail ? detail : "");
+    return last_error;
+}
+
+const char *relay_error(void) { return last_error; }
+
+static int load_jack(const char *path) {
+    if (J.lib) return 0;
+    void *lib = dlopen(path && *path ? path : "libjack.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        set_error("cannot load libjack", dlerror());
+        return -1;
+    }
+#define SYM(field, name)                                   \
+    do {                                                   \
+        *(void **)(&J.field) = dlsym(lib, name);           \
+        if (!J.field) {                                    \
+            set_error("libjack lacks", name);              \
+            dlclose(lib);                                  \
+            memset(&J, 0, sizeof J);                       \
+            return -1;                                     \
+        }                                                  \
+    } while (0)
+    SYM(client_open, "jack_client_open");
+    SYM(client_close, "jack_client_close");
+    SYM(set_process_callback, "jack_set_process_callback");
+    SYM(on_shutdown, "jack_on_shutdown");
+    SYM(set_xrun_callback, "jack_set_xrun_callback");
+    SYM(activate, "jack_activate");
+    SYM(deactivate, "jack_deactivate");
+    SYM(port_register, "jack_port_register");
+    SYM(port_unregister, "jack_port_unregister");
+    SYM(port_get_buffer, "jack_port_get_buffer");
+    SYM(port_name, "jack_port_name");
+    SYM(port_connected, "jack_port_connected");
+    SYM(connect, "jack_connect");
+    SYM(get_client_name, "jack_get_client_name");
+    SYM(get_buffer_size, "jack_get_buffer_size");
+    SYM(get_sample_rate, "jack_get_sample_rate");
+    SYM(midi_get_event_count, "jack_midi_get_event_count");
+    SYM(midi_event_get, "jack_midi_event_get");
+    SYM(midi_clear_buffer, "jack_midi_clear_buffer");
+    SYM(midi_event_write, "jack_midi_event_write");
+#undef SYM
+    J.lib = lib;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ a single-producer,
+ * single-consumer byte ring of variable-length records. head and tail only grow; the ring
+ * size is a power of two. The producer publishes with a release store of head, the consumer
+ * with a release store of tail, so neither side ever waits for the other. */
+typedef struct {
+    uint32_t len;  /* bytes of MIDI data */
+    uint16_t port; /* input port index (forward ring) or output port index (output ring) */
+    uint8_t flags;
+    uint8_t pad;
+    uint64_t seq;
+} rec_t;
+
+typedef struct {
+    unsigned char *buf;
+    size_t size; /* power of two */
+    _Atomic size_t head;
+    _Atomic size_t tail;
+} ring_t;
+
+static size_t rec_bytes(uint32_t len) { return (sizeof(rec_t) + len + 7) & ~(size_t)7; }
+
+static void ring_copy_in(ring_t *r, size_t at, const void *src, size_t n) {
+    size_t i = at & (r->size - 1), first = r->size - i < n ? r->size - i : n;
+    memcpy(r->buf + i, src, first);
+    memcpy(r->buf, (const unsigned char *)src + first, n - first);
+}
+
+static void ring_copy_out(ring_t *r, size_t at, void *dst, size_t n) {
+    size_t i = at & (r->size - 1), first = r->size - i < n ? r->size - i : n;
+    memcpy(dst, r->buf + i, first);
+    memcpy((unsigned char *)dst + first, r->buf, n - first);
+}
+
+static int ring_push(ring_t *r, const rec_t *h, const unsigned char *data) {
+    size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    size_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+    size_t need = rec_bytes(h->len);
+    if (r->size - (head - tail) < need) return -1;
+    ring_copy_in(r, head, h, sizeof *h);
+    ring_copy_in(r, head + sizeof *h, data, h->len);
+    atomic_store_explicit(&r->head, head + need, memory_order_release);
+    return 0;
+}
+
+/* the next record's header, without consuming it; 0 when the ring is empty */
+static int ring_peek(ring_t *r, rec_t *h) {
+    size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+    if (head == tail) return 0;
+    ring_copy_out(r, tail, h, sizeof *h);
+    return 1;
+}
+
+static void ring_data(ring_t *r, const rec_t *h, unsigned char *dst, size_t cap) {
+    size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    ring_copy_out(r, tail + sizeof *h, dst, h->len < cap ? h->len : cap);
+}
+
+static void ring_pop(ring_t *r, const rec_t *h) {
+    size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    atomic_store_explicit(&r->tail, tail + rec_bytes(h->len), memory_order_release);
+}
+
+static int ring_init(ring_t *r, size_t size) {
+    r->buf = calloc(1, size);
+    r->size = size;
+    atomic_init(&r->head, 0);
+    atomic_init(&r->tail, 0);
+    return r->buf ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ the compiled table */
+enum { FORWARD = 0, BARRIER = 1, ANSWER = 2 };
+enum { K_NOTE_ON = 0, K_NOTE_OFF = 1, K_CC = 2, KINDS = 3 };
+#define KEYS_PER_MODE (KINDS * 16 * 128)
+#define OTHER_PER_MODE 8 /* by status high nibble 0x8..0xF */
+#define NO_LUT 0xFFFF
+
+typedef struct { /* one key: what to do and, for ANSWER, which outputs */
+    uint8_t what;
+    uint8_t n;
+    uint16_t pad;
+    uint32_t first;
+} entry_t;
+
+typedef struct { /* one message out */
+    uint16_t port;
+    uint8_t len;     /* 2 or 3 */
+    uint8_t dyn;     /* the byte (1 or 2) taken from lut[input's last data byte]; 0: none */
+    uint8_t b[3];
+    uint8_t lo, hi;  /* fires only when the input's last data byte is in lo..hi */
+    uint8_t pad;
+    uint16_t lut;
+    uint16_t pad2;
+} out_t;
+
+typedef struct {
+    uint32_t nmodes, nouts, nluts;
+    _Atomic uint32_t mode; /* the engine's mode, as an index into this table's modes */
+    entry_t *entries;      /* nmodes * KEYS_PER_MODE */
+    uint8_t *other;        /* nmodes * OTHER_PER_MODE */
+    out_t *outs;
+    uint8_t *luts; /* nluts * 128 */
+} table_t;
+
+#define NO_MODE 0xFFFFFFFFu
+
+table_t *relay_table_new(uint32_t nmodes, const entry_t *entries, const uint8_t *other, uint32_t nouts,
+                         const out_t *outs, uint32_t nluts, const uint8_t *luts, uint32_t mode) {
+    table_t *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->nmodes = nmodes, t->nouts = nouts, t->nluts = nluts;
+    atomic_init(&t->mode, mode);
+    t->entries = malloc(sizeof(entry_t) * KEYS_PER_MODE * (nmodes ? nmodes : 1));
+    t->other = malloc(OTHER_PER_MODE * (nmodes ? nmodes : 1));
+    t->outs = malloc(sizeof(out_t) * (nouts ? nouts : 1));
+    t->luts = malloc(128 * (nluts ? nluts : 1));
+    if (!t->entries || !t->other || !t->outs || !t->luts) goto fail;
+    memcpy(t->entries, entries, sizeof(entry_t) * KEYS_PER_MODE * nmodes);
+    memcpy(t->other, other, OTHER_PER_MODE * nmodes);
+    memcpy(t->outs, outs, sizeof(out_t) * nouts);
+    memcpy(t->luts, luts, 128 * (size_t)nluts);
+    /* refuse a table that points outside itself: the callback trusts every index */
+    for (size_t i = 0; i < (size_t)KEYS_PER_MODE * nmodes; i++)
+        if (t->entries[i].what == ANSWER && (uint64_t)t->entries[i].first + t->entries[i].n > nouts) goto fail;
+    for (uint32_t i = 0; i < nouts; i++)
+        if ((t->outs[i].dyn && t->outs[i].lut >= nluts) || t->outs[i].dyn > 2 || t->outs[i].len < 2 ||
+            t->outs[i].len > 3)
+            goto fail;
+    return t;
+fail:
+    free(t->entries), free(t->other), free(t->outs), free(t->luts), free(t);
+    return NULL;
+}
+
+void relay_table_free(table_t *t) {
+    if (!t) return;
+    free(t->entries), free(t->other), free(t->outs), free(t->luts), free(t);
+}
+
+void relay_table_set_mode(table_t *t, uint32_t mode) { atomic_store_explicit(&t->mode, mode, memory_order_release); }
+
+/* What the table says for one input message in mode `mode` (FORWARD, BARRIER, ANSWER), and for
+ * ANSWER the entry. Shared by the callback and relay_table_eval (the tests' door). */
+static int classify(const table_t *t, uint32_t mode, const unsigned char *m, size_t len, const entry_t **out) {
+    *out = NULL;
+    if (!t || mode >= t->nmodes || len < 1 || m[0] < 0x80 || m[0] >= 0xF0) return FORWARD;
+    unsigned hi = m[0] & 0xF0, ch = m[0] & 0x0F;
+    int kind = -1;
+    if (len == 3 && hi == 0x90 && m[2] > 0) kind = K_NOTE_ON;
+    else if (len == 3 && (hi == 0x80 || hi == 0x90)) kind = K_NOTE_OFF;
+    else if (len == 3 && hi == 0xB0) kind = K_CC;
+    if (kind < 0) return t->other[mode * OTHER_PER_MODE + ((hi >> 4) - 8)];
+    const entry_t *e = &t->entries[(size_t)mode * KEYS_PER_MODE + ((size_t)kind * 16 + ch) * 128 + (m[1] & 0x7F)];
+    *out = e;
+    return e->what;
+}
+
+/* Build the i-th answer message of entry e for input m; 0 when its range does not match. */
+static size_t answer_one(const table_t *t, const out_t *o, const unsigned char *m, unsigned char *dst) {
+    unsigned v = m[2] & 0x7F;
+    if (v < o->lo || v > o->hi) return 0;
+    dst[0] = o->b[0], dst[1] = o->b[1], dst[2] = o->b[2];
+    if (o->dyn) dst[o->dyn] = t->luts[(size_t)o->lut * 128 + v];
+    return o->len;
+}
+
+/* Tests: what the table answers for one message. Writes (port, len, bytes[3]) quads into out;
+ * returns -what-1 for FORWARD/BARRIER (nothing answered), else the number of messages. */
+int relay_table_eval(const table_t *t, const unsigned char *m, uint32_t len, unsigned char *out, uint32_t cap) {
+    const entry_t *e;
+    int what = classify(t, atomic_load(&((table_t *)t)->mode), m, len, &e);
+    if (what != ANSWER) return -what - 1;
+    int n = 0;
+    for (uint32_t i = 0; i < e->n && (uint32_t)(n + 1) * 5 <= cap; i++) {
+        const out_t *o = &t->outs[e->first + i];
+        unsigned char msg[3];
+        size_t l = answer_one(t, o, m, msg);
+        if (!l) continue;
+        out[n * 5] = (unsigned char)o->port, out[n * 5 + 1] = (unsigned char)l;
+        memcpy(out + n * 5 + 2, msg, 3);
+        n++;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ the client */
+#define MAX_PORTS 64
+#define FLAG_RELAYED 1
+#define FLAG_RELEASE 2 /* forwarded during a barrier: Python reports when the engine has it */
+
+enum { S_CYCLES, S_IN, S_RELAYED, S_OUT_ENGINE, S_OUT_RELAY, S_FWD_DROPPED, S_OUT_DROPPED, S_BARRIERS, S_XRUNS,
+       S_MAX_EVENTS_CYCLE, NSTATS };
+
+typedef struct {
+    jack_port_t *port;
+    _Atomic int state; /* 0 free, 1 live, 2 closing (the callback skips it) */
+    int output;
+} port_t;
+
+typedef struct {
+    jack_client_t *client;
+    port_t ports[MAX_PORTS];
+    _Atomic int nports;
+    _Atomic(table_t *) table;
+    ring_t fwd, out;
+    sem_t ready;
+    _Atomic uint64_t released_upto;
+    _Atomic int shutdown;
+    /* only the callback writes these */
+    uint64_t seq;
+    int barrier;
+    uint64_t barrier_upto;
+    _Atomic uint64_t stats[NSTATS];
+} relay_t;
+
+static void bump(relay_t *r, int which, uint64_t n) {
+    atomic_fetch_add_explicit(&r->stats[which], n, memory_order_relaxed);
+}
+
+static int process(jack_nframes_t nframes, void *arg) {
+    relay_t *r = arg;
+    table_t *t = atomic_load_explicit(&r->table, memory_order_acquire);
+    /* read the release before draining: every engine output written before it is then drained */
+    uint64_t released = atomic_load_explicit(&r->released_upto, memory_order_acquire);
+    if (r->barrier && released >= r->barrier_upto) r->barrier = 0;
+
+    int nports = atomic_load_explicit(&r->nports, memory_order_acquire);
+    void *buf[MAX_PORTS];
+    jack_nframes_t last[MAX_PORTS];
+    uint32_t count[MAX_PORTS], next[MAX_PORTS];
+    for (int i = 0; i < nports; i++) {
+        buf[i] = NULL, last[i] = 0, count[i] = 0, next[i] = 0;
+        if (atomic_load_explicit(&r->ports[i].state, memory_order_acquire) != 1) continue;
+        buf[i] = J.port_get_buffer(r->ports[i].port, nframes);
+        if (!buf[i]) continue;
+        if (r->ports[i].output) J.midi_clear_buffer(buf[i]);
+        else count[i] = J.midi_get_event_count(buf[i]);
+    }
+
+    /* 1. the engine's output, in the order the engine wrote it */
+    rec_t h;
+    unsigned char data[4096];
+    while (ring_peek(&r->out, &h)) {
+        int p = h.port;
+        if (p < nports && buf[p] && r->ports[p].output && h.len <= sizeof data) {
+            ring_data(&r->out, &h, data, sizeof data);
+            if (J.midi_event_write(buf[p], last[p], data, h.len) != 0) break; /* port full: next cycle */
+            bump(r, S_OUT_ENGINE, 1);
+        } else {
+            bump(r, S_OUT_DROPPED, 1);
+        }
+        ring_pop(&r->out, &h);
+    }
+
+    /* 2. the inputs, merged across ports by frame, in order */
+    uint32_t mode = t ? atomic_load_explicit(&t->mode, memory_order_acquire) : NO_MODE;
+    uint64_t handled = 0;
+    int pushed = 0;
+    for (;;) {
+        int best = -1;
+        jack_midi_event_t ev, bev = {0, 0, NULL};
+        for (int i = 0; i < nports; i++) {
+            if (!buf[i] || r->ports[i].output || next[i] >= count[i]) continue;
+            if (J.midi_event_get(&ev, buf[i], next[i]) != 0) {
+                next[i] = count[i];
+                continue;
+            }
+            if (best < 0 || ev.time < bev.time) best = i, bev = ev;
+        }
+        if (best < 0) break;
+        next[best]++;
+        handled++;
+        const entry_t *e;
+        int what = classify(t, mode, bev.buffer, bev.size, &e);
+        rec_t f = {.len = (uint32_t)bev.size, .port = (uint16_t)best, .flags = 0, .seq = ++r->seq};
+        if (what == ANSWER && !r->barrier) {
+            for (uint32_t k = 0; k < e->n; k++) {
+                const out_t *o = &t->outs[e->first + k];
+                unsigned char msg[3];
+                size_t l = answer_one(t, o, bev.buffer, msg);
+                int p = o->port;
+                if (!l) continue;
+                if (p >= nports || !buf[p] || !r->ports[p].output) {
+                    bump(r, S_OUT_DROPPED, 1);
+                    continue;
+                }
+                jack_nframes_t at = bev.time > last[p] ? bev.time : last[p];
+                if (J.midi_event_write(buf[p], at, msg, l) == 0) {
+                    last[p] = at;
+                    bump(r, S_OUT_RELAY, 1);
+                } else {
+                    bump(r, S_OUT_DROPPED, 1);
+                }
+            }
+            f.flags |= FLAG_RELAYED;
+        }
+        int starts = what == BARRIER && !r->barrier;
+        if (what == BARRIER || r->barrier) f.flags |= FLAG_RELEASE;
+        if (ring_push(&r->fwd, &f, bev.buffer) == 0) {
+            pushed = 1;
+            if (f.flags & FLAG_RELEASE) {
+                r->barrier = 1;
+                r->barrier_upto = f.seq;
+                if (starts) bump(r, S_BARRIERS, 1);
+            }
+            if (f.flags & FLAG_RELAYED) bump(r, S_RELAYED, 1);
+        } else {
+            bump(r, S_FWD_DROPPED, 1); /* Python is far behind; a lost barrier event sets none */
+        }
+    }
+    if (handled) {
+        bump(r, S_IN, handled);
+        if (handled > atomic_load_explicit(&r->stats[S_MAX_EVENTS_CYCLE], memory_order_relaxed))
+            atomic_store_explicit(&r->stats[S_MAX_EVENTS_CYCLE], handled, memory_order_relaxed);
+    }
+    if (pushed) sem_post(&r->ready);
+    bump(r, S_CYCLES, 1);
+    return 0;
+}
+
+static void on_shutdown(void *arg) {
+    relay_t *r = arg;
+    atomic_store(&r->shutdown, 1);
+    sem_post(&r->ready);
+}
+
+static int on_xrun(void *arg) {
+    bump((relay_t *)arg, S_XRUNS, 1);
+    return 0;
+}
+
+relay_t *relay_open(const char *libjack, const char *name, uint32_t ring_bytes) {
+    if (load_jack(libjack) != 0) return NULL;
+    relay_t *r = calloc(1, sizeof *r);
+    if (!r) {
+        set_error("out of memory", NULL);
+        return NULL;
+    }
+    size_t size = 1;
+    while (size < ring_bytes) size <<= 1;
+    if (ring_init(&r->fwd, size) || ring_init(&r->out, size) || sem_init(&r->ready, 0, 0)) {
+        set_error("out of memory", NULL);
+        goto fail;
+    }
+    int status = 0;
+    r->client = J.client_open(name, JackNoStartServer, &status);
+    if (!r->client) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "jack_client_open status 0x%x", status);
+        set_error("no JACK server to connect to", detail);
+        goto fail;
+    }
+    J.set_process_callback(r->client, process, r);
+    J.on_shutdown(r->client, on_shutdown, r);
+    J.set_xrun_callback(r->client, on_xrun, r);
+    if (J.activate(r->client) != 0) {
+        set_error("jack_activate failed", NULL);
+        J.client_close(r->client);
+        goto fail;
+    }
+    return r;
+fail:
+    free(r->fwd.buf), free(r->out.buf), free(r);
+    return NULL;
+}
+
+const char *relay_client_name(relay_t *r) { return J.get_client_name(r->client); }
+uint32_t relay_buffer_size(relay_t *r) { return J.get_buffer_size(r->client); }
+uint32_t relay_sample_rate(relay_t *r) { return J.get_sample_rate(r->client); }
+
+/* a new port; returns its index, -1 on failure. Ports are registered while active: the
+ * callback sees a slot only after its state is published. */
+int relay_add_port(relay_t *r, const char *name, int output) {
+    int n = atomic_load(&r->nports), slot = -1;
+    for (int i = 0; i < n; i++)
+        if (atomic_load(&r->ports[i].state) == 0) slot = i;
+    if (slot < 0) {
+        if (n >= MAX_PORTS) {
+            set_error("too many MIDI ports", NULL);
+            return -1;
+        }
+        slot = n;
+    }
+    jack_port_t *p = J.port_register(r->client, name, MIDI_TYPE, output ? JackPortIsOutput : JackPortIsInput, 0);
+    if (!p) {
+        set_error("jack_port_register failed for", name);
+        return -1;
+    }
+    r->ports[slot].port = p;
+    r->ports[slot].output = output;
+    atomic_store_explicit(&r->ports[slot].state, 1, memory_order_release);
+    if (slot == n) atomic_store_explicit(&r->nports, n + 1, memory_order_release);
+    return slot;
+}
+
+const char *relay_port_name(relay_t *r, int i) {
+    if (i < 0 || i >= atomic_load(&r->nports) || atomic_load(&r->ports[i].state) != 1) return NULL;
+    return J.port_name(r->ports[i].port);
+}
+
+int relay_port_connected(relay_t *r, int i) {
+    if (i < 0 || i >= atomic_load(&r->nports) || atomic_load(&r->ports[i].state) != 1) return 0;
+    return J.port_connected(r->ports[i].port);
+}
+
+int relay_connect(relay_t *r, const char *src, const char *dst) {
+    int rc = J.connect(r->client, src, dst);
+    return rc == EEXIST ? 0 : rc;
+}
+
+static void wait_cycles(relay_t *r, uint64_t n) {
+    /* until the callback has run n more cycles (it may hold a pointer from before), at most 1 s */
+    uint64_t start = atomic_load(&r->stats[S_CYCLES]);
+    for (int i = 0; i < 1000 && !atomic_load(&r->shutdown); i++) {
+        if (atomic_load(&r->stats[S_CYCLES]) >= start + n) return;
+        usleep(1000);
+    }
+}
+
+void relay_remove_port(relay_t *r, int i) {
+    if (i < 0 || i >= atomic_load(&r->nports) || atomic_load(&r->ports[i].state) != 1) return;
+    atomic_store(&r->ports[i].state, 2);
+    wait_cycles(r, 2);
+    J.port_unregister(r->client, r->ports[i].port);
+    r->ports[i].port = NULL;
+    atomic_store(&r->ports[i].state, 0);
+}
+
+/* Put a table in place by one pointer; returns the one it replaces (retire it next). Cheap:
+ * the engine loop calls it between two events, so the mode it sets on `t` is current. */
+table_t *relay_swap(relay_t *r, table_t *t) {
+    return atomic_exchange_explicit(&r->table, t, memory_order_acq_rel);
+}
+
+/* Free a table swapped out, once the callback can no longer hold it. Returns 0, or -1 when the
+ * callback did not move on within a second (the table is then kept: leaked, never freed early). */
+int relay_retire(relay_t *r, table_t *old) {
+    if (!old) return 0;
+    uint64_t start = atomic_load(&r->stats[S_CYCLES]);
+    wait_cycles(r, 2);
+    if (atomic_load(&r->stats[S_CYCLES]) >= start + 2 || atomic_load(&r->shutdown)) {
+        relay_table_free(old);
+        return 0;
+    }
+    return -1;
+}
+
+void relay_set_mode(relay_t *r, uint32_t mode) {
+    table_t *t = atomic_load(&r->table);
+    if (t) relay_table_set_mode(t, mode);
+}
+
+void relay_release(relay_t *r, uint64_t seq) {
+    uint64_t cur = atomic_load(&r->released_upto);
+    while (seq > cur && !atomic_compare_exchange_weak(&r->released_upto, &cur, seq)) {
+    }
+}
+
+/* The engine's MIDI out. One producer at a time (the Python side holds a lock). */
+int relay_send(relay_t *r, int port, const unsigned char *data, uint32_t len) {
+    rec_t h = {.len = len, .port = (uint16_t)port};
+    return ring_push(&r->out, &h, data);
+}
+
+/* Wait up to timeout_ms for forwarded events; 1 when there may be some, 0 on timeout, -1 when
+ * the JACK server has gone. Called without the GIL (ctypes releases it). */
+int relay_wait(relay_t *r, int timeout_ms) {
+    if (atomic_load(&r->shutdown)) return -1;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    int rc;
+    while ((rc = sem_timedwait(&r->ready, &ts)) != 0 && errno == EINTR) {
+    }
+    if (atomic_load(&r->shutdown)) return -1;
+    return rc == 0;
+}
+
+/* Wake relay_wait (to stop the reader). */
+void relay_wake(relay_t *r) { sem_post(&r->ready); }
+
+/* The next forwarded event: its length (0 when there is none; larger than cap: truncated). */
+uint32_t relay_next(relay_t *r, uint64_t *seq, uint32_t *port, uint32_t *flags, unsigned char *dst, uint32_t cap) {
+    rec_t h;
+    if (!ring_peek(&r->fwd, &h)) return 0;
+    ring_data(&r->fwd, &h, dst, cap);
+    ring_pop(&r->fwd, &h);
+    *seq = h.seq, *port = h.port, *flags = h.flags;
+    return h.len;
+}
+
+void relay_stats(relay_t *r, uint64_t *out, uint32_t n) {
+    for (uint32_t i = 0; i < n && i < NSTATS; i++) out[i] = atomic_load_explicit(&r->stats[i], memory_order_relaxed);
+}
+
+int relay_server_gone(relay_t *r) { return atomic_load(&r->shutdown); }
+
+void relay_close(relay_t *r) {
+    if (!r) return;
+    if (!atomic_load(&r->shutdown)) J.deactivate(r->client);
+    J.client_close(r->client); /* after a server shutdown too: it frees the client's side */
+    relay_table_free(atomic_load(&r->table));
+    sem_destroy(&r->ready);
+    free(r->fwd.buf), free(r->out.buf), free(r);
+}
+
+uint32_t relay_sizeof_entry(void) { return sizeof(entry_t); }
+uint32_t relay_sizeof_out(void) { return sizeof(out_t); }
