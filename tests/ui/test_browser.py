@@ -65,6 +65,14 @@ def execute(params, context):
     return None
 '''
 
+CRASHER = '''"""Fails every time."""
+version = "1.0.0"
+
+
+def execute(params, context):
+    raise RuntimeError("always fails")
+'''
+
 UPLOADED = '''"""Arrived by upload."""
 version = "4.5.6"
 author = "Uploader"
@@ -166,6 +174,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, catalog_server, probe_target
         ("bulk_a", TOGGLER),
         ("bulk_b", TOGGLER),
         ("doomed", TOGGLER),
+        ("crasher", CRASHER),
         ("scoped", PROBER.replace("Calls a host it was not granted.", "Granted from the details view.")),
     ):
         (plugins / f"{name}.py").write_text(text)
@@ -187,6 +196,11 @@ action = {{ type = "Plugin", plugin = "prober", params = {{ url = "{probe_target
 description = "greet"
 trigger = {{ type = "Note", note = 71 }}
 action = {{ type = "Plugin", plugin = "greeter" }}
+
+[[modes.mappings]]
+description = "crash"
+trigger = {{ type = "Note", note = 72 }}
+action = {{ type = "Plugin", plugin = "crasher" }}
 
 [[modes]]
 name = "Second"
@@ -342,6 +356,17 @@ def test_grant_with_an_extra_scope_then_revoke(page, stack):
     assert "http://127.0.0.1:2" in hosts and "http://127.0.0.1:1" in hosts
     page.get_by_role("button", name="Revoke network", exact=True).click()
     wait_info(stack, "scoped", lambda i: "network" not in record(i)["grants"])
+
+
+def test_a_suspended_plugin_is_resumed_from_its_details(page, stack):
+    for _ in range(6):  # five failures in a row suspend a plugin
+        stack.send("note_on", "note=72", "velocity=100")
+    wait_info(stack, "crasher", lambda i: record(i)["state"] == "suspended", timeout=30)
+    page.get_by_role("link", name="crasher", exact=True).click()
+    page.get_by_role("button", name="Resume crasher", exact=True).click()
+    info = record(wait_info(stack, "crasher", lambda i: record(i)["state"] != "suspended"))
+    assert info["suspended"] is None
+    page.get_by_role("button", name="Resume crasher", exact=True).wait_for(state="detached")
 
 
 def test_catalog_install_verified_and_unsigned_refused(page, stack):
