@@ -174,12 +174,12 @@ class Daemon:
             auto_reconnect=dev.auto_reconnect,
             ignore=lambda n: _is_own_port(n, own),
         )
-        self.feedback = Feedback(backend, self.engine, self._feedback_output(dev))
-        self.engine.mode_listeners.append(self.feedback.on_mode)
-        self.engine.event_listeners.append(self.feedback.on_event)
-        self.devices.on_connect.append(lambda _port: self.feedback.resend(reopen=True))
+        feedback = self.feedback = Feedback(backend, self.engine, self._feedback_output(dev))
+        self.engine.mode_listeners.append(feedback.on_mode)
+        self.engine.event_listeners.append(feedback.on_event)
+        self.devices.on_connect.append(lambda _port: feedback.resend(reopen=True))
         self.devices.start()
-        self.feedback.resend()
+        feedback.resend()
         waiting = self.devices.waiting_message()
         if waiting:
             log.warning("%s", waiting)
@@ -397,6 +397,9 @@ class Daemon:
 
     def _device_changed(self, dev) -> None:
         log.info("[device] changed: reconnecting")
+        # only reached from a reload of a running daemon: all of these exist
+        assert self.engine is not None and self.feedback is not None and self.runner is not None
+        feedback = self.feedback
         old = self.devices
         if old:
             old.close()
@@ -410,8 +413,8 @@ class Daemon:
             auto_reconnect=dev.auto_reconnect,
             ignore=lambda n: _is_own_port(n, own),  # never listen to our own virtual output
         )
-        self.feedback.wanted = self._feedback_output(dev)
-        self.devices.on_connect.append(lambda _port: self.feedback.resend(reopen=True))
+        feedback.wanted = self._feedback_output(dev)
+        self.devices.on_connect.append(lambda _port: feedback.resend(reopen=True))
         self.devices.start()
         if dev.virtual_output != (self.midi_out.virtual_name if self.midi_out else None):
             if self.midi_out:

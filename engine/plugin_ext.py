@@ -159,6 +159,9 @@ def host_services(daemon: Daemon) -> HostServices:
         elif delta:
             desktop().volume("Up" if delta > 0 else "Down", None, min(100, round(abs(delta) * 100)))
 
+    def show_notification(title: str, body: str) -> None:
+        notify(title, body)  # whether it was shown is the notifier's business, not the plugin's
+
     return HostServices(
         midi_send=midi_send,
         midi_output_ports=lambda: daemon.midi_out.names() if daemon.midi_out else [],
@@ -166,5 +169,5 @@ def host_services(daemon: Daemon) -> HostServices:
         type_text=lambda t: desktop().text(t),
         set_volume=set_volume,
         launch=lambda app: desktop().launch(app),
-        notify=lambda title, body: notify(title, body),  # spotify's now_playing
+        notify=show_notification,  # spotify's now_playing
     )

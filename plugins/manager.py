@@ -51,7 +51,7 @@ class PluginManager:
         home: Home,
         *,
         services: HostServices,
-        publish: Callable[[str, dict[str, Any]], None],
+        publish: Callable[[str, dict[str, Any]], object],
         submit: Callable[[str, str, dict[str, Any]], None],
         limits: Limits | None = None,
         watch: bool = True,
@@ -114,11 +114,12 @@ class PluginManager:
         if self._watch:
             from .watch import PluginWatcher
 
-            self.watcher = PluginWatcher(
-                self.plugins_dir, self.state.path, self.home.trusted_keys, lambda: self.sync("watch")
-            )
+            self.watcher = PluginWatcher(self.plugins_dir, self.state.path, self.home.trusted_keys, self._watched)
         self._ticker = threading.Thread(target=self._tick, name="midimon-plugin-counters", daemon=True)
         self._ticker.start()
+
+    def _watched(self) -> None:
+        self.sync("watch")
 
     def close(self) -> None:
         if self._closed:

@@ -290,9 +290,9 @@ class Runtime:
                         self._log_active(version, None, t0)
                     else:
                         finishing.append((pool.submit(self._finish, version, old), version, old, t0))
-                for fut, version, old, t0 in finishing:
+                for done, version, old, t0 in finishing:
                     try:
-                        fut.result()
+                        done.result()
                     except Exception:
                         log.exception("plugin %s: starting the new version failed", version.name)
                     self._log_active(version, old, t0)
@@ -342,7 +342,7 @@ class Runtime:
                 functions=tuple(info["functions"]),
                 description="trusted plugin installed with pip",
             )
-            grants, pending = None, {}
+            grants, pending = None, dict[str, Any]()
         else:
             assert verified is not None
             decl = verified.decl

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from midimon.engine.cli import add_json, fail, plugin_checksum, print_json
 
+TYPE_CHECKING = False  # not `from typing import`: every CLI start imports this module
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def register(sub) -> None:
     p = sub.add_parser("plugins", help="manage plugins: list, install, grant, configure")
@@ -129,8 +133,9 @@ def register(sub) -> None:
         ("remove", "stop trusting a key", lambda a: _ops().keys_remove(a.name), ((("name",), {}),)),
     ):
         c = ks.add_parser(name, help=help_)
-        for flags, kw in extra:
-            c.add_argument(*flags, **kw)
+        options: dict[str, Any]
+        for flags, options in extra:
+            c.add_argument(*flags, **options)
         add_json(c)
         c.set_defaults(handler=lambda a, fn=fn: _run(fn, a))
     from . import plugin_catalog  # `plugins catalog`, `plugins install catalog:NAME`
