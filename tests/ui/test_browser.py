@@ -259,6 +259,10 @@ def test_disable_and_enable_from_the_switch(page, stack):
     switch.uncheck()
     wait_info(stack, "toggler", lambda i: record(i)["enabled"] is False)
     page.locator("tr[data-plugin=toggler] td.state", has_text="disabled").wait_for()
+    page.get_by_label("Show", exact=True).select_option("disabled")
+    page.locator("tr[data-plugin=greeter]").wait_for(state="detached")
+    assert page.locator("tr[data-plugin=toggler]").is_visible()
+    page.get_by_label("Show", exact=True).select_option("all")
     switch.check()
     wait_info(stack, "toggler", lambda i: record(i)["enabled"] is True)
 
@@ -386,8 +390,24 @@ def test_catalog_install_verified_and_unsigned_refused(page, stack):
 def test_monitor_shows_a_note_sent_with_midimon_send(page, stack):
     page.get_by_role("link", name="Monitor", exact=True).click()
     page.get_by_role("status").filter(has_text="live").wait_for()
+    log = page.get_by_role("log", name="MIDI events")
     stack.send("note_on", "note=61", "velocity=90")
-    page.get_by_role("log", name="MIDI events").locator("div", has_text="note=61").first.wait_for(timeout=10000)
+    log.locator("div", has_text="note=61").first.wait_for(timeout=10000)
+    stack.send("note_on", "note=71", "velocity=90")  # mapped: the fired mapping shows too
+    log.locator("div[data-kind=fired]", has_text="greet").first.wait_for(timeout=10000)
+    page.get_by_role("button", name="Pause", exact=True).click()
+    stack.send("note_on", "note=63", "velocity=90")
+    time.sleep(1.5)
+    assert log.locator("div", has_text="note=63").count() == 0
+    page.get_by_role("button", name="Continue", exact=True).click()
+    page.get_by_role("button", name="Clear", exact=True).click()
+    assert log.locator("div", has_text="note=61").count() == 0
+    stack.send("note_on", "channel=5", "note=64", "velocity=90")
+    stack.send("note_on", "channel=2", "note=65", "velocity=90")
+    log.locator("div", has_text="note=65").first.wait_for(timeout=10000)
+    page.get_by_label("Channel", exact=True).fill("5")
+    log.locator("div", has_text="note=65").first.wait_for(state="detached")
+    assert log.locator("div", has_text="note=64").count() == 1
 
 
 def test_mode_switch_changes_the_daemons_mode(page, stack):
