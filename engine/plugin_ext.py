@@ -123,10 +123,11 @@ class PluginExtension(Extension):
 
 def _uses(mapping: Any, name: str) -> bool:
     from midimon.config.loader import _walk_actions
+    from midimon.config.models import PluginAction, PluginTrigger
 
-    if getattr(mapping.trigger, "type", None) == "Plugin" and mapping.trigger.plugin == name:
+    if isinstance(mapping.trigger, PluginTrigger) and mapping.trigger.plugin == name:
         return True
-    return any(a.type == "Plugin" and a.plugin == name for a, _ in _walk_actions(mapping.action, ()))
+    return any(isinstance(a, PluginAction) and a.plugin == name for a, _ in _walk_actions(mapping.action, ()))
 
 
 def host_services(daemon: Daemon) -> HostServices:

@@ -177,7 +177,7 @@ class PluginManager:
             rec.candidate = cand
             entry = self.state.entry(name)
             rec.enabled = bool(entry["enabled"])
-            rec.safe_mode_off = self.safe_mode and not getattr(cand, "first_party", False)
+            rec.safe_mode_off = self.safe_mode and not cand.first_party
             rec.settings = dict(entry["settings"])
             rec.requests = {(c, w): r for (p, c, w), r in requests.items() if p == name}
             if not rec.enabled or rec.safe_mode_off:

@@ -129,13 +129,7 @@ class PluginRecord:
 
 
 def source_of(candidate: Candidate | None) -> str | None:
-    if candidate is None:
-        return None
-    if getattr(candidate, "first_party", False):  # discovery marks first-party candidates
-        return "first_party"
-    return {"file": "file", "folder": "folder", "entrypoint": "entry_point"}.get(
-        candidate.packaging, candidate.packaging
-    )
+    return candidate.source if candidate is not None else None
 
 
 def redact(settings: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, Any]:
@@ -157,11 +151,10 @@ def signature_json(version: Version | None, source: str | None) -> dict[str, Any
             return {"status": "trusted", "message": "installed with pip; runs unsandboxed"}
         return {"status": "unsigned", "message": "not loaded"}
     sig = version.verified.signature
-    status = "signed" if getattr(sig, "valid", False) else ("invalid" if getattr(sig, "signed", False) else "unsigned")
+    status = "signed" if sig.valid else ("invalid" if sig.signed else "unsigned")
     out: dict[str, Any] = {"status": status, "message": printable(str(sig.message))}
-    key = getattr(sig, "key", None)
-    if key:
-        out["key_id"] = key
+    if sig.key:
+        out["key_id"] = sig.key
     return out
 
 
@@ -199,7 +192,7 @@ def to_json(
         "kind": decl.kind if decl is not None and decl.kind in ("action", "trigger") else None,
         "source": source,
         "path": str(record.candidate.path) if record.candidate and record.candidate.path else None,
-        "shadows": getattr(record.candidate, "shadows", None),
+        "shadows": record.candidate.shadows if record.candidate is not None else None,
         "enabled": record.enabled,
         "state": record.state(version, host_state),
         "version": (decl.version or None) if decl is not None else None,

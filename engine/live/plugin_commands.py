@@ -54,7 +54,7 @@ def install(server: ControlServer, daemon: Daemon) -> None:
         try:
             return fn(*a, **kw)
         except ops.OperationError as exc:
-            raise CommandError(getattr(exc, "code", "failed"), str(exc), **getattr(exc, "data", {})) from None
+            raise CommandError(exc.code, str(exc), **exc.data) from None
 
     def synced(reason: str) -> PluginManager:
         m = _manager(daemon)
