@@ -312,3 +312,31 @@ def test_a_record_says_where_the_config_uses_the_plugin(short_home, pd):
     (where,) = d.ext.manager.record_json("ok")["mappings"]
     line = text.splitlines().index("[[modes.mappings]]") + 1
     assert where == {"mode": "A", "index": 0, "line": line, "description": "hit it"}
+
+
+CONFIGURED = """config_schema = {
+    "type": "object",
+    "properties": {"port": {"type": "integer"}, "token": {"type": "string", "secret": True}},
+}
+def initialize(settings):
+    store.set("seen", settings)
+def execute(params, context):
+    return store.get("seen")
+"""
+
+
+def test_plugins_config_validates_saves_and_never_returns_a_secret(pd, short_home):
+    d = pd({"conf": CONFIGURED})
+    with d.client() as c:
+        bad = c.request("plugins.config", {"name": "conf", "settings": {"port": "eighty"}})
+        assert bad["ok"] is False and bad["error"]["code"] == "invalid_settings"
+        assert bad["error"]["errors"][0]["path"] == ["port"]
+        saved = c.call("plugins.config", {"name": "conf", "settings": {"port": 80, "token": "s3cret"}})
+        assert saved["settings"] == {"port": 80, "token": {"set": True}}
+        again = c.call("plugins.config", {"name": "conf", "settings": {"port": 81, "token": {"set": True}}})
+        shown = c.call("plugins.info", {"name": "conf"})
+    assert again["settings"]["token"] == {"set": True}
+    assert "s3cret" not in json.dumps(shown) and shown["settings"]["token"] == {"set": True}
+    # the plugin got the real value, and the kept secret survived the second save
+    assert d.ext.manager.plugin_call("conf", {}, {}) == {"port": 81, "token": "s3cret"}
+    assert "eighty" not in (short_home / "plugin-state.json").read_text()
