@@ -340,3 +340,25 @@ def test_plugins_config_validates_saves_and_never_returns_a_secret(pd, short_hom
     # the plugin got the real value, and the kept secret survived the second save
     assert d.ext.manager.plugin_call("conf", {}, {}) == {"port": 81, "token": "s3cret"}
     assert "eighty" not in (short_home / "plugin-state.json").read_text()
+
+
+def test_install_limits_and_uninstall_over_the_socket(pd, tmp_path):
+    d = pd({})
+    src = tmp_path / "fresh.py"
+    src.write_text(OK)
+    removed: list = []
+    d.daemon.feed.listeners.append(lambda ch: removed.append(ch.data) if ch.kind == "plugin_removed" else None)
+    m = d.ext.manager
+    with d.client() as c:
+        out = c.call("plugins.install", {"path": str(src)})
+        assert out["installed"] == "fresh" and out["plugin"]["state"] == "running"
+        assert m.plugin_call("fresh", {}, {}) == 1
+        lim = c.call("plugins.limits", {"name": "fresh", "timeout_ms": 250, "memory_mb": 128})
+        assert lim["limits"] == {"timeout_ms": 250, "memory_mb": 128}
+        host = m.runtime.active["fresh"].host
+        assert host.limits.call_timeout == 0.25 and host.limits.memory_bytes == 128 * 1024 * 1024
+        refused = c.request("plugins.limits", {"name": "fresh", "timeout_ms": -5})
+        assert refused["ok"] is False and refused["error"]["code"] == "bad_args"
+        c.call("plugins.uninstall", {"name": "fresh"})
+    assert "fresh" not in m.runtime.active and m.record_json("fresh") is None
+    assert {"name": "fresh"} in removed
