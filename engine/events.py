@@ -56,6 +56,8 @@ class Event:
             out.update(data=list(self.data or ()))
         elif self.kind == PLUGIN:
             out.update(plugin=self.device, event=self.name, data=self.data)
+        if self.relayed:
+            out["relayed"] = True  # answered inside the JACK cycle (docs/platforms.md)
         return out
 
 

@@ -84,26 +84,32 @@ class Relay:
         # JACK refuses nothing printable here; rtmidi names its ports the same way (the full
         # name of the port it connects to), so `midimon devices` reads the same on both paths
         with self._lock:
+            if not self._h:
+                raise OSError("the JACK relay is closed")
             i = int(self._lib.relay_add_port(self._h, name.encode(), 1 if output else 0))
             if i < 0:
                 raise OSError((self._lib.relay_error() or b"").decode(errors="replace"))
             self._ports[i] = _Port(i, name, output, callback)
         return i
 
+    # every call into C holds a lock that close() takes too: a handle is never used once freed
     def port_name(self, index: int) -> str:
-        return (self._lib.relay_port_name(self._h, index) or b"").decode()
+        with self._lock:
+            return (self._lib.relay_port_name(self._h, index) or b"").decode() if self._h else ""
 
     def connected(self, index: int) -> int:
-        return int(self._lib.relay_port_connected(self._h, index))
+        with self._lock:
+            return int(self._lib.relay_port_connected(self._h, index)) if self._h else 0
 
     def connect(self, source: str, destination: str) -> bool:
-        return int(self._lib.relay_connect(self._h, source.encode(), destination.encode())) == 0
+        with self._lock:
+            return bool(self._h) and int(self._lib.relay_connect(self._h, source.encode(), destination.encode())) == 0
 
     def remove_port(self, index: int) -> None:
         with self._lock:
-            if self._ports.pop(index, None) is None:
+            if self._ports.pop(index, None) is None or not self._h:
                 return
-        self._lib.relay_remove_port(self._h, index)  # waits two cycles, without the GIL
+            self._lib.relay_remove_port(self._h, index)  # waits two cycles, without the GIL
 
     def output_index(self, name: str) -> int | None:
         with self._lock:
@@ -112,6 +118,8 @@ class Relay:
     # ------------------------------------------------------------------ engine side
     def send(self, index: int, data: bytes) -> None:
         with self._send_lock:
+            if not self._h:
+                raise OSError("the JACK relay is closed")
             if self._lib.relay_send(self._h, index, data, len(data)) != 0:
                 raise OSError("the JACK relay's output ring is full (the JACK server stopped reading?)")
 
@@ -133,38 +141,46 @@ class Relay:
 
     def swap(self, table: CompiledTable, handle: int, mode: str | None) -> int | None:
         """On the engine loop, between two events: the table and the mode change together."""
-        self._lib.relay_table_set_mode(handle, table.mode_index(mode))
-        old = self._lib.relay_swap(self._h, handle)
-        self._table = table
+        with self._lock:
+            if not self._h:
+                self._lib.relay_table_free(handle)
+                return None
+            self._lib.relay_table_set_mode(handle, table.mode_index(mode))
+            old = self._lib.relay_swap(self._h, handle)
+            self._table = table
         return int(old) if old else None
 
     def retire(self, old: int | None) -> None:
         """Free a swapped-out table once the callback has moved on (waits two cycles)."""
-        if old is not None and self._lib.relay_retire(self._h, old) != 0:
-            self.leaked_tables += 1  # the callback did not run for a second: never free early
+        with self._lock:
+            if old is not None and self._h and self._lib.relay_retire(self._h, old) != 0:
+                self.leaked_tables += 1  # the callback did not run for a second: never free early
 
     def set_mode(self, mode: str) -> None:
         table = self._table
-        if table is not None:
-            self._lib.relay_set_mode(self._h, table.mode_index(mode))
-
-    def clear_table(self) -> None:
-        self._lib.relay_set_mode(self._h, NO_MODE)
+        with self._lock:
+            if table is not None and self._h:
+                self._lib.relay_set_mode(self._h, table.mode_index(mode))
 
     @property
     def table(self) -> CompiledTable | None:
         return self._table
 
     def release(self, seq: int) -> None:
-        self._lib.relay_release(self._h, seq)
+        with self._lock:
+            if self._h:
+                self._lib.relay_release(self._h, seq)
 
     def stats(self) -> dict[str, int]:
         arr = (ctypes.c_uint64 * len(STATS))()
-        self._lib.relay_stats(self._h, arr, len(STATS))
+        with self._lock:
+            if self._h:
+                self._lib.relay_stats(self._h, arr, len(STATS))
         return dict(zip(STATS, (int(v) for v in arr), strict=True))
 
     def server_gone(self) -> bool:
-        return bool(self._lib.relay_server_gone(self._h))
+        with self._lock:
+            return not self._h or bool(self._lib.relay_server_gone(self._h))
 
     # ------------------------------------------------------------------ the reader
     def _read(self) -> None:
@@ -213,9 +229,19 @@ class Relay:
                     sink.after(functools.partial(self.release, release))
 
     def close(self) -> None:
+        """Close the client (its ports go with it); a second call does nothing."""
+        with self._lock:
+            h = self._h
+        if not h:
+            return
         self._stop.set()
-        self._lib.relay_wake(self._h)
+        self._lib.relay_wake(h)
         if self._reader.is_alive() and self._reader is not threading.current_thread():
-            self._reader.join(2)
-        self._lib.relay_close(self._h)
-        self._h = 0
+            self._reader.join(2)  # the reader uses the handle without the lock: it stops first
+        with self._send_lock, self._lock:
+            self._h = 0
+            self._lib.relay_close(h)
+
+    @property
+    def closed(self) -> bool:
+        return not self._h
