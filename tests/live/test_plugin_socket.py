@@ -362,3 +362,14 @@ def test_install_limits_and_uninstall_over_the_socket(pd, tmp_path):
         c.call("plugins.uninstall", {"name": "fresh"})
     assert "fresh" not in m.runtime.active and m.record_json("fresh") is None
     assert {"name": "fresh"} in removed
+
+
+def test_the_cli_asks_the_running_daemon(pd, capsys):
+    d = pd({"ok": OK})  # no folder watcher: only the socket can make the daemon act at once
+    m = d.ext.manager
+    out = json.loads(_cli(capsys, "plugins", "disable", "ok", "--json"))
+    assert out["plugin"]["state"] == "disabled" and "ok" not in m.runtime.active
+    listed = json.loads(_cli(capsys, "plugins", "list", "--json"))
+    assert listed["daemon_running"] is True
+    with d.client() as c:
+        assert c.call("plugins.list")["plugins"] == listed["plugins"]  # the same result
