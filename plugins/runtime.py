@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from midimon.sandbox import HostServices, Limits, PluginCompileError, PluginHost, PluginLoadError, SandboxError
+from midimon.sandbox.text import printable
 
 from . import grants as grantlib
 from .discovery import Candidate, Verified
@@ -306,7 +307,7 @@ class Runtime:
         log.info(
             "plugin %s: version %s active (%s, %.1f ms)%s",
             version.name,
-            version.decl.version or "-",
+            printable(version.decl.version or "-"),  # the plugin's words: one line, escaped
             "replaced the previous version" if old else "new",
             (time.perf_counter() - t0) * 1000,
             f"; not granted yet: {version.pending}" if version.pending else "",

@@ -253,7 +253,12 @@ class PluginHost:
             "pending_calls": self._pending,
             "memory_mb": round(self._memory_mb, 1),
             "memory_warning": self._memory_warning_text(),
+            "denials": self._broker.denials,
         }
+
+    def on_denied(self, listener: Callable[[str, str], None] | None) -> None:
+        """Be told (capability, what was asked) at each refused capability request."""
+        self._broker.on_denied = listener
 
     # -- calls ---------------------------------------------------------------------------------
     def call(self, func_name: str, *args: Any, timeout: float | None = None) -> Any:
@@ -302,6 +307,7 @@ class PluginHost:
         except ValueError as exc:
             raise TypeError(f"arguments to plugin {self.name!r}: {exc}") from None
         self._counts["calls"] += 1
+        denials = self._broker.denials
         reply = self._exchange(frame, time.monotonic() + budget, func_name, budget)
         self._check_memory()
         if reply.get("op") == "return":
@@ -322,6 +328,11 @@ class PluginHost:
             # The worker survived, but a process that ran out of memory is not trusted
             # to be in good shape: start fresh on the next call.
             self._discard_worker()
+        if self._broker.denials != denials:
+            # a refused capability ended the call: the plugin needs a grant, it did not
+            # fail, so this never counts towards a suspension
+            self._last_error = str(error)
+            raise error
         self._failed(str(error))
         raise error
 
@@ -409,7 +420,13 @@ class PluginHost:
             raise PluginLoadError(str(exc), type(exc).__name__, self.filename) from None
         op = reply.get("op")
         if op == "loaded":
-            self._info = reply.get("info") or {}
+            info = reply.get("info")
+            info = dict(info) if isinstance(info, dict) else {}
+            # the plugin's own words, shown in the log ("plugin x: version V active") and the CLI
+            for key in ("description", "version"):
+                if isinstance(info.get(key), str):
+                    info[key] = _text(info[key], 500)
+            self._info = info
             self._status = "running"
             return
         self._discard_worker()

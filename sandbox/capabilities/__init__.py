@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from ..errors import CapabilityDenied, CapabilityFailed
 from ..grants import Grants, grant_command
 from ..services import HostServices
 from .audio import AudioCapability
-from .base import Capability, CapabilityContext, plain
+from .base import Capability, CapabilityContext, ScopeDenied, plain
 from .fs import FsCapability
 from .midi import MidiCapability
 from .shell import ShellCapability
@@ -76,6 +77,10 @@ class CapabilityBroker:
         self._handlers: dict[str, Capability] = {}
         self._grants = grants
         self._grants_lock = threading.Lock()
+        #: refused requests so far (a denial is not the plugin's failure: the host reads this)
+        self.denials = 0
+        #: told (capability, what was asked) at each refusal, e.g. to show "needs a grant"
+        self.on_denied: Callable[[str, str], None] | None = None
 
     @property
     def grants(self) -> Grants:
@@ -116,6 +121,7 @@ class CapabilityBroker:
         if cap is not None and method not in handler.without_grant and not self.ctx.grants.has(cap):
             refused = cap in self.ctx.grants.denied_capabilities
             handler.audit(method, "denied", "", "capability denied" if refused else "not granted")
+            self._denied(cap, f"{obj}.{method}")
             if refused:
                 return False, (
                     f"plugin {plugin!r} is denied the {cap!r} capability ({obj}.{method}); the user set this deny"
@@ -128,7 +134,11 @@ class CapabilityBroker:
             args = plain(args if isinstance(args, list) else [])
             kwargs = plain(kwargs if isinstance(kwargs, dict) else {})
             return True, plain(getattr(handler, method)(*args, **kwargs))
-        except (CapabilityDenied, CapabilityFailed) as exc:
+        except CapabilityDenied as exc:
+            # a scope denial is known by its scope item ("hosts=http://..."), others by message
+            self._denied(cap or str(obj), exc.scope if isinstance(exc, ScopeDenied) else str(exc))
+            return False, str(exc)
+        except CapabilityFailed as exc:
             return False, str(exc)
         except (TypeError, ValueError, LookupError, OSError) as exc:
             return False, f"{obj}.{method}(): {exc}"
@@ -136,6 +146,14 @@ class CapabilityBroker:
             log.warning("capability %s.%s failed for plugin %s: %s: %s", obj, method, plugin, type(exc).__name__, exc)
             log.debug("details", exc_info=True)
             return False, f"{obj}.{method}() failed inside midimon ({type(exc).__name__})"
+
+    def _denied(self, capability: str, what: str) -> None:
+        self.denials += 1
+        if self.on_denied is not None:
+            try:
+                self.on_denied(capability, what)
+            except Exception:  # the listener's fault must not change the plugin's answer
+                log.debug("denial listener failed", exc_info=True)
 
     def close(self) -> None:
         for handler in self._handlers.values():

@@ -9,8 +9,19 @@ from typing import Any, ClassVar
 
 from ..audit import AuditLog
 from ..errors import CapabilityDenied
-from ..grants import Grants, grant_command
+from ..grants import Grants, grant_command, scope_value
 from ..services import HostServices
+
+
+class ScopeDenied(CapabilityDenied):
+    """A call outside the granted scopes; says which scope entry and which command would allow it."""
+
+    def __init__(self, message: str, *, scope: str, command: str) -> None:
+        super().__init__(message)
+        #: ``"hosts=http://127.0.0.1:8080"``: the ``--scope`` item that was missing
+        self.scope = scope
+        #: ``midimon plugins grant NAME CAPABILITY --scope ...``, quoted, ``--yes`` if needed
+        self.command = command
 
 
 @dataclasses.dataclass
@@ -96,15 +107,22 @@ class Capability:
         )
 
     def deny(self, action: str, target: str, why: str) -> CapabilityDenied:
-        """Audit a denial and build the error that tells the plugin author why."""
+        """Audit a denial and build the error that tells the plugin author why. A denial for a
+        scope (``scope_hint`` was just called) ends with the one command that grants it."""
         self.audit(action, "denied", target, why)
-        return CapabilityDenied(f"plugin {self.ctx.plugin!r}: {self.obj_name}.{action}({target!r}) denied: {why}")
+        scope, self._hint = getattr(self, "_hint", None), None
+        message = f"plugin {self.ctx.plugin!r}: {self.obj_name}.{action}({target!r}) denied: {why}"
+        value = scope_value(scope, target) if scope else None
+        if scope is None or value is None:
+            return CapabilityDenied(message)
+        command = grant_command(self.ctx.plugin, self.capability or self.obj_name, {scope: [value]})
+        return ScopeDenied(f"{message}; grant it with: {command}", scope=f"{scope}={value}", command=command)
 
     def scope_hint(self, scope: str) -> str:
-        return (
-            f"not in the plugin's granted {scope} (scopes come with the grant: "
-            f"{grant_command(self.ctx.plugin, self.capability or self.obj_name)})"
-        )
+        # Remembered for the ``deny`` that follows: it knows the target, so it can quote the
+        # complete command (scope included) instead of one the user may already have run.
+        self._hint: str | None = scope
+        return f"not in the plugin's granted {scope}"
 
     def grants_changed(self, grants: Grants) -> None:
         """The user changed the plugin's grants (called from any thread, maybe during a call).

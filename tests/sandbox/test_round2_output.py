@@ -21,6 +21,7 @@ __all__ = ["plugins_dir", "start_daemon"]
 DAEMON_LINE = re.compile(r"^\d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR)\s")
 
 FORGER = '''"""Raises with a forged log line in its message, and prints control characters."""
+version = "1.0\\n12:00:00 INFO    plugin weather: version 2.0 active (declared)"
 
 
 def execute(params, context):
@@ -43,6 +44,8 @@ action = { type = "Plugin", plugin = "forger" }
         )
     )
     ready(d, "forger")
+    declared = [line for line in d.lines if "(declared)" in line]
+    assert declared and all("\\x0a12:00:00" in line for line in declared), declared
     n = len(d.lines)
     press(harness, 36)
     d.wait_log("ValueError", start=n)
