@@ -91,14 +91,14 @@ def curve_lut(curve: Callable[[int], int]) -> bytes:
 IDENTITY = bytes(range(128))
 
 
-def _message(a: SendMidiAction, b: Bound, kind: int) -> tuple[int, bytes, int, bytes | None]:
+def _message(a: SendMidiAction, b: Bound, kind: int, curve: bytes) -> tuple[int, bytes, int, bytes | None]:
     """(len, 3 bytes, dyn byte, lut or None) for one SendMidi answering a note-on or a CC."""
     ch = a.channel
     match a.message_type:
         case "NoteOn":
             if a.velocity is not None:
                 return 3, bytes([0x90 | ch, a.note or 0, a.velocity]), 0, None
-            return 3, bytes([0x90 | ch, a.note or 0, 0]), 2, curve_lut(b.curve)
+            return 3, bytes([0x90 | ch, a.note or 0, 0]), 2, curve
         case "NoteOff":
             return 3, bytes([0x80 | ch, a.note or 0, a.velocity or 0]), 0, None
         case "CC":
@@ -115,11 +115,11 @@ def _message(a: SendMidiAction, b: Bound, kind: int) -> tuple[int, bytes, int, b
         case "Aftertouch":
             if a.pressure is not None:
                 return 2, bytes([0xD0 | ch, a.pressure, 0]), 0, None
-            return 2, bytes([0xD0 | ch, 0, 0]), 1, curve_lut(b.curve)
+            return 2, bytes([0xD0 | ch, 0, 0]), 1, curve
         case "PolyAftertouch":
             if a.pressure is not None:
                 return 3, bytes([0xA0 | ch, a.note or 0, a.pressure]), 0, None
-            return 3, bytes([0xA0 | ch, a.note or 0, 0]), 2, curve_lut(b.curve)
+            return 3, bytes([0xA0 | ch, a.note or 0, 0]), 2, curve
     raise ValueError(f"no in-cycle form for {a.message_type}")
 
 
@@ -144,43 +144,79 @@ class CompiledTable:
 
 
 class _Builder:
+    """Builds one table; what depends on a mapping alone (its messages, whether it may need a
+    barrier) is worked out once per mapping, not once per channel."""
+
     def __init__(self, port_index: PortIndex) -> None:
         self.port_index = port_index
         self.outs: list[bytes] = []
         self.luts: dict[bytes, int] = {}
         self.answered = 0
         self.barriers = 0
+        self._msgs: dict[tuple[int, int], list[tuple[int, int, bytes, int, bytes | None]] | None] = {}
+        self._order: dict[int, bool] = {}
+        self._curves: dict[int, bytes] = {}
 
     def lut(self, table: bytes) -> int:
         return self.luts.setdefault(table, len(self.luts))
 
+    def orders(self, b: Bound) -> bool:
+        got = self._order.get(id(b))
+        if got is None:
+            got = self._order[id(b)] = may_order(b.action)
+        return got
+
+    def messages(self, b: Bound, kind: int) -> list[tuple[int, int, bytes, int, bytes | None]] | None:
+        """(port, len, bytes, dyn, lut) per message of a mapping the relay can answer; else None."""
+        key = (id(b), kind)
+        if key in self._msgs:
+            return self._msgs[key]
+        out: list[tuple[int, int, bytes, int, bytes | None]] | None = None
+        sends = send_midis(b.action) if relay_answers(b) else None
+        if sends is not None:
+            ports = [self.port_index(a.port) for a in sends]
+            if None not in ports:
+                out = []
+                for a, port in zip(sends, ports, strict=True):
+                    n, data, dyn, lut = _message(a, b, kind, self._curve(b))
+                    out.append((port or 0, n, data, dyn, lut))
+        self._msgs[key] = out
+        return out
+
+    def _curve(self, b: Bound) -> bytes:
+        got = self._curves.get(id(b.curve))
+        if got is None:
+            got = self._curves[id(b.curve)] = curve_lut(b.curve)
+        return got
+
     def key(self, kind: int, binds: list[Bound], blockers: list[Bound], lo_hi: Callable[[Bound], tuple[int, int]]):
         """The entry for one key: ``binds`` fire on it, ``blockers`` (timing triggers, encoders)
         share it and keep it for the engine."""
-        every = binds + blockers
-        if not every:
-            return ENTRY.pack(FORWARD, 0, 0, 0)
-        answer = not blockers and len(binds) <= MAX_OUTS_PER_KEY
+        if not binds and not blockers:
+            return _FORWARD
         msgs: list[bytes] = []
+        answer = not blockers
         for b in binds if answer else ():
-            sends = send_midis(b.action)
-            ports = [self.port_index(a.port) for a in sends] if sends is not None else []
-            if sends is None or b.trigger.device is not None or None in ports or not relay_answers(b):
+            got = self.messages(b, kind)
+            if got is None:
                 answer = False
                 break
             lo, hi = lo_hi(b)
-            for a, port in zip(sends, ports, strict=True):
-                n, data, dyn, lut = _message(a, b, kind)
-                msgs.append(OUT.pack(port or 0, n, dyn, data, lo, hi, 0, 0 if lut is None else self.lut(lut), 0))
+            for port, n, data, dyn, lut in got:
+                msgs.append(OUT.pack(port, n, dyn, data, lo, hi, 0, 0 if lut is None else self.lut(lut), 0))
         if answer and 0 < len(msgs) <= MAX_OUTS_PER_KEY:
             first = len(self.outs)
             self.outs += msgs
             self.answered += 1
             return ENTRY.pack(ANSWER, len(msgs), 0, first)
-        if any(may_order(b.action) for b in every):
+        if any(self.orders(b) for b in binds) or any(self.orders(b) for b in blockers):
             self.barriers += 1
-            return ENTRY.pack(BARRIER, 0, 0, 0)
-        return ENTRY.pack(FORWARD, 0, 0, 0)
+            return _BARRIER
+        return _FORWARD
+
+
+_FORWARD = ENTRY.pack(FORWARD, 0, 0, 0)
+_BARRIER = ENTRY.pack(BARRIER, 0, 0, 0)
 
 
 def _on(ch: int, binds: list[Bound] | tuple[Bound, ...]) -> list[Bound]:
@@ -200,35 +236,30 @@ def _cc_range(b: Bound) -> tuple[int, int]:
 
 
 def _mode(mt: ModeTable, bld: _Builder) -> tuple[bytes, bytes]:
-    parts: list[bytes] = []
-    for ch in range(16):
-        for note in range(128):
-            press = _on(ch, mt.press.get(note, []))
+    keys = [_FORWARD] * KEYS_PER_MODE  # most keys have no mapping: only the others are visited
+    for note in set(mt.press) | set(mt.hold) | set(mt.double) | set(mt.chord_by_note):
+        press_all = mt.press.get(note, [])
+        timing_all = mt.hold.get(note, []) + mt.double.get(note, []) + mt.chord_by_note.get(note, [])
+        for ch in range(16):
+            press = _on(ch, press_all)
             # a VelocityRange is left to the engine: its levels pass a context the relay cannot
-            timing = _on(ch, mt.hold.get(note, []) + mt.double.get(note, []) + mt.chord_by_note.get(note, []))
-            timing += [b for b in press if not isinstance(b.trigger, NoteTrigger)]
-            parts.append(
-                bld.key(K_NOTE_ON, [b for b in press if isinstance(b.trigger, NoteTrigger)], timing, _note_range)
-            )
-    on = parts
-    off: list[bytes] = []
-    for ch in range(16):
-        for note in range(128):
-            timing = _on(ch, mt.hold.get(note, []) + mt.double.get(note, []) + mt.chord_by_note.get(note, []))
+            timing = _on(ch, timing_all)
+            notes = [b for b in press if isinstance(b.trigger, NoteTrigger)]
+            blockers = timing + [b for b in press if not isinstance(b.trigger, NoteTrigger)]
+            keys[(K_NOTE_ON * 16 + ch) * 128 + note] = bld.key(K_NOTE_ON, notes, blockers, _note_range)
             # a release resolves a press waiting on a hold: what fires then may send MIDI
-            every = timing + _on(ch, mt.press.get(note, [])) if timing else []
-            barrier = any(may_order(b.action) for b in every)
-            off.append(ENTRY.pack(BARRIER if barrier else FORWARD, 0, 0, 0))
-    cc: list[bytes] = []
-    for ch in range(16):
-        for num in range(128):
-            cc.append(bld.key(K_CC, _on(ch, mt.cc.get(num, [])), _on(ch, mt.encoder.get(num, [])), _cc_range))
+            if timing and any(bld.orders(b) for b in timing + press):
+                keys[(K_NOTE_OFF * 16 + ch) * 128 + note] = _BARRIER
+    for num in set(mt.cc) | set(mt.encoder):
+        cc_all, enc_all = mt.cc.get(num, []), mt.encoder.get(num, [])
+        for ch in range(16):
+            keys[(K_CC * 16 + ch) * 128 + num] = bld.key(K_CC, _on(ch, cc_all), _on(ch, enc_all), _cc_range)
     other = bytearray(OTHER_PER_MODE)
-    if any(may_order(b.action) for b in mt.aftertouch):
+    if any(bld.orders(b) for b in mt.aftertouch):
         other[0xA - 8] = other[0xD - 8] = BARRIER
-    if any(may_order(b.action) for b in mt.pitchbend):
+    if any(bld.orders(b) for b in mt.pitchbend):
         other[0xE - 8] = BARRIER
-    return b"".join(on + off + cc), bytes(other)
+    return b"".join(keys), bytes(other)
 
 
 def compile_midi_table(table: Table, port_index: PortIndex) -> CompiledTable:
