@@ -476,7 +476,13 @@ class PluginHost:
         self._counts["failures"] += 1
         self._counts["consecutive_failures"] += 1
         self._last_error = message
-        log.warning("%s", message)
+        # an error text is the plugin's words too: it counts against the same output budget,
+        # so a plugin that fails every other poll with a new message cannot flood the log
+        lost_lines, lost_bytes = self._output.roll()
+        if lost_lines:
+            self._suppressed(lost_lines, lost_bytes)
+        if self._output.take([message]):
+            log.warning("%s", message)
         if self._counts["consecutive_failures"] >= self.limits.max_failures and not self._suspended:
             self._suspended = True
             self._discard_worker()

@@ -92,3 +92,34 @@ def test_output_over_time_is_budgeted_and_suppressed_lines_are_counted(harness, 
     assert wrote < 256 * 1024 * (took + 1), wrote
     wait_for(lambda: any("lines" in line and "suppressed" in line for line in d.lines[n:]), 5, what="the count")
     assert d.proc.poll() is None
+
+
+FAILER = '''"""Fails every other poll, every 5 ms, each time with a new message (never suspended)."""
+
+poll_interval_ms = 5
+
+
+def poll_events():
+    n = len(calls)
+    calls.append(1)
+    if n % 2:
+        raise ValueError("failure number " + str(n) + " " + "x" * 1500)
+    return []
+
+
+calls = []
+'''
+
+
+def test_error_texts_count_against_the_output_budget(harness, start_daemon, home, plugins_dir):
+    write(plugins_dir / "failer.py", FAILER)
+    d = start_daemon(config(harness, TRIGGER_ONLY.format(name="failer")))
+    ready(d, "failer")
+    n, w0, t0 = len(d.lines), written(d.proc.pid), time.monotonic()
+    time.sleep(4.0)
+    took = time.monotonic() - t0
+    # the host's line per failure is budgeted (32 KiB a second: about 21 of these 1.5 KB texts);
+    # the trigger runner's own second line per new message is its room, not counted here
+    failures = [line for line in d.lines[n:] if "failure number" in line and "trigger plugin" not in line]
+    assert len(failures) < 30 * (took + 1), len(failures)
+    wait_for(lambda: any("suppressed" in line for line in d.lines[n:]), 5, what="the count")
