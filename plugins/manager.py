@@ -23,18 +23,18 @@ from typing import Any
 
 from midimon.config.home import Home
 from midimon.sandbox import AuditLog, HostServices, Limits, SandboxError
-from midimon.sandbox.text import printable
 
 from . import discovery, integrity
 from .context import plain_context  # moved there; testing.py imports it from here
 from .errors import PluginActionError
-from .record import FailedVersion, PermissionRequest, PluginRecord, Suspension, to_json
+from .record import FailedVersion, PluginRecord, Suspension, to_json, with_live
+from .requests import Requests
 from .runtime import LoadJob, Runtime, Version
+from .sampler import Sampler
 from .state import PluginState
 from .triggers import Poller
 
 log = logging.getLogger("midimon.plugins")
-COUNTERS_INTERVAL = 1.0  # the feed carries counters at most this often
 
 
 def _decisions(entry: dict[str, Any]) -> tuple[str, str]:
@@ -92,11 +92,8 @@ class PluginManager:
         self._seq = 0
         self._snapshot: dict[str, dict[str, Any]] = {}  # last published JSON per plugin (readers)
         self._failing_sha: dict[str, str | None] = {}
-        self._requests: dict[tuple[str, str, str], PermissionRequest] = {}
-        self._requests_lock = threading.Lock()
-        self._live_marks: dict[str, tuple[Any, ...]] = {}
-        self._stop = threading.Event()
-        self._ticker: threading.Thread | None = None
+        self._requests = Requests()
+        self._sampler: Sampler | None = None
 
     # -- life ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -115,8 +112,9 @@ class PluginManager:
             from .watch import PluginWatcher
 
             self.watcher = PluginWatcher(self.plugins_dir, self.state.path, self.home.trusted_keys, self._watched)
-        self._ticker = threading.Thread(target=self._tick, name="midimon-plugin-counters", daemon=True)
-        self._ticker.start()
+        self._sampler = Sampler(
+            self.runtime, self._requests, self._shown_requests, self.publish, lambda: self.sync("live change")
+        ).start()
 
     def _watched(self) -> None:
         self.sync("watch")
@@ -125,14 +123,14 @@ class PluginManager:
         if self._closed:
             return
         self._closed = True
-        self._stop.set()
+        # in reverse order of start: the sampler, the watcher, then the plugins themselves
+        if self._sampler is not None:
+            self._sampler.close()
         if self.watcher is not None:
             self.watcher.close()
         for p in list(self.pollers.values()):
             p.stop()
         self.runtime.shutdown(deadline=5.0)
-        if self._ticker is not None:
-            self._ticker.join(2)
 
     # -- the one sync ----------------------------------------------------------------------------
     def sync(self, reason: str = "request") -> dict[str, Any]:
@@ -168,8 +166,6 @@ class PluginManager:
             if self.runtime.unload(name, "its file was removed"):
                 unloaded.append(name)
             del self.records[name]
-        with self._requests_lock:
-            requests = dict(self._requests)
         for name, cand in found.items():
             rec = self.records.get(name)
             if rec is None:
@@ -179,12 +175,12 @@ class PluginManager:
             rec.enabled = bool(entry["enabled"])
             rec.safe_mode_off = self.safe_mode and not cand.first_party
             rec.settings = dict(entry["settings"])
-            rec.requests = {(c, w): r for (p, c, w), r in requests.items() if p == name}
+            rec.requests = self._requests.of(name)
             if not rec.enabled or rec.safe_mode_off:
                 if self.runtime.unload(name, "disabled" if not rec.enabled else "safe mode"):
                     unloaded.append(name)
                 rec.failed, rec.attempted, rec.decisions, rec.suspended = None, None, None, None
-                self._forget_requests(name)
+                self._requests.forget(name)
                 continue
             stamp = (cand.stamp(), policy, keys_stamp)
             decisions = _decisions(entry)
@@ -277,7 +273,7 @@ class PluginManager:
         if version is None or version.candidate.trusted:
             return  # nothing runs, or a pip-installed plugin: no grants, no sandbox limits
         granted = set(entry["grants"])
-        self._forget_requests(rec.name, granted)
+        self._requests.forget(rec.name, granted)
         rec.requests = {k: r for k, r in rec.requests.items() if k[0] not in granted}
         new_settings = self._settings(entry, version.verified)
         limits = self._limits(entry)
@@ -330,27 +326,12 @@ class PluginManager:
 
     def _on_denied(self, plugin: str, capability: str, what: str) -> None:
         """On a call thread: count it; the first of its kind is logged and published."""
-        key = (plugin, capability, what)
-        now = time.time()
-        with self._requests_lock:
-            req = self._requests.get(key)
-            if req is None:
-                req = self._requests[key] = PermissionRequest(plugin, capability, what, 1, now, now)
-                first = True
-            else:
-                req.count += 1
-                req.last = now
-                first = False
+        req, first = self._requests.add(plugin, capability, what)
         if first:
             log.warning(
                 "plugin %s: %s needs the %s capability; grant it with: %s", plugin, what, capability, req.command
             )
             self.publish("permission_request", req.to_json())
-
-    def _forget_requests(self, name: str, capabilities: set[str] | None = None) -> None:
-        with self._requests_lock:
-            for key in [k for k in self._requests if k[0] == name and (capabilities is None or k[1] in capabilities)]:
-                del self._requests[key]
 
     # -- the feed --------------------------------------------------------------------------------
     def _record_json(self, rec: PluginRecord) -> dict[str, Any]:
@@ -380,39 +361,13 @@ class PluginManager:
             self.publish("plugin_removed", {"name": name})
         self._snapshot = snapshot  # one reference: readers see the old or the new, never half
 
-    def _tick(self) -> None:
-        """At most once a second: counters on the feed; a suspension or a restart that happened
-        on a call thread becomes a record change through ``sync``."""
-        last_counters: dict[str, Any] = {}
-        while not self._stop.wait(COUNTERS_INTERVAL):
-            counters: dict[str, Any] = {}
-            resync = False
-            for name, version in list(self.runtime.active.items()):
-                hs = version.host.state
-                counters[name] = {
-                    "calls": hs.get("calls", 0),
-                    "failures": hs.get("failures", 0),
-                    "timeouts": hs.get("timeouts", 0),
-                    "denials": hs.get("denials", 0),
-                    "memory_mb": hs.get("memory_mb"),
-                    "memory_warning": hs.get("memory_warning"),  # past 80% of the limit, else None
-                }
-                mark = (hs.get("status") == "suspended", version.init_error, version.generation)
-                if self._live_marks.get(name, mark) != mark:
-                    resync = True
-                self._live_marks[name] = mark
-            with self._requests_lock:
-                reqs = {k: r.count for k, r in self._requests.items()}
-            if counters != last_counters:
-                self.publish("counters", {"plugins": counters})
-                last_counters = counters
-            snapshot_reqs = {
-                (n, r["capability"], r["scope"]): r["count"]
-                for n, d in self._snapshot.items()
-                for r in d.get("pending_requests", [])
-            }
-            if resync or reqs != snapshot_reqs:
-                self.sync("live change")
+    def _shown_requests(self) -> dict[tuple[str, str, str], int]:
+        """The permission requests the published records show, with their counts."""
+        return {
+            (n, r["capability"], r["scope"]): r["count"]
+            for n, d in self._snapshot.items()
+            for r in d.get("pending_requests", [])
+        }
 
     # -- readers: never wait on a sync or a call -------------------------------------------------
     def record_json(self, name: str) -> dict[str, Any] | None:
@@ -423,26 +378,11 @@ class PluginManager:
         return [self._live(d) for _, d in sorted(self._snapshot.items())]
 
     def _live(self, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
         version = self.runtime.active.get(data["name"])
-        if version is not None:
-            hs = version.host.state
-            out["counters"] = {
-                **data["counters"],
-                **{k: hs.get(k, 0) for k in ("calls", "failures", "timeouts")},
-                "denials": hs.get("denials", 0),
-                "memory_mb": hs.get("memory_mb"),
-                "memory_warning": hs.get("memory_warning"),  # past 80% of the limit, else None
-            }
-            out["last_call_error"] = printable(str(hs.get("last_error") or "")) or None
-            if hs.get("status") == "suspended" and out["state"] not in ("disabled",):
-                # suspended on a call thread since the last sync: say so now (the next sync records it)
-                out["state"] = "suspended"
-                out["suspended"] = out.get("suspended") or {"reason": str(hs.get("last_error")), "since": time.time()}
         poller = self.pollers.get(data["name"])
-        if poller is not None:
-            out["trigger"] = poller.to_json()  # polls, events, errors: live, like the counters
-        return out
+        return with_live(
+            data, version.host.state if version is not None else None, poller.to_json() if poller else None
+        )
 
     def error(self, name: str) -> dict[str, Any] | None:
         """The failed version's error (file, line, col, message, text) of ``name``, if any."""

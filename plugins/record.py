@@ -222,3 +222,30 @@ def to_json(
         "mappings": mappings,
         "seq": record.seq,
     }
+
+
+def with_live(
+    data: dict[str, Any], host_state: dict[str, Any] | None, trigger: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A published record with what moves on every call read now: the counters, the last call
+    error, a suspension that happened on a call thread since the last sync, a trigger's polls."""
+    out = dict(data)
+    if host_state is not None:
+        hs = host_state
+        out["counters"] = {
+            **data["counters"],
+            **{k: hs.get(k, 0) for k in ("calls", "failures", "timeouts")},
+            "denials": hs.get("denials", 0),
+            "memory_mb": hs.get("memory_mb"),
+            "memory_warning": hs.get("memory_warning"),  # past 80% of the limit, else None
+        }
+        out["last_call_error"] = printable(str(hs.get("last_error") or "")) or None
+        if hs.get("status") == "suspended" and out["state"] != "disabled":
+            out["state"] = "suspended"  # the next sync records it
+            out["suspended"] = out.get("suspended") or {
+                "reason": printable(str(hs.get("last_error"))),
+                "since": time.time(),
+            }
+    if trigger is not None:
+        out["trigger"] = trigger  # polls, events, errors
+    return out
