@@ -265,3 +265,42 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
+
+
+SILENT_TLS = """
+def f(url):
+    try:
+        http.get(url, timeout=30)
+        return "answered"
+    except CapabilityError as exc:
+        return str(exc)
+"""
+
+
+def test_a_tls_handshake_that_never_comes_ends_at_the_call_deadline(make_host) -> None:
+    # accepts the connection and never says a word: the handshake (start_tls) waits on a read
+    import socket
+
+    from midimon.sandbox import Grants
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(srv.accept()[0]), daemon=True).start()
+    url = f"https://127.0.0.1:{port}/"
+    host = make_host(
+        SILENT_TLS,
+        Grants.from_dict({"capabilities": ["network"], "allow": {"hosts": [f"https://127.0.0.1:{port}"]}}),
+        limits=Limits(call_timeout=1.5),
+    )
+    t0 = time.monotonic()
+    try:
+        answer = host.call("f", url)
+    except Exception as exc:  # the call itself may end at its deadline: that is the deadline kept
+        answer = type(exc).__name__
+    took = time.monotonic() - t0
+    srv.close()
+    assert took < 4.0, took
+    assert answer != "answered" and held, answer
