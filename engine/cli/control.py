@@ -359,6 +359,10 @@ def _change_words(change: dict) -> str:
         return f"plugin {data.get('name')}: {data.get('state')}" + (
             f" ({(data.get('error') or {}).get('text')})" if data.get("error") else ""
         )
+    if kind == "plugin_error":
+        return f"plugin {data.get('plugin')} failed to load: {(data.get('error') or {}).get('text')}"
+    if kind == "plugin_removed":
+        return f"plugin {data.get('name')} removed"
     if kind == "mode":
         return f"mode {data.get('from')} -> {data.get('to')}"
     if kind == "reload":

@@ -308,7 +308,8 @@ def info_page(p: dict) -> str:
     from midimon.sandbox.grants import grant_command, is_dangerous
 
     name = p["name"]
-    out = [f"{name} {p.get('version') or ''}".rstrip() + f" ({p.get('kind') or 'unknown kind'} plugin)"]
+    kind = f"{p['kind']} plugin" if p.get("kind") else "not loaded"
+    out = [f"{name} {p.get('version') or ''}".rstrip() + f" ({kind})"]
     if p.get("description"):
         out.append(f"  {p['description']}")
     out.append("")
