@@ -131,6 +131,42 @@ action = {{ type = "SendMidi", message_type = "CC", channel = 3, controller = {2
     assert stats["events"] >= 10_000 and stats["actions_fired"] >= 10_000, stats
 
 
+def test_relayed_answers_stay_whole_and_in_order_through_a_reload_storm(harness, start_daemon):
+    body = '[[modes]]\nname = "Play"\n' + "\n".join(
+        f'[[modes.mappings]]\ntrigger = {{ type = "Note", note = {i} }}\n'
+        f'action = {{ type = "SendMidi", message_type = "NoteOn", note = {i + 40} }}'
+        for i in range(32)
+    )
+    d = start(harness, start_daemon, body)
+    text = d.config.read_text()
+    swaps = relay_status(d)["table_swaps"]
+    stop = threading.Event()
+
+    def storm() -> None:  # a save every 50 ms: parse, validate, compile, swap, all the time
+        i = 0
+        while not stop.wait(0.05):
+            i += 1
+            tmp = d.config.with_suffix(".tmp")
+            tmp.write_text(f"# save {i}\n{text}")
+            tmp.replace(d.config)
+
+    t = threading.Thread(target=storm, daemon=True)
+    t.start()
+    try:
+        sent = [("note_on", {"note": k % 32, "velocity": 1 + k % 127}) for k in range(4000)]
+        play(harness, sent, rate=1000.0)
+    finally:
+        stop.set()
+        t.join(5)
+    wait_for(lambda: len(harness.received) >= len(sent), 30, what="4,000 answers")
+    time.sleep(0.3)
+    got = [(m.note, m.velocity) for m in harness.received]
+    assert got == [(f["note"] + 40, f["velocity"]) for _, f in sent]
+    after = relay_status(d)
+    assert after["table_swaps"] - swaps >= 10, after  # the storm really swapped tables meanwhile
+    assert after["forward_dropped"] == 0 and after["out_dropped"] == 0 and after["leaked_tables"] == 0
+
+
 def test_the_barrier_keeps_order_across_a_mode_change(harness, start_daemon):
     d = start(
         harness,
