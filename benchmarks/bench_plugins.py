@@ -43,6 +43,26 @@ def execute(params, context):
 '''
 
 
+def cpu_ms(pid: int) -> float:
+    """CPU time a single-threaded process (the zygote, a worker) has used so far, in ms."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
+    except OSError:
+        return 0.0
+
+
+def children(pid: int) -> set[int]:
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.add(int(entry))
+            except OSError:
+                continue
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
@@ -59,7 +79,7 @@ def main() -> int:
     os.environ["MIDIMON_HOME"] = tmp.name
     from midimon.config.home import Home
     from midimon.plugins.manager import PluginManager
-    from midimon.sandbox import HostServices
+    from midimon.sandbox import HostServices, spawner
 
     home = Home.at(tmp.name)
     m = PluginManager(
@@ -73,6 +93,7 @@ def main() -> int:
     warm_call: list[float] = []
     rescan: list[float] = []
     stamp = 0
+    cpu: dict[str, list[float]] = {"daemon": [], "zygote": [], "workers": []}
     try:
         for r in range(rounds + 1):  # round 0 warms up and is not counted
             for n in (1, 20):
@@ -82,9 +103,16 @@ def main() -> int:
                     tmpfile = folder / f".{name}.tmp"
                     tmpfile.write_text(PLUGIN.format(i=i))
                     os.replace(tmpfile, folder / f"{name}.py")
+                zygote = spawner._zygote.pid or 0
+                before = children(zygote)
+                c_daemon, c_zygote = time.process_time() * 1000, cpu_ms(zygote)
                 t0 = time.perf_counter()
                 m.sync("bench")
                 dt = time.perf_counter() - t0
+                if r and n == 20:  # where the CPU went, per plugin (workers: until they are ready)
+                    cpu["daemon"].append((time.process_time() * 1000 - c_daemon) / n)  # every thread
+                    cpu["zygote"].append((cpu_ms(zygote) - c_zygote) / n)
+                    cpu["workers"].append(sum(cpu_ms(p) for p in children(zygote) - before) / n)
                 missing = [x for x in names if x not in m.runtime.active or not m.runtime.active[x].ready.is_set()]
                 if missing:
                     raise SystemExit(f"bench_plugins: not loaded after sync: {missing[:3]} {m.problems[-3:]}")
@@ -123,6 +151,13 @@ def main() -> int:
     print(f"{'first call after the load':52} {fc['median_ms']:>8.3f}ms {fc['p99_ms']:>8.3f}ms")
     print(f"{'a second call (control)':52} {wc['median_ms']:>8.3f}ms {wc['p99_ms']:>8.3f}ms")
     print(f"{'first call beyond the second':52} {extra_first:>8.3f}ms {'':>10}   target < 20 ms")
+    cpu_med = {k: round(statistics.median(v), 2) for k, v in cpu.items()}
+    total_cpu = sum(cpu_med.values())
+    print(
+        f"{'CPU per plugin (20 dropped): daemon + zygote + worker':52} {total_cpu:>8.2f}ms "
+        f"({cpu_med['daemon']:.2f} + {cpu_med['zygote']:.2f} + {cpu_med['workers']:.2f}); "
+        f"on {os.cpu_count()} CPUs the wall floor is {total_cpu / (os.cpu_count() or 1):.2f} ms"
+    )
     rs = ms(rescan)
     print(f"{'warm rescan (nothing changed), per plugin':52} {rs['median_ms']:>8.3f}ms {rs['p99_ms']:>8.3f}ms")
     out = {
@@ -138,6 +173,8 @@ def main() -> int:
         "second_call": wc,
         "first_call_beyond_second_median_ms": round(extra_first, 3),
         "warm_rescan_per_plugin": rs,
+        "cpu_per_plugin_ms": {**cpu_med, "total": round(total_cpu, 2)},
+        "wall_floor_per_plugin_ms": round(total_cpu / (os.cpu_count() or 1), 2),
         "targets": {
             f"20 plugins dropped, per plugin beyond the first, median_ms<={TARGET_PER_PLUGIN_MS:g}": {
                 "value": round(per, 3),
