@@ -26,7 +26,6 @@ Writes benchmarks/results/relay.json.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import statistics
@@ -229,9 +228,7 @@ class RelayBench(Bench):
             if load:
                 load_threads = [
                     threading.Thread(target=self._busy, args=(sock, stop, calls), daemon=True),
-                    threading.Thread(
-                        target=self._storm, args=(home / "config.toml", config_text, stop, calls), daemon=True
-                    ),
+                    threading.Thread(target=self._storm, args=(sock, stop, calls), daemon=True),
                 ]
                 for t in load_threads:
                     t.start()
@@ -268,14 +265,16 @@ class RelayBench(Bench):
                     return
 
     @staticmethod
-    def _storm(path: Path, text: str, stop: threading.Event, calls: list[int]) -> None:
-        i = 0
-        while not stop.wait(0.1):
-            i += 1
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(f"# save {i}\n{text}")
-            os.replace(tmp, path)
-            calls[1] += 1
+    def _storm(sock: Path, stop: threading.Event, calls: list[int]) -> None:
+        from midimon.engine.live.client import Client
+
+        with Client(sock, timeout=30) as c:
+            while not stop.wait(0.05):
+                try:
+                    c.call("reload")  # scope "all": plugins rescanned, config parsed and compiled
+                    calls[1] += 1
+                except Exception:
+                    return
 
 
 def main() -> int:

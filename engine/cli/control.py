@@ -182,6 +182,14 @@ def cmd_status(args) -> int:
         print(
             f"  {d.get('wanted')}: {d.get('state')}{port} since {_ago(d.get('since'))}, {d.get('connects', 0)} connects{err}"
         )
+    relay = st.get("jack_relay") or {}
+    if relay.get("active"):
+        print(
+            f"JACK:    in-cycle relay on ({relay.get('answered_keys', 0)} keys answered in the cycle, "
+            f"{relay.get('relayed', 0)} events relayed)"
+        )
+    elif relay.get("reason") and "not JACK" not in relay["reason"]:
+        print(f"JACK:    in-cycle relay off ({relay['reason']})")
     s = st.get("stats") or {}
     print(
         f"events:  {s.get('events', 0)} total, {st.get('events_per_second', 0):.1f}/s; actions {s.get('actions_fired', 0)} "

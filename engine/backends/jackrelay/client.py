@@ -73,6 +73,8 @@ class Relay:
         self._lock = threading.Lock()
         self._table: CompiledTable | None = None
         self.sink: Sink | None = None
+        #: benchmarks only: (seq, port, flags, frame, data) for every record, instead of events
+        self.on_raw: Callable[[int, int, int, int, bytes], None] | None = None
         self.leaked_tables = 0
         self._stop = threading.Event()
         self._from_bytes = __import__("mido").Message.from_bytes
@@ -116,11 +118,11 @@ class Relay:
             return next((p.index for p in self._ports.values() if p.output and p.name == name), None)
 
     # ------------------------------------------------------------------ engine side
-    def send(self, index: int, data: bytes) -> None:
+    def send(self, index: int, data: bytes, ident: int = 0) -> None:
         with self._send_lock:
             if not self._h:
                 raise OSError("the JACK relay is closed")
-            if self._lib.relay_send(self._h, index, data, len(data)) != 0:
+            if self._lib.relay_send(self._h, index, data, len(data), ident) != 0:
                 raise OSError("the JACK relay's output ring is full (the JACK server stopped reading?)")
 
     def prepare(self, table: CompiledTable) -> int:
@@ -178,6 +180,12 @@ class Relay:
                 self._lib.relay_stats(self._h, arr, len(STATS))
         return dict(zip(STATS, (int(v) for v in arr), strict=True))
 
+    def stamp_sent(self, on: bool) -> None:
+        """Benchmarks: report the frame each output left at (a FLAG_SENT record with its id)."""
+        with self._lock:
+            if self._h:
+                self._lib.relay_stamp_sent(self._h, 1 if on else 0)
+
     def server_gone(self) -> bool:
         with self._lock:
             return not self._h or bool(self._lib.relay_server_gone(self._h))
@@ -185,10 +193,11 @@ class Relay:
     # ------------------------------------------------------------------ the reader
     def _read(self) -> None:
         lib, h = self._lib, self._h
-        seq, port, flags = ctypes.c_uint64(), ctypes.c_uint32(), ctypes.c_uint32()
+        seq = ctypes.c_uint64()
+        port, flags, frame, size = (ctypes.c_uint32() for _ in range(4))
         cap = 65536
         buf = ctypes.create_string_buffer(cap)
-        refs = (ctypes.byref(seq), ctypes.byref(port), ctypes.byref(flags))
+        refs = tuple(ctypes.byref(v) for v in (seq, port, flags, frame, size))
         from_bytes = self._from_bytes
         while not self._stop.is_set():
             got = lib.relay_wait(h, 200)
@@ -196,16 +205,19 @@ class Relay:
                 log.error("JACK: the server went away; the relay's ports are gone")
                 return
             release = 0
-            sink = self.sink
+            sink, raw = self.sink, self.on_raw
             while True:
-                n = lib.relay_next(h, *refs, buf, cap)
-                if n == 0:
+                if not lib.relay_next(h, *refs, buf, cap):
                     break
+                n = size.value
+                if raw is not None:  # benchmarks: every record, with its frame, nothing else
+                    raw(seq.value, port.value, flags.value, frame.value, ctypes.string_at(buf, min(n, cap)))
+                    continue
                 p = self._ports.get(port.value)
                 if p is None or n > cap:
                     continue  # a port closed meanwhile; an oversized SysEx
                 try:
-                    msg = from_bytes(buf.raw[:n])
+                    msg = from_bytes(ctypes.string_at(buf, n))  # buf.raw would copy all 64 KiB
                 except (ValueError, TypeError):
                     continue  # a malformed message from the device: nothing to map
                 try:

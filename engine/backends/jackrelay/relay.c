@@ -60,6 +60,7 @@ static struct {
     char *(*get_client_name)(jack_client_t *);
     jack_nframes_t (*get_buffer_size)(jack_client_t *);
     jack_nframes_t (*get_sample_rate)(jack_client_t *);
+    jack_nframes_t (*last_frame_time)(const jack_client_t *);
     uint32_t (*midi_get_event_count)(void *);
     int (*midi_event_get)(jack_midi_event_t *, void *, uint32_t);
     void (*midi_clear_buffer)(void *);
@@ -108,6 +109,7 @@ static int load_jack(const char *path) {
     SYM(get_client_name, "jack_get_client_name");
     SYM(get_buffer_size, "jack_get_buffer_size");
     SYM(get_sample_rate, "jack_get_sample_rate");
+    SYM(last_frame_time, "jack_last_frame_time");
     SYM(midi_get_event_count, "jack_midi_get_event_count");
     SYM(midi_event_get, "jack_midi_event_get");
     SYM(midi_clear_buffer, "jack_midi_clear_buffer");
@@ -126,6 +128,8 @@ typedef struct {
     uint16_t port; /* input port index (forward ring) or output port index (output ring) */
     uint8_t flags;
     uint8_t pad;
+    uint32_t frame; /* the JACK frame it arrived at (forward ring) or left at (FLAG_SENT) */
+    uint32_t pad2;
     uint64_t seq;
 } rec_t;
 
@@ -307,6 +311,7 @@ int relay_table_eval(const table_t *t, const unsigned char *m, uint32_t len, uns
 #define MAX_PORTS 64
 #define FLAG_RELAYED 1
 #define FLAG_RELEASE 2 /* forwarded during a barrier: Python reports when the engine has it */
+#define FLAG_SENT 4    /* not an input: the output with this id left at this frame (benchmarks) */
 
 enum { S_CYCLES, S_IN, S_RELAYED, S_OUT_ENGINE, S_OUT_RELAY, S_FWD_DROPPED, S_OUT_DROPPED, S_BARRIERS, S_XRUNS,
        S_MAX_EVENTS_CYCLE, NSTATS };
@@ -326,6 +331,7 @@ typedef struct {
     sem_t ready;
     _Atomic uint64_t released_upto;
     _Atomic int shutdown;
+    _Atomic int stamp_sent; /* report each drained output's frame (benchmarks measure in frames) */
     /* only the callback writes these */
     uint64_t seq;
     int barrier;
@@ -339,6 +345,8 @@ static void bump(relay_t *r, int which, uint64_t n) {
 
 static int process(jack_nframes_t nframes, void *arg) {
     relay_t *r = arg;
+    jack_nframes_t base = J.last_frame_time(r->client);
+    int stamp = atomic_load_explicit(&r->stamp_sent, memory_order_relaxed);
     table_t *t = atomic_load_explicit(&r->table, memory_order_acquire);
     /* read the release before draining: every engine output written before it is then drained */
     uint64_t released = atomic_load_explicit(&r->released_upto, memory_order_acquire);
@@ -360,12 +368,22 @@ static int process(jack_nframes_t nframes, void *arg) {
     /* 1. the engine's output, in the order the engine wrote it */
     rec_t h;
     unsigned char data[4096];
+    uint8_t wrote[MAX_PORTS] = {0};
     while (ring_peek(&r->out, &h)) {
         int p = h.port;
         if (p < nports && buf[p] && r->ports[p].output && h.len <= sizeof data) {
             ring_data(&r->out, &h, data, sizeof data);
-            if (J.midi_event_write(buf[p], last[p], data, h.len) != 0) break; /* port full: next cycle */
-            bump(r, S_OUT_ENGINE, 1);
+            if (J.midi_event_write(buf[p], last[p], data, h.len) != 0) {
+                if (wrote[p]) break; /* the port's buffer is full: the rest goes next cycle */
+                bump(r, S_OUT_DROPPED, 1); /* too big for an empty buffer: it never fits */
+            } else {
+                wrote[p] = 1;
+                bump(r, S_OUT_ENGINE, 1);
+                if (stamp) {
+                    rec_t s = {.len = 0, .port = h.port, .flags = FLAG_SENT, .frame = base + last[p], .seq = h.seq};
+                    if (ring_push(&r->fwd, &s, data) == 0) sem_post(&r->ready);
+                }
+            }
         } else {
             bump(r, S_OUT_DROPPED, 1);
         }
@@ -392,7 +410,8 @@ static int process(jack_nframes_t nframes, void *arg) {
         handled++;
         const entry_t *e;
         int what = classify(t, mode, bev.buffer, bev.size, &e);
-        rec_t f = {.len = (uint32_t)bev.size, .port = (uint16_t)best, .flags = 0, .seq = ++r->seq};
+        rec_t f = {.len = (uint32_t)bev.size, .port = (uint16_t)best, .flags = 0, .frame = base + bev.time,
+                   .seq = ++r->seq};
         if (what == ANSWER && !r->barrier) {
             for (uint32_t k = 0; k < e->n; k++) {
                 const out_t *o = &t->outs[e->first + k];
@@ -576,11 +595,14 @@ void relay_release(relay_t *r, uint64_t seq) {
     }
 }
 
-/* The engine's MIDI out. One producer at a time (the Python side holds a lock). */
-int relay_send(relay_t *r, int port, const unsigned char *data, uint32_t len) {
-    rec_t h = {.len = len, .port = (uint16_t)port};
+/* The engine's MIDI out. One producer at a time (the Python side holds a lock). `id` comes
+ * back with the frame the message left at when relay_stamp_sent is on. */
+int relay_send(relay_t *r, int port, const unsigned char *data, uint32_t len, uint64_t id) {
+    rec_t h = {.len = len, .port = (uint16_t)port, .seq = id};
     return ring_push(&r->out, &h, data);
 }
+
+void relay_stamp_sent(relay_t *r, int on) { atomic_store(&r->stamp_sent, on); }
 
 /* Wait up to timeout_ms for forwarded events; 1 when there may be some, 0 on timeout, -1 when
  * the JACK server has gone. Called without the GIL (ctypes releases it). */
@@ -602,13 +624,16 @@ int relay_wait(relay_t *r, int timeout_ms) {
 void relay_wake(relay_t *r) { sem_post(&r->ready); }
 
 /* The next forwarded event: its length (0 when there is none; larger than cap: truncated). */
-uint32_t relay_next(relay_t *r, uint64_t *seq, uint32_t *port, uint32_t *flags, unsigned char *dst, uint32_t cap) {
+/* The next forwarded record: 1 with its fields (and data, its length in *len; truncated when
+ * larger than cap), or 0 when there is none. */
+int relay_next(relay_t *r, uint64_t *seq, uint32_t *port, uint32_t *flags, uint32_t *frame, uint32_t *len,
+               unsigned char *dst, uint32_t cap) {
     rec_t h;
     if (!ring_peek(&r->fwd, &h)) return 0;
     ring_data(&r->fwd, &h, dst, cap);
     ring_pop(&r->fwd, &h);
-    *seq = h.seq, *port = h.port, *flags = h.flags;
-    return h.len;
+    *seq = h.seq, *port = h.port, *flags = h.flags, *frame = h.frame, *len = h.len;
+    return 1;
 }
 
 void relay_stats(relay_t *r, uint64_t *out, uint32_t n) {
