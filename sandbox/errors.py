@@ -107,13 +107,18 @@ class PluginBusy(SandboxError):
     """The plugin's budget of calls running or waiting at once is spent: this call is refused
     at once (or gave up waiting at its deadline) instead of holding one more engine thread."""
 
-    def __init__(self, plugin: str, waiting: int, waited: float | None = None) -> None:
+    def __init__(self, plugin: str, waiting: int, waited: float | None = None, *, everyone: bool = False) -> None:
         self.plugin = plugin
         self.waiting = waiting
-        how = f"waited {waited:g} s for its earlier calls" if waited is not None else f"{waiting} calls are running or waiting"
+        if everyone:
+            how, budget = f"{waiting} calls of all plugins are running or waiting", "max_pending_calls_all"
+        elif waited is not None:
+            how, budget = f"waited {waited:g} s for its earlier calls", "max_pending_calls per plugin"
+        else:
+            how, budget = f"{waiting} calls are running or waiting", "max_pending_calls per plugin"
         super().__init__(
             f"plugin {plugin!r} is busy ({how}); this call was dropped. The budget is "
-            "max_pending_calls per plugin (docs/security.md, Budgets)"
+            f"{budget} (docs/security.md, Budgets)"
         )
 
 

@@ -101,8 +101,7 @@ class PluginHost:
         self._lock = threading.RLock()
         self._grants_lock = threading.Lock()  # set_grants only; never held during a call
         #: calls running or waiting for the call lock (the max_pending_calls budget)
-        self._pending = 0
-        self._pending_lock = threading.Lock()
+        self._slots = _Pending()
         #: bumped by stop(): a call that was waiting when its host stopped does not restart it
         self._generation = 0
         self._output = RateBudget(self.limits.log_lines_per_second, self.limits.log_bytes_per_second)
@@ -250,7 +249,7 @@ class PluginHost:
             "pid": worker.pid if worker is not None else None,
             "last_error": self._last_error,
             **self._counts.copy(),
-            "pending_calls": self._pending,
+            "pending_calls": self._slots.count,
             "memory_mb": round(self._memory_mb, 1),
             "memory_warning": self._memory_warning_text(),
             "denials": self._broker.denials,
@@ -264,30 +263,37 @@ class PluginHost:
     def call(self, func_name: str, *args: Any, timeout: float | None = None) -> Any:
         """Call a function the plugin defines. Arguments and result are plain data.
 
-        At most ``limits.max_pending_calls`` calls run or wait at once; one more is refused
-        at once (``PluginBusy``), and a waiting call gives up when its own deadline passes, so
-        one plugin never holds more than that many of the caller's threads.
+        At most ``limits.max_pending_calls`` calls run or wait at once (and
+        ``max_pending_calls_all`` across plugins); one more waits ``busy_wait`` for room, then is
+        refused (``PluginBusy``), and a waiting call gives up when its own deadline passes, so a
+        stuck plugin never holds more than that many of the caller's threads.
         """
         budget = self.limits.call_timeout if timeout is None else float(timeout)
         generation = self._generation
-        with self._pending_lock:
-            if self._pending >= self.limits.max_pending_calls:
-                self._counts["busy"] += 1
-                raise PluginBusy(self.name, self._pending)
-            self._pending += 1
+        # A slot of the plugin's budget, then one of the shared budget; each waited for at most
+        # ``busy_wait`` (a fast plugin's burst drains in that time, a stuck one's does not).
+        grace = min(budget, self.limits.busy_wait)
+        if not self._slots.enter(self.limits.max_pending_calls, grace):
+            self._counts["busy"] += 1
+            raise PluginBusy(self.name, self._slots.count)
         try:
-            if not self._lock.acquire(timeout=budget):
+            if not _ALL.enter(self.limits.max_pending_calls_all, grace):
                 self._counts["busy"] += 1
-                raise PluginBusy(self.name, self._pending - 1, budget)
+                raise PluginBusy(self.name, _ALL.count, everyone=True)
             try:
-                if generation != self._generation:
-                    raise PluginCrashed(self.name, "stopped by the host")
-                return self._call_locked(func_name, args, budget)
+                if not self._lock.acquire(timeout=budget):
+                    self._counts["busy"] += 1
+                    raise PluginBusy(self.name, self._slots.count - 1, budget)
+                try:
+                    if generation != self._generation:
+                        raise PluginCrashed(self.name, "stopped by the host")
+                    return self._call_locked(func_name, args, budget)
+                finally:
+                    self._lock.release()
             finally:
-                self._lock.release()
+                _ALL.leave()
         finally:
-            with self._pending_lock:
-                self._pending -= 1
+            self._slots.leave()
 
     def _call_locked(self, func_name: str, args: tuple[Any, ...], budget: float) -> Any:
         if self._broken is not None:
@@ -565,6 +571,33 @@ class PluginHost:
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+class _Pending:
+    """A count of calls running or waiting, bounded by the caller's limit; ``enter`` waits up to
+    ``grace`` seconds for room."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._cond = threading.Condition()
+
+    def enter(self, limit: int, grace: float) -> bool:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.count < limit, timeout=max(0.0, grace)):
+                return False
+            self.count += 1
+            return True
+
+    def leave(self) -> None:
+        with self._cond:
+            self.count -= 1
+            self._cond.notify()
+
+
+#: Calls running or waiting across every plugin of this process: with each plugin held to
+#: ``max_pending_calls``, several stuck plugins together could still hold every action thread of
+#: the engine (16); this keeps ``max_pending_calls_all`` (12) as the most they take together.
+_ALL = _Pending()
 
 
 def _text(value: Any, limit: int = 2000) -> str:

@@ -43,6 +43,12 @@ class Limits:
     #: Calls to this plugin running or waiting at once. One more is refused at once, so a
     #: stuck or slow plugin holds at most this many of the engine's action threads.
     max_pending_calls: int = 4
+    #: The same across every plugin of the daemon: below the engine's 16 action threads, so
+    #: built-in actions always have some even when several plugins are stuck at once.
+    max_pending_calls_all: int = 12
+    #: How long a call waits for room in those budgets before it is refused as busy: a burst
+    #: of presses on a fast plugin drains within it, the presses of a stuck one do not.
+    busy_wait: float = 0.5
     #: Share of ``memory_bytes`` past which the log and status warn (the plan's monitoring).
     memory_warning_ratio: float = 0.8
 
