@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_jack import PERIOD_MS, Bench, summary_ms
 from bench_memory import descendants
-from benchlib import machine, write_results
+from benchlib import machine, pct, write_results
 
 ROOT = Path(__file__).resolve().parent
 pc = time.perf_counter
@@ -79,6 +79,84 @@ def pss_mib(root: int) -> dict:
                 else:
                     own += kib
     return {"own": round(own / 1024, 1), "jack_shm": round(jack / 1024, 1)}
+
+
+class FrameHarness:
+    """Two JACK clients of midimon's own relay library, timing in JACK frames: the out client
+    reports the frame each note left at, the in client the frame it arrived at. Both read one
+    server clock, so a path's latency is exact, free of the Python harness's scheduling noise
+    (its wall-clock p99 moves by ~2 ms between two runs of the same path here)."""
+
+    def __init__(self, tag: str, cache: Path) -> None:
+        from midimon.engine.backends.jackrelay import build
+        from midimon.engine.backends.jackrelay.client import Relay
+
+        lib = build.load(cache)
+        self.out, self.inp = Relay(lib, f"{tag}-fo"), Relay(lib, f"{tag}-fi")
+        self.oi = self.out.add_port(f"{tag}-fsrc", output=True)
+        self.ii = self.inp.add_port(f"{tag}-fin", output=False)
+        self.src, self.dst = self.out.port_name(self.oi), self.inp.port_name(self.ii)
+        self.left: dict[int, int] = {}
+        self.arrived: dict[int, int] = {}
+        self.order: list[int] = []
+        self.out.stamp_sent(True)
+        self.out.on_raw = self._left
+        self.inp.on_raw = self._arrive
+        self.rate = self.out.rate
+
+    def _left(self, seq: int, _port: int, flags: int, frame: int, _data: bytes) -> None:
+        if flags & 4:  # FLAG_SENT
+            self.left[seq] = frame
+
+    def _arrive(self, _seq: int, _port: int, _flags: int, frame: int, data: bytes) -> None:
+        if len(data) == 3 and data[0] & 0xF0 == 0x90:
+            key = data[1] * 128 + data[2]
+            self.arrived[key] = frame
+            self.order.append(key)
+
+    def connect(self, src: str, dst: str) -> None:
+        if not self.out.connect(src, dst):
+            raise RuntimeError(f"jack_connect {src} {dst} failed")
+
+    def disconnect(self, src: str, dst: str) -> None:
+        subprocess.run(["jack_disconnect", src, dst], capture_output=True, timeout=10)
+
+    def play(self, n: int, rate: float, burst: int) -> dict:
+        ids = [(i % 128) * 128 + 1 + (i // 128) % 127 for i in range(n)]
+        self.left.clear()
+        self.arrived.clear()
+        self.order.clear()
+        gap = burst / rate
+        start = pc() + 0.05
+        for b0 in range(0, n, burst):
+            d = start + (b0 // burst) * gap - pc()
+            if d > 0:
+                time.sleep(d)
+            for key in ids[b0 : b0 + burst]:
+                self.out.send(self.oi, bytes([0x90, key // 128, key % 128]), key)
+        time.sleep(0.5)
+        frames = sorted((self.arrived[k] - self.left[k]) % 2**32 for k in ids if k in self.arrived and k in self.left)
+        rank = {k: i for i, k in enumerate(ids)}
+        highest, reordered = -1, 0
+        for k in self.order:
+            if rank[k] < highest:
+                reordered += 1
+            highest = max(highest, rank[k])
+        ms = [f / self.rate * 1000 for f in frames]
+        out: dict = {"n": len(frames), "sent": n, "lost": n - len(frames), "reordered": reordered}
+        if frames:
+            out.update(
+                p50_frames=frames[len(frames) // 2],
+                p99_frames=frames[min(len(frames) - 1, int(len(frames) * 0.99))],
+                max_frames=frames[-1],
+                p50_ms=round(pct(ms, 50), 3),
+                p99_ms=round(pct(ms, 99), 3),
+            )
+        return out
+
+    def close(self) -> None:
+        self.out.close()
+        self.inp.close()
 
 
 class RelayBench(Bench):
@@ -129,21 +207,33 @@ class RelayBench(Bench):
             highest = max(highest, i)
         return {**summary_ms(lat, len(sent)), "reordered": reordered}
 
-    def measure(self, label: str, extra: dict | None = None) -> dict:
+    def measure(self, label: str, into: str, out_of: str) -> dict:
+        """Wall clock through the mido harness, then JACK frames through the frame harness
+        (``into``/``out_of``: the path's input and output ports)."""
         paced = self.play_ids(self.samples, 1)
         bursts = self.play_ids(self.bursts, BURST)
+        fh = self.frames
+        fh.connect(fh.src, into)
+        fh.connect(out_of, fh.dst)
+        time.sleep(0.3)
+        try:
+            frames = fh.play(self.samples, self.rate, 1)
+            frames["burst"] = fh.play(self.bursts, self.rate, BURST)
+        finally:
+            fh.disconnect(fh.src, into)
+            fh.disconnect(out_of, fh.dst)
         return {
             "path": label,
             **paced,
             "burst": {k: bursts.get(k) for k in ("n", "sent", "lost", "reordered", "p50_ms", "p99_ms")},
-            **(extra or {}),
+            "frames": frames,
         }
 
     def direct(self, label: str) -> dict:
         self.jack_connect(self.src_port, self.in_port)
         time.sleep(0.3)
         try:
-            return self.measure(label)
+            return self.measure(label, self.frames.dst, self.frames.src)
         finally:
             self.jack_disconnect(self.src_port, self.in_port)
 
@@ -164,7 +254,8 @@ class RelayBench(Bench):
             self.jack_connect(self.src_port, echo_in)
             self.jack_connect(echo_out, self.in_port)
             time.sleep(0.3)
-            return self.measure(label)
+            fin = self.port_name("in", f"{self.tag}-echo-in")
+            return self.measure(label, fin, echo_out)
         finally:
             self.stop_proc(child)
 
@@ -233,7 +324,12 @@ class RelayBench(Bench):
                 for t in load_threads:
                     t.start()
                 time.sleep(1.0)
-            row = self.measure(label)
+            # the daemon's input port, named after the harness port it reads (a JACK input port
+            # is a mido output name)
+            into = next(
+                n for n in self.mido.get_output_names() if n.startswith("midimon") and n.endswith(":" + self.src_port)
+            )
+            row = self.measure(label, into, self.port_name("out", out_name))
             with Client(sock) as c:
                 st = c.call("status")
             row["relay"] = {
@@ -303,6 +399,7 @@ def main() -> int:
     try:
         b.start_jackd()
         b.open_ports()
+        b.frames = FrameHarness(b.tag, b.tmp / "cache")
         time.sleep(1.0)
         rows.append(b.direct("transport alone: harness out -> harness in (before)"))
         rows.append(b.echo("bare mido echo"))
@@ -312,6 +409,8 @@ def main() -> int:
         rows.append(b.run_midimon("midimon, in-cycle relay, under load", relay=True, load=True))
         rows.append(b.direct("transport alone: harness out -> harness in (after)"))
     finally:
+        if getattr(b, "frames", None) is not None:
+            b.frames.close()
         b.close_ports()
         time.sleep(0.2)
         b.stop_all()
@@ -321,21 +420,36 @@ def main() -> int:
     base = [r for r in rows if r["path"].startswith("transport") and r.get("n")]
     base50 = statistics.fmean(r["p50_ms"] for r in base) if base else 0.0
     base99 = statistics.fmean(r["p99_ms"] for r in base) if base else 0.0
+    fbase = [r["frames"] for r in base if r.get("frames", {}).get("n")]
+    f50 = statistics.fmean(f["p50_frames"] for f in fbase) if fbase else 0.0
+    f99 = statistics.fmean(f["p99_frames"] for f in fbase) if fbase else 0.0
     print(
-        f"\n{'path':44} {'n':>5} {'lost':>4} {'reord':>5} {'p50':>7} {'p99':>7} {'+p50':>7} {'+p99':>7} {'burst lost/reord':>16} {'PSS*':>6}"
+        f"\n{'path':40} {'lost':>4} {'reord':>5} {'p50':>6} {'p99':>6} {'+p50':>6} {'+p99':>6} {'b.lost/reord':>12}"
+        f" | {'+p50 fr':>7} {'+p99 fr':>7} {'max fr':>6} {'lost/reord':>10} {'b.reord':>7} | {'PSS*':>5}"
     )
     print(
-        "(PSS*: MiB, the daemon and its workers without JACK's shared segment; +p50/+p99: beyond the transport alone)"
+        "wall clock (ms) through the mido harness | JACK frames through the frame harness (256 = one period); "
+        "+: beyond the transport alone; b.: bursts of 8; PSS*: MiB, daemon + workers without JACK's shared segment"
     )
     for r in rows:
         if r.get("n"):
             r["beyond_transport"] = {"p50_ms": round(r["p50_ms"] - base50, 3), "p99_ms": round(r["p99_ms"] - base99, 3)}
-        bt = r.get("beyond_transport", {})
-        burst = r.get("burst", {})
+        f = r.get("frames") or {}
+        if f.get("n"):
+            f["beyond_transport"] = {
+                "p50_frames": f["p50_frames"] - f50,
+                "p99_frames": f["p99_frames"] - f99,
+                "p99_ms": round((f["p99_frames"] - f99) / 48000 * 1000, 3),
+            }
+        bt, fb = r.get("beyond_transport", {}), f.get("beyond_transport", {})
+        burst, fburst = r.get("burst", {}), f.get("burst", {})
         print(
-            f"{r['path'][:44]:44} {r.get('n', 0):>5} {r.get('lost', '-'):>4} {r.get('reordered', '-'):>5} "
-            f"{r.get('p50_ms', '-'):>7} {r.get('p99_ms', '-'):>7} {bt.get('p50_ms', '-'):>7} {bt.get('p99_ms', '-'):>7} "
-            f"{str(burst.get('lost')) + '/' + str(burst.get('reordered')):>16} {(r.get('pss_mib') or {}).get('own', ''):>6}"
+            f"{r['path'][:40]:40} {r.get('lost', '-'):>4} {r.get('reordered', '-'):>5} "
+            f"{r.get('p50_ms', '-'):>6} {r.get('p99_ms', '-'):>6} {bt.get('p50_ms', '-'):>6} {bt.get('p99_ms', '-'):>6} "
+            f"{str(burst.get('lost')) + '/' + str(burst.get('reordered')):>12}"
+            f" | {fb.get('p50_frames', '-'):>7} {fb.get('p99_frames', '-'):>7} {f.get('max_frames', '-'):>6} "
+            f"{str(f.get('lost')) + '/' + str(f.get('reordered')):>10} {fburst.get('reordered', '-'):>7}"
+            f" | {(r.get('pss_mib') or {}).get('own', ''):>5}"
         )
     lines = jack_log.splitlines()
     client_errors = [
