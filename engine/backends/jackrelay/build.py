@@ -47,12 +47,15 @@ def compile_library(cache: Path) -> Path:
         c_file = Path(tmp) / "relay.c"
         c_file.write_bytes(src)
         out = Path(tmp) / "relay.so"
-        proc = subprocess.run(
-            [cc, "-O2", "-shared", "-fPIC", "-std=gnu11", "-o", str(out), str(c_file), "-ldl", "-lpthread"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        try:
+            proc = subprocess.run(
+                [cc, "-O2", "-shared", "-fPIC", "-std=gnu11", "-o", str(out), str(c_file), "-ldl", "-lpthread"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise RelayUnavailable(f"cannot run the C compiler {cc} to build the in-cycle JACK relay: {exc}") from None
         if proc.returncode != 0:
             first = (proc.stderr or proc.stdout).strip().splitlines()[:3]
             raise RelayUnavailable(f"building the in-cycle JACK relay with {cc} failed: {' / '.join(first)}")
@@ -62,7 +65,11 @@ def compile_library(cache: Path) -> Path:
 
 def load(cache: Path) -> ctypes.CDLL:
     """Build if needed, load, and declare every function's signature (ctypes guesses ints)."""
-    lib = ctypes.CDLL(str(compile_library(cache)))
+    path = compile_library(cache)
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as exc:
+        raise RelayUnavailable(f"cannot load the in-cycle JACK relay {path}: {exc}") from None
     c = ctypes
     vp, u32, u64, i32, cp = c.c_void_p, c.c_uint32, c.c_uint64, c.c_int, c.c_char_p
     sigs: dict[str, tuple[object, list[object]]] = {

@@ -52,7 +52,11 @@ class RelayExtension(Extension):
     # ------------------------------------------------------------------ choosing the path
     def prepare(self, daemon: Daemon) -> None:
         self._daemon = daemon
-        self.reason = self._choose(daemon)
+        try:
+            self.reason = self._choose(daemon)
+        except Exception as exc:  # a bug here must not stop midimon: it runs on the Python path
+            log.exception("JACK: setting up the in-cycle relay failed")
+            self.reason = f"internal error: {type(exc).__name__}: {exc}"
         if self.reason is None and self.backend is not None:
             relay = self.backend.relay
             log.info(
@@ -99,16 +103,24 @@ class RelayExtension(Extension):
         engine.relay_answers = relay_answers
         engine.mode_listeners.append(lambda _old, new: self._set_mode(new))
         self.backend.relay.sink = _EngineSink(engine)
-        self.recompile()
+        self._recompile_logged()
 
     def after_reload(self, daemon: Daemon, outcome: dict[str, Any]) -> None:
         if outcome.get("ok"):
-            self.recompile()
+            self._recompile_logged()
 
     def _output_opened(self, _port: RelayOutput) -> None:
         if self._daemon is not None and self._daemon.engine is not None and self.backend is not None:
             if self.backend.relay.sink is not None:
-                self.recompile()
+                self._recompile_logged()
+
+    def _recompile_logged(self) -> None:
+        """A table that fails to build leaves the last one in place (or none: every event then
+        goes to the engine, which answers it as before)."""
+        try:
+            self.recompile()
+        except Exception:
+            log.exception("JACK: compiling the relay's table failed; the previous one stays")
 
     def _set_mode(self, mode: str) -> None:
         if self.backend is not None:
