@@ -64,6 +64,8 @@ class Channel:
         self._fd = sock.fileno()
         self._poll_in = select.poll()
         self._poll_in.register(self._fd, select.POLLIN)
+        #: bytes of the last message received (the host's receive budget counts them)
+        self.last_size = 0
 
     def send(self, message: Any) -> None:
         self.send_raw(encode_message(message, self.limit))
@@ -93,6 +95,7 @@ class Channel:
                 if len(self._buf) >= 4 + size:
                     body = bytes(self._buf[4 : 4 + size])
                     del self._buf[: 4 + size]
+                    self.last_size = size
                     try:
                         return _decode(body.decode("utf-8"))
                     except (ValueError, RecursionError) as exc:

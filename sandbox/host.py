@@ -107,6 +107,8 @@ class PluginHost:
         self._output = RateBudget(self.limits.log_lines_per_second, self.limits.log_bytes_per_second)
         self._memory_mb = 0.0
         self._memory_warned = False
+        self._rx_window = 0.0  # start of the receive budget's current second
+        self._rx_bytes = 0
         self._worker: WorkerProcess | None = None
         self._info: dict[str, Any] | None = None
         self._status = "new"
@@ -123,6 +125,7 @@ class PluginHost:
             "starts": 0,
             "busy": 0,  # calls refused by the max_pending_calls budget
             "suppressed_lines": 0,  # output lines over the output budget
+            "throttled": 0,  # waits imposed by the receive budget
         }
         self._last_error = ""
 
@@ -373,6 +376,7 @@ class PluginHost:
                 msg = chan.recv(deadline)
                 if not isinstance(msg, dict):
                     raise ProtocolError("message is not an object")
+                self._throttle(chan.last_size, deadline)
                 if msg.get("op") == "cap":
                     ok, value = self._broker.handle(
                         msg.get("obj"), msg.get("method"), msg.get("args"), msg.get("kwargs"), deadline
@@ -516,6 +520,18 @@ class PluginHost:
             parts = self._output.take(shown.rstrip("\n").split("\n"))
             if parts:
                 self.logger.log(_LEVELS[level], "%s: %s", self.filename, "\n    | ".join(parts))
+
+    def _throttle(self, size: int, deadline: float) -> None:
+        """The receive budget: past ``received_bytes_per_second``, wait for the next second
+        (never past the call's deadline) before serving the worker again."""
+        now = time.monotonic()
+        if now - self._rx_window >= 1.0:
+            self._rx_window, self._rx_bytes = now, 0
+        self._rx_bytes += size
+        if self._rx_bytes > self.limits.received_bytes_per_second:
+            self._counts["throttled"] += 1
+            time.sleep(max(0.0, min(self._rx_window + 1.0, deadline) - now))
+            self._rx_window, self._rx_bytes = time.monotonic(), 0
 
     def _suppressed(self, lines: int, size: int) -> None:
         self._counts["suppressed_lines"] += lines

@@ -49,6 +49,11 @@ class Limits:
     #: How long a call waits for room in those budgets before it is refused as busy: a burst
     #: of presses on a fast plugin drains within it, the presses of a stuck one do not.
     busy_wait: float = 0.5
+    #: Bytes a worker may send the host per second (requests and replies). Each one costs the
+    #: daemon a JSON decode: past this the host reads the worker's next request only when the
+    #: second is over, so a plugin that sends 900 KB store.set calls back to back is slowed
+    #: down instead of keeping half a core of the daemon busy.
+    received_bytes_per_second: int = 4 * MiB
     #: Share of ``memory_bytes`` past which the log and status warn (the plan's monitoring).
     memory_warning_ratio: float = 0.8
 

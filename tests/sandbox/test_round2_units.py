@@ -329,3 +329,23 @@ def test_a_burst_on_a_fast_plugin_is_all_handled_within_the_budget(make_host) ->
     for t in threads:
         t.join(10)
     assert results == [0.01] * 20 and host.state["busy"] == 0
+
+
+HOARD = """
+BLOB = "x" * 900000
+
+
+def f(n):
+    for i in range(n):
+        store.set("blob", str(i) + BLOB)
+    return n
+"""
+
+
+def test_a_worker_sending_more_than_its_receive_budget_is_slowed_down(make_host) -> None:
+    host = make_host(HOARD, limits=Limits(call_timeout=15.0, received_bytes_per_second=2 * 1024 * 1024))
+    cpu0 = time.process_time()
+    assert host.call("f", 8) == 8  # 7.2 MB against 2 MiB a second: served, but over some seconds
+    assert host.state["throttled"] >= 2
+    # the host's own CPU stays small: it waited instead of decoding as fast as the worker sent
+    assert time.process_time() - cpu0 < 2.0
