@@ -60,7 +60,8 @@ action = { type = "Delay", ms = 0 }
 name = "Other"
 """
 
-# command lines that only talk to the daemon
+# command lines that only talk to the daemon (`plugins grant` asks the sandbox's grant rules
+# whether a grant is dangerous before it asks the daemon, so it is not among them)
 THIN_COMMANDS = [
     ("status", "--json"),
     ("send", "note_on", "note=36", "velocity=100", "--json"),
@@ -68,6 +69,9 @@ THIN_COMMANDS = [
     ("mode", "Other", "--json"),
     ("reload", "--json"),
     ("learn", "--wait", "0.2", "--json"),
+    ("watch", "--since", "0", "--count", "1", "--json"),
+    ("plugins", "list", "--json"),
+    ("plugins", "info", "http_request", "--json"),
 ]
 
 
@@ -137,6 +141,8 @@ def test_thin_command_against_a_running_daemon_imports_nothing_heavy(daemon, tmp
         assert code == 1 and doc["ok"] is False
     else:
         assert code == 0, stdout
+    if argv[:2] == ("plugins", "list"):
+        assert doc["daemon_running"] is True  # answered over the socket, not read from the files
     assert heavy(modules) == []
 
 

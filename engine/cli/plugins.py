@@ -143,10 +143,19 @@ def register(sub) -> None:
     plugin_catalog.register(ps)
 
 
-def _ops():
-    from midimon.plugins import operations
+class _Operations:
+    """``midimon.plugins.operations``, imported at first use: while a daemon runs, the plugins
+    commands only talk to its socket, and a thin client must not import the plugin system
+    (tests/test_thin_client.py)."""
 
-    return operations
+    def __getattr__(self, name: str):
+        from midimon.plugins import operations
+
+        return getattr(operations, name)
+
+
+def _ops():
+    return _Operations()
 
 
 class _Refused(Exception):
@@ -262,7 +271,7 @@ def _state_words(p: dict) -> str:
 
 def _list(args):
     ops = _ops()
-    data = _ask(args, "list", {}, ops.list_plugins)
+    data = _ask(args, "list", {}, lambda: ops.list_plugins())
     if args.json:
         return data
     data = _printable(data)
