@@ -80,13 +80,12 @@ class Daemon:
         *,
         backend=None,
         desktop=None,
-        home: Home | Path | None = None,
+        home: Home | Path,
         debug: bool = False,
         safe_mode: bool = False,
     ) -> None:
-        if home is None:
-            home = Home.from_env(config=config_path)
-        elif not isinstance(home, Home):
+        # the caller's Home (midimon run: the CLI's one), or a folder to root one at (tests, tools)
+        if not isinstance(home, Home):
             home = Home.at(home)
         if config_path is not None:
             home = home.with_config(config_path)

@@ -257,7 +257,7 @@ def _signature_problem(entry: Entry, data: bytes, home: Home) -> str | None:
     message = integrity.signed_message(data, None)
     for key in candidates:
         try:
-            key.verify(sig, message)  # type: ignore[attr-defined]
+            key.verify(sig, message)
             if entry.key_id is None:
                 return "the entry names no key_id"
             return None

@@ -79,7 +79,7 @@ def _static(name: str, home: Home) -> _Info | None:
         if hit is not None and hit[0] == key:
             return hit[1]
     try:
-        verified = discovery.read(cand, "allow")
+        verified = discovery.read(cand, "allow", home.trusted_keys)
         info = _Info(verified.decl.kind, verified.decl.params_schema, None)
     except Exception as exc:
         info = _Info(None, None, f"plugin {name!r} cannot be loaded: {exc}")

@@ -207,7 +207,7 @@ def plugin_inputs(name: str, home: Any) -> tuple[Declarations, dict[str, Any], d
     if cand is None or cand.trusted:
         return None
     try:
-        decl = discovery.read(cand, "allow").decl
+        decl = discovery.read(cand, "allow", home.trusted_keys).decl
     except Exception:  # the load check reports a broken plugin; nothing to grant for it
         return None
     entry = PluginState(home.plugin_state).entry(name)

@@ -20,9 +20,12 @@ import hashlib
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from midimon.config import paths
 from midimon.config.atomic import write_atomic
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 SIGNED_PREFIX = b"midimon-plugin-signature-v1\n"
 POLICIES = ("allow", "warn", "require")
@@ -87,11 +90,7 @@ def signed_message(entry: bytes, manifest: bytes | None) -> bytes:
 # -- keys -----------------------------------------------------------------------------------------
 
 
-def keys_dir() -> Path:
-    return paths.home() / "trusted_keys"
-
-
-def _load_public(data: bytes):
+def _load_public(data: bytes) -> Ed25519PublicKey:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -135,9 +134,9 @@ class TrustedKey:
     path: Path
 
 
-def trusted_keys(folder: Path | None = None) -> list[tuple[TrustedKey, object]]:
-    folder = folder or keys_dir()
-    out: list[tuple[TrustedKey, object]] = []
+def trusted_keys(folder: Path) -> list[tuple[TrustedKey, Ed25519PublicKey]]:
+    """The usable Ed25519 public keys in ``folder`` (the Home's ``trusted_keys``)."""
+    out: list[tuple[TrustedKey, Ed25519PublicKey]] = []
     if not folder.is_dir():
         return out
     for p in sorted(folder.iterdir()):
@@ -151,21 +150,20 @@ def trusted_keys(folder: Path | None = None) -> list[tuple[TrustedKey, object]]:
     return out
 
 
-def add_key(source: Path, name: str | None = None) -> TrustedKey:
+def add_key(folder: Path, source: Path, name: str | None = None) -> TrustedKey:
     data = Path(source).read_bytes()
     try:
         key = _load_public(data)
     except Exception as exc:
         raise IntegrityError(f"{source} is not an Ed25519 public key (PEM or raw base64): {exc}") from None
     name = name or Path(source).stem
-    folder = keys_dir()
     target = folder / f"{name}.pem"
     write_atomic(target, public_pem(key), 0o644)  # a public key: readable is fine
     return TrustedKey(name, fingerprint(key), target)
 
 
-def remove_key(name: str) -> bool:
-    for tk, _key in trusted_keys():
+def remove_key(folder: Path, name: str) -> bool:
+    for tk, _key in trusted_keys(folder):
         if name in (tk.name, tk.fingerprint):
             tk.path.unlink()
             return True
@@ -197,10 +195,10 @@ def verify_signature(
     except ValueError:
         return Verdict(True, False, None, "the signature file is not base64")
     message = signed_message(entry, manifest)
-    keys = trusted_keys(folder)
+    keys = trusted_keys(folder) if folder is not None else []  # no folder given: nothing is trusted
     for tk, key in keys:
         try:
-            key.verify(sig, message)  # type: ignore[attr-defined]
+            key.verify(sig, message)
             return Verdict(True, True, tk.fingerprint, f"signed by trusted key {tk.name} ({tk.fingerprint})")
         except Exception:
             continue
@@ -210,7 +208,7 @@ def verify_signature(
             False,
             None,
             "signed, but there are no trusted keys in "
-            f"{folder or keys_dir()} (add one with: midimon plugins keys add FILE)",
+            f"{folder or 'the trusted keys folder'} (add one with: midimon plugins keys add FILE)",
         )
     return Verdict(
         True,

@@ -232,7 +232,7 @@ class PluginManager:
         if not cand.trusted:
             self._failing_sha[cand.name] = _file_sha(cand)
             try:
-                verified = discovery.read(cand, policy)
+                verified = discovery.read(cand, policy, self.home.trusted_keys)
             except Exception as exc:
                 self.runtime.fail(cand.name, exc, keeps_old=cand.name in self.runtime.active)
                 return None

@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from midimon.config import paths
+from midimon.config.home import Home
 
 from . import discovery, integrity, templates
 from .grants import declared_scopes_for, effective
@@ -47,23 +47,23 @@ class OperationError(Exception):
         self.data = data
 
 
-def _folder() -> Path:
-    return paths.plugins_dir()
+def _folder(home: Home) -> Path:
+    return home.plugins
 
 
-def _state() -> PluginState:
-    return PluginState()
+def _state(home: Home) -> PluginState:
+    return PluginState(home.plugin_state)
 
 
-def _candidates() -> dict[str, discovery.Candidate]:
-    found, _ = discovery.scan(_folder())
+def _candidates(home: Home) -> dict[str, discovery.Candidate]:
+    found, _ = discovery.scan(_folder(home))
     for name, cand in discovery.entry_points().items():
         found.setdefault(name, cand)
     return found
 
 
-def _candidate(name: str) -> discovery.Candidate:
-    cand = _candidates().get(name)
+def _candidate(home: Home, name: str) -> discovery.Candidate:
+    cand = _candidates(home).get(name)
     if cand is None:
         from .aliases import canonical
 
@@ -71,15 +71,15 @@ def _candidate(name: str) -> discovery.Candidate:
             raise OperationError(
                 f"{name!r} is now called {canonical(name)!r}: name it so (e.g. midimon plugins info {canonical(name)})"
             )
-        raise OperationError(f"no plugin named {name!r} in {_folder()} (see: midimon plugins list)")
+        raise OperationError(f"no plugin named {name!r} in {_folder(home)} (see: midimon plugins list)")
     return cand
 
 
-def check_installed(name: str) -> None:
-    _candidate(name)
+def check_installed(home: Home, name: str) -> None:
+    _candidate(home, name)
 
 
-def static_record(cand: discovery.Candidate, state: PluginState) -> dict[str, Any]:
+def static_record(home: Home, cand: discovery.Candidate, state: PluginState) -> dict[str, Any]:
     """One plugin as the daemon would describe it, read from the files (no daemon runs)."""
     from .manager import with_defaults
     from .record import PluginRecord, to_json
@@ -90,7 +90,7 @@ def static_record(cand: discovery.Candidate, state: PluginState) -> dict[str, An
     view = None
     if not cand.trusted:
         try:
-            v = discovery.read(cand, state.signature_policy)
+            v = discovery.read(cand, state.signature_policy, home.trusted_keys)
         except Exception as exc:
             from .record import FailedVersion
 
@@ -117,14 +117,19 @@ class _FileVersion:
 
 
 def list_result(
-    records: list[dict[str, Any]], problems: list[tuple[str, str]], *, daemon_running: bool, safe_mode: bool = False
+    home: Home,
+    records: list[dict[str, Any]],
+    problems: list[tuple[str, str]],
+    *,
+    daemon_running: bool,
+    safe_mode: bool = False,
 ) -> dict[str, Any]:
     """What ``plugins list --json`` and ``plugins.list`` return."""
-    state = _state()
+    state = _state(home)
     names = {r["name"] for r in records}
     builtins = sorted(p.stem for p in BUILTIN_DIR.glob("*.py") if not p.name.startswith("_"))
     return {
-        "folder": str(_folder()),
+        "folder": str(_folder(home)),
         "daemon_running": daemon_running,
         "safe_mode": safe_mode,
         "signature_policy": state.signature_policy,
@@ -135,18 +140,18 @@ def list_result(
     }
 
 
-def list_plugins() -> dict[str, Any]:
-    state = _state()
-    found, problems = discovery.scan(_folder())
+def list_plugins(home: Home) -> dict[str, Any]:
+    state = _state(home)
+    found, problems = discovery.scan(_folder(home))
     for name, cand in discovery.entry_points().items():
         found.setdefault(name, cand)
-    return list_result([static_record(c, state) for c in found.values()], problems, daemon_running=False)
+    return list_result(home, [static_record(home, c, state) for c in found.values()], problems, daemon_running=False)
 
 
-def info_result(record: dict[str, Any]) -> dict[str, Any]:
+def info_result(home: Home, record: dict[str, Any]) -> dict[str, Any]:
     """The record plus the plugin's recent audit lines (``plugins info --json``, ``plugins.info``)."""
     name = record["name"]
-    audit = paths.home() / "logs" / "audit.jsonl"
+    audit = home.audit
     recent = []
     if audit.exists():
         for line in audit.read_text("utf-8", "replace").splitlines()[-2000:]:
@@ -162,8 +167,8 @@ def info_result(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "recent_audit": recent[-10:], "runs_anything": runs_anything_of(record.get("grants") or {})}
 
 
-def info(name: str) -> dict[str, Any]:
-    return info_result(static_record(_candidate(name), _state()))
+def info(home: Home, name: str) -> dict[str, Any]:
+    return info_result(home, static_record(home, _candidate(home, name), _state(home)))
 
 
 # -- install / uninstall ------------------------------------------------------------------------
@@ -242,6 +247,7 @@ def _resolve_source(source: str, work: Path) -> tuple[Path, str]:
 
 
 def install(
+    home: Home,
     source: str,
     *,
     grant: bool = False,
@@ -251,7 +257,7 @@ def install(
 ) -> dict[str, Any]:
     """Install ``source``; ``grant`` grants all it asks for, ``grants`` those named. A
     ``require`` signature policy refuses an unsigned plugin unless ``allow_unsigned``."""
-    state = _state()
+    state = _state(home)
     with tempfile.TemporaryDirectory(prefix="midimon-install-") as tmp:
         work = Path(tmp)
         path, packaging = _resolve_source(source, work)
@@ -260,7 +266,7 @@ def install(
             check_name(name)
         except ValueError as exc:
             raise OperationError(str(exc)) from None
-        folder = _folder()
+        folder = _folder(home)
         folder.mkdir(parents=True, exist_ok=True)
         dest = folder / (f"{name}.py" if packaging == "file" else name)
         if (dest.exists() or (folder / name).exists() or (folder / f"{name}.py").exists()) and not force:
@@ -281,7 +287,7 @@ def install(
         if allow_unsigned and policy == "require":
             policy = "warn"  # this one install: the daemon still reads it under the user's policy
         try:
-            verified = discovery.read(cand, policy)
+            verified = discovery.read(cand, policy, home.trusted_keys)
         except Exception as exc:
             raise OperationError(f"not installed: {exc}") from None
         decl = verified.decl
@@ -302,7 +308,7 @@ def install(
     granted = []
     for cap in decl.capabilities:
         if grant or cap in (grants or ()):
-            grant_capability(name, cap, yes=True)  # confirmed by the caller: socket or CLI prompt
+            grant_capability(home, name, cap, yes=True)  # confirmed by the caller: socket or CLI prompt
             granted.append(cap)
     return {
         "installed": name,
@@ -321,8 +327,8 @@ def install(
     }
 
 
-def uninstall(name: str, *, keep_data: bool = True) -> dict[str, Any]:
-    cand = _candidate(name)
+def uninstall(home: Home, name: str, *, keep_data: bool = True) -> dict[str, Any]:
+    cand = _candidate(home, name)
     if cand.trusted:
         raise OperationError(f"{name!r} is installed with pip; remove it with pip uninstall")
     if getattr(cand, "first_party", False):  # its file is inside the installed package
@@ -337,8 +343,8 @@ def uninstall(name: str, *, keep_data: bool = True) -> dict[str, Any]:
         sig = cand.signature_path()
         if sig is not None and sig.exists():
             sig.unlink()
-    _state().forget(name)
-    data = paths.home() / "plugins-data" / name
+    _state(home).forget(name)
+    data = home.data_dir(name)
     if not keep_data and data.exists():
         shutil.rmtree(data)
     return {"uninstalled": name, "data_kept": keep_data and data.exists(), "data": str(data)}
@@ -347,35 +353,35 @@ def uninstall(name: str, *, keep_data: bool = True) -> dict[str, Any]:
 # -- decisions ----------------------------------------------------------------------------------
 
 
-def set_enabled(name: str, enabled: bool) -> dict[str, Any]:
-    _candidate(name)
-    _state().update_plugin(name, lambda e: e.__setitem__("enabled", enabled))
+def set_enabled(home: Home, name: str, enabled: bool) -> dict[str, Any]:
+    _candidate(home, name)
+    _state(home).update_plugin(name, lambda e: e.__setitem__("enabled", enabled))
     return {"name": name, "enabled": enabled}
 
 
 def grant_capability(
-    name: str, capability: str, scopes: list[str] | dict[str, Any] | None = None, *, yes: bool = False
+    home: Home, name: str, capability: str, scopes: list[str] | dict[str, Any] | None = None, *, yes: bool = False
 ) -> dict[str, Any]:
     """Grant ``capability`` (declared scopes plus ``scopes``); a dangerous grant needs ``yes``
     (plugins/granting.py, the one implementation: CLI, ``--from-config``, install, socket)."""
     from . import granting
 
-    cand = _candidate(name)
+    cand = _candidate(home, name)
     if cand.trusted:
         raise OperationError(f"{name!r} is a trusted pip-installed plugin; it is not sandboxed")
     try:
-        decl = discovery.read(cand, "allow").decl
+        decl = discovery.read(cand, "allow", home.trusted_keys).decl
     except Exception as exc:
         raise OperationError(f"cannot read plugin {name!r}: {exc}") from None
     try:
-        return granting.grant(name, decl, capability, scopes, _state(), yes=yes)
+        return granting.grant(name, decl, capability, scopes, _state(home), yes=yes)
     except granting.GrantError as exc:
         raise OperationError(str(exc), exc.code, **exc.data) from None
 
 
-def revoke_capability(name: str, capability: str | None) -> dict[str, Any]:
+def revoke_capability(home: Home, name: str, capability: str | None) -> dict[str, Any]:
     """Revoke one capability, or (``None``) every grant of the plugin."""
-    _candidate(name)
+    _candidate(home, name)
     removed: list[str] = []
 
     def apply(entry: dict[str, Any]) -> None:
@@ -383,28 +389,28 @@ def revoke_capability(name: str, capability: str | None) -> dict[str, Any]:
             if entry["grants"].pop(cap, None) is not None:
                 removed.append(cap)
 
-    _state().update_plugin(name, apply)
+    _state(home).update_plugin(name, apply)
     return {"name": name, "revoked": capability if capability is not None else removed, "was_granted": bool(removed)}
 
 
-def declared_scopes(name: str, capability: str) -> dict[str, Any]:
+def declared_scopes(home: Home, name: str, capability: str) -> dict[str, Any]:
     """The scopes plugin ``name`` declares for ``capability`` (what a grant would give)."""
-    cand = _candidate(name)
+    cand = _candidate(home, name)
     if cand.trusted:
         return {}
     try:
-        decl = discovery.read(cand, "allow").decl
+        decl = discovery.read(cand, "allow", home.trusted_keys).decl
     except Exception as exc:
         raise OperationError(f"cannot read plugin {name!r}: {exc}") from None
     return declared_scopes_for(decl, capability)
 
 
-def _schema(name: str) -> dict[str, Any] | None:
-    cand = _candidate(name)
+def _schema(home: Home, name: str) -> dict[str, Any] | None:
+    cand = _candidate(home, name)
     if cand.trusted:
         return None
     try:
-        return discovery.read(cand, "allow").decl.config_schema
+        return discovery.read(cand, "allow", home.trusted_keys).decl.config_schema
     except Exception as exc:
         raise OperationError(f"cannot read plugin {name!r}: {exc}") from None
 
@@ -416,19 +422,19 @@ def _secrets(schema: dict[str, Any] | None) -> set[str]:
     }
 
 
-def get_settings(name: str) -> dict[str, Any]:
+def get_settings(home: Home, name: str) -> dict[str, Any]:
     """``plugins.config`` without settings: the settings (secrets as ``{"set": true}``) and schema."""
     from .record import redact
 
-    schema = _schema(name)
-    return {"name": name, "settings": redact(_state().entry(name)["settings"], schema), "schema": schema}
+    schema = _schema(home, name)
+    return {"name": name, "settings": redact(_state(home).entry(name)["settings"], schema), "schema": schema}
 
 
-def save_settings(name: str, settings: dict[str, Any]) -> dict[str, Any]:
+def save_settings(home: Home, name: str, settings: dict[str, Any]) -> dict[str, Any]:
     """Validate ``settings`` against the plugin's config_schema and save them. A secret sent back
     as ``{"set": true}`` (what the reader was shown) keeps its stored value."""
-    schema = _schema(name)
-    old = _state().entry(name)["settings"]
+    schema = _schema(home, name)
+    old = _state(home).entry(name)["settings"]
     merged = dict(settings)
     for key in _secrets(schema):
         if merged.get(key) == {"set": True} and key in old:
@@ -445,8 +451,8 @@ def save_settings(name: str, settings: dict[str, Any]) -> dict[str, Any]:
                 "invalid_settings",
                 errors=[{"path": list(e.absolute_path), "message": e.message} for e in errors],
             )
-    _state().update_plugin(name, lambda e: e.__setitem__("settings", merged))
-    return get_settings(name)
+    _state(home).update_plugin(name, lambda e: e.__setitem__("settings", merged))
+    return get_settings(home, name)
 
 
 def edited_settings(current: dict[str, Any], set_: list[str], unset: list[str]) -> dict[str, Any]:
@@ -463,25 +469,25 @@ def edited_settings(current: dict[str, Any], set_: list[str], unset: list[str]) 
     return settings
 
 
-def asked_capabilities(source: str) -> list[str]:
+def asked_capabilities(home: Home, source: str) -> list[str]:
     """The capabilities the plugin at ``source`` asks for (``install --grant``)."""
-    return list(asked_declarations(source).capabilities)
+    return list(asked_declarations(home, source).capabilities)
 
 
-def asked_declarations(source: str) -> Any:
+def asked_declarations(home: Home, source: str) -> Any:
     """The declarations of the plugin at ``source``, not installed (the install review)."""
     with tempfile.TemporaryDirectory(prefix="midimon-inspect-") as tmp:
         path, packaging = _resolve_source(source, Path(tmp))
         name = path.stem if packaging == "file" else path.name
         try:
-            return discovery.read(discovery.Candidate(name, packaging, path), "allow").decl
+            return discovery.read(discovery.Candidate(name, packaging, path), "allow", home.trusted_keys).decl
         except Exception as exc:
             raise OperationError(f"not installed: {exc}") from None
 
 
-def set_limits(name: str, *, timeout_ms: Any = None, memory_mb: Any = None) -> dict[str, Any]:
+def set_limits(home: Home, name: str, *, timeout_ms: Any = None, memory_mb: Any = None) -> dict[str, Any]:
     """Show or set one plugin's call deadline and memory limit (kept in the state file)."""
-    _candidate(name)
+    _candidate(home, name)
     for key, value, low, high in (("timeout_ms", timeout_ms, 10, 600_000), ("memory_mb", memory_mb, 16, 8192)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
             raise OperationError(f"{key} must be a whole number from {low} to {high}", "bad_args")
@@ -495,8 +501,8 @@ def set_limits(name: str, *, timeout_ms: Any = None, memory_mb: Any = None) -> d
         entry["limits"] = limits
 
     if timeout_ms is not None or memory_mb is not None:
-        _state().update_plugin(name, apply)
-    own = _state().entry(name).get("limits", {})
+        _state(home).update_plugin(name, apply)
+    own = _state(home).entry(name).get("limits", {})
     return {"name": name, "limits": own, "effective": {**_default_limits(), **own}, "defaults": _default_limits()}
 
 
@@ -518,15 +524,15 @@ def _coerce(value: str, schema: dict[str, Any] | None) -> Any:
         return value
 
 
-def configure(name: str, set_: list[str] | None = None, unset: list[str] | None = None) -> dict[str, Any]:
-    cand = _candidate(name)
+def configure(home: Home, name: str, set_: list[str] | None = None, unset: list[str] | None = None) -> dict[str, Any]:
+    cand = _candidate(home, name)
     schema = None
     if not cand.trusted:
         try:
-            schema = discovery.read(cand, "allow").decl.config_schema
+            schema = discovery.read(cand, "allow", home.trusted_keys).decl.config_schema
         except Exception as exc:
             raise OperationError(f"cannot read plugin {name!r}: {exc}") from None
-    settings = dict(_state().entry(name)["settings"])
+    settings = dict(_state(home).entry(name)["settings"])
     props = (schema or {}).get("properties") or {}
     for item in set_ or []:
         key, sep, value = item.partition("=")
@@ -546,14 +552,14 @@ def configure(name: str, set_: list[str] | None = None, unset: list[str] | None 
                 "; ".join(f"{'.'.join(map(str, e.absolute_path)) or 'settings'}: {e.message}" for e in errors)
             )
     if set_ or unset:
-        _state().update_plugin(name, lambda e: e.__setitem__("settings", settings))
+        _state(home).update_plugin(name, lambda e: e.__setitem__("settings", settings))
     secret = {k for k, p in props.items() if isinstance(p, dict) and p.get("secret")}
     shown = {k: ("***" if k in secret and v else v) for k, v in settings.items()}
     return {"name": name, "settings": shown, "schema": schema}
 
 
-def set_policy(policy: str | None) -> dict[str, Any]:
-    state = _state()
+def set_policy(home: Home, policy: str | None) -> dict[str, Any]:
+    state = _state(home)
     if policy is not None:
         if policy not in integrity.POLICIES:
             raise OperationError(f"policy must be one of {', '.join(integrity.POLICIES)}")
@@ -564,13 +570,13 @@ def set_policy(policy: str | None) -> dict[str, Any]:
 # -- integrity ----------------------------------------------------------------------------------
 
 
-def verify(name: str) -> dict[str, Any]:
-    cand = _candidate(name)
+def verify(home: Home, name: str) -> dict[str, Any]:
+    cand = _candidate(home, name)
     if cand.trusted:
         return {"name": name, "ok": True, "trusted": True, "message": "pip-installed, trusted"}
-    state = _state()
+    state = _state(home)
     try:
-        v = discovery.read(cand, state.signature_policy)
+        v = discovery.read(cand, state.signature_policy, home.trusted_keys)
     except Exception as exc:
         return {"name": name, "ok": False, "message": str(exc)}
     return {
@@ -587,8 +593,8 @@ def verify(name: str) -> dict[str, Any]:
     }
 
 
-def sign(name: str, key_file: str) -> dict[str, Any]:
-    cand = _candidate(name)
+def sign(home: Home, name: str, key_file: str) -> dict[str, Any]:
+    cand = _candidate(home, name)
     if cand.trusted or cand.path is None:
         raise OperationError("only file and folder plugins are signed")
     try:
@@ -610,25 +616,26 @@ def sign(name: str, key_file: str) -> dict[str, Any]:
     return {"name": name, "signature": str(sig_path), "key": integrity.fingerprint(key.public_key())}
 
 
-def keys_list() -> dict[str, Any]:
+def keys_list(home: Home) -> dict[str, Any]:
     return {
-        "folder": str(integrity.keys_dir()),
+        "folder": str(home.trusted_keys),
         "keys": [
-            {"name": tk.name, "fingerprint": tk.fingerprint, "path": str(tk.path)} for tk, _ in integrity.trusted_keys()
+            {"name": tk.name, "fingerprint": tk.fingerprint, "path": str(tk.path)}
+            for tk, _ in integrity.trusted_keys(home.trusted_keys)
         ],
     }
 
 
-def keys_add(path: str, name: str | None = None) -> dict[str, Any]:
+def keys_add(home: Home, path: str, name: str | None = None) -> dict[str, Any]:
     try:
-        tk = integrity.add_key(Path(path).expanduser(), name)
+        tk = integrity.add_key(home.trusted_keys, Path(path).expanduser(), name)
     except (integrity.IntegrityError, OSError) as exc:
         raise OperationError(str(exc)) from None
     return {"added": tk.name, "fingerprint": tk.fingerprint, "path": str(tk.path)}
 
 
-def keys_remove(name: str) -> dict[str, Any]:
-    if not integrity.remove_key(name):
+def keys_remove(home: Home, name: str) -> dict[str, Any]:
+    if not integrity.remove_key(home.trusted_keys, name):
         raise OperationError(f"no trusted key named {name!r} (see: midimon plugins keys list)")
     return {"removed": name}
 
@@ -636,17 +643,17 @@ def keys_remove(name: str) -> dict[str, Any]:
 # -- new ----------------------------------------------------------------------------------------
 
 
-def new(name: str, trigger: bool = False, directory: str | None = None) -> dict[str, Any]:
+def new(home: Home, name: str, trigger: bool = False, directory: str | None = None) -> dict[str, Any]:
     try:
         check_name(name)
     except ValueError as exc:
         raise OperationError(str(exc)) from None
-    folder = Path(directory).expanduser() if directory else _folder()
+    folder = Path(directory).expanduser() if directory else _folder(home)
     folder.mkdir(parents=True, exist_ok=True)
     plugin = folder / f"{name}.py"
     if plugin.exists():
         raise OperationError(f"{plugin} already exists")
-    tests_dir = paths.home() / "plugin-tests" if not directory else folder
+    tests_dir = home.root / "plugin-tests" if not directory else folder
     tests_dir.mkdir(parents=True, exist_ok=True)
     test = tests_dir / f"test_{name}.py"
     source, test_source = templates.render(name, trigger, str(plugin))

@@ -18,15 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from midimon.config import paths
+from midimon.config.atomic import write_atomic
 
 log = logging.getLogger("midimon.plugins")
-FILE = "plugin-state.json"
 VERSION = 1
-
-
-def state_path() -> Path:
-    return paths.home() / FILE
 
 
 def _empty() -> dict[str, Any]:
@@ -36,8 +31,8 @@ def _empty() -> dict[str, Any]:
 class PluginState:
     """A cached view of the state file; ``refresh()`` re-reads it when it changed on disk."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = Path(path) if path else state_path()
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)  # the Home's plugin_state
         self._lock = threading.RLock()
         self._data = _empty()
         self._stamp: tuple[int, int, int] | None = None
@@ -141,11 +136,4 @@ class PluginState:
         self.update(lambda data: data["plugins"].pop(name, None))
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")

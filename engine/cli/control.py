@@ -73,7 +73,7 @@ def register(sub) -> None:
 def _client(args):
     from midimon.engine.live.client import Client
 
-    return Client(args.socket, timeout=args.timeout or 10.0)
+    return Client(args.socket or args.home.socket, timeout=args.timeout or 10.0)
 
 
 def _call(args, command: str, payload: dict | None = None, timeout: float | None = None):

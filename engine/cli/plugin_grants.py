@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from midimon.config.home import Home
+
     Ask = Callable[[Any, str, dict[str, Any], Callable[[], Any]], Any]
 
 
@@ -65,7 +67,7 @@ def confirm(lines: list[str], question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _plan(name: str, capability: str, scopes: dict[str, Any]) -> Any:
+def _plan(home: Home, name: str, capability: str, scopes: dict[str, Any]) -> Any:
     from midimon.plugins import granting, operations
     from midimon.sandbox import CAPABILITIES
 
@@ -73,7 +75,7 @@ def _plan(name: str, capability: str, scopes: dict[str, Any]) -> Any:
         raise operations.OperationError(
             f"unknown capability {capability!r}; known: {', '.join(sorted(CAPABILITIES))}", "unknown_capability"
         )
-    declared = operations.declared_scopes(name, capability)
+    declared = operations.declared_scopes(home, name, capability)
     return granting.GrantPlan(name, capability, declared, scopes)
 
 
@@ -111,7 +113,7 @@ def grant(args: Any, ask: Ask) -> Any:
         scopes = parse_scope_args(args.scope, args.capability)
     except ValueError as exc:
         raise operations.OperationError(str(exc), "bad_scope") from None
-    p = _plan(args.name, args.capability, scopes)
+    p = _plan(args.home, args.name, args.capability, scopes)
     confirmed(args, [p], f"Grant {args.capability} to {args.name}?")
     result = _send(args, ask, p)
     if args.json:
@@ -125,7 +127,12 @@ def _send(args: Any, ask: Ask, p: Any) -> Any:
 
     # confirmed above: on a terminal, by --yes, or not dangerous at all
     payload = {"name": p.plugin, "capability": p.capability, "scopes": p.extra, "yes": True}
-    return ask(args, "grant", payload, lambda: operations.grant_capability(p.plugin, p.capability, p.extra, yes=True))
+    return ask(
+        args,
+        "grant",
+        payload,
+        lambda: operations.grant_capability(args.home, p.plugin, p.capability, p.extra, yes=True),
+    )
 
 
 def _from_config(args: Any, ask: Ask) -> Any:
@@ -133,7 +140,7 @@ def _from_config(args: Any, ask: Ask) -> Any:
     from midimon.plugins import grant_needs, operations
 
     home = args.home  # the CLI's one Home (engine/cli/__init__.py)
-    operations.check_installed(args.name)
+    operations.check_installed(home, args.name)
     try:
         cfg = load_config(home.config).config
     except ConfigError as exc:
@@ -143,7 +150,7 @@ def _from_config(args: Any, ask: Ask) -> Any:
     needs = grant_needs.merge_needs([n for n, _ in grant_needs.config_needs(cfg, home, only=args.name)])
     if args.capability:
         needs = [n for n in needs if n.capability == args.capability]
-    plans = [_plan(n.plugin, n.capability, n.scopes) for n in needs]
+    plans = [_plan(home, n.plugin, n.capability, n.scopes) for n in needs]
     confirmed(args, plans, f"Grant all of this to {args.name}?")
     results = [_send(args, ask, p) for p in plans]
     out = {"name": args.name, "from_config": str(home.config), "results": results}
@@ -173,7 +180,7 @@ def confirm_install(args: Any) -> list[str]:
     from midimon.plugins import granting, operations
     from midimon.plugins.grants import declared_scopes_for
 
-    decl = operations.asked_declarations(args.source)
+    decl = operations.asked_declarations(args.home, args.source)
     plans = [granting.GrantPlan(decl.name, c, declared_scopes_for(decl, c), {}) for c in decl.capabilities]
     risky = [p for p in plans if p.dangerous]
     if risky and not args.yes:

@@ -99,7 +99,7 @@ def register(sub) -> None:
     cmd(
         "new",
         "write a working plugin and its test from a template",
-        lambda a: _ops().new(a.name, a.trigger, a.dir),
+        lambda a: _ops().new(a.home, a.name, a.trigger, a.dir),
         (("name",), {}),
         (("--trigger",), {"action": "store_true", "help": "a trigger plugin (poll_events)"}),
         (("--dir",), {"help": "write here instead of the plugins folder"}),
@@ -109,14 +109,14 @@ def register(sub) -> None:
     cmd(
         "sign",
         "sign a plugin with an Ed25519 private key (PEM)",
-        lambda a: _ops().sign(a.name, a.key),
+        lambda a: _ops().sign(a.home, a.name, a.key),
         (("name",), {}),
         (("--key",), {"required": True}),
     )
     cmd(
         "policy",
         "show or set the signature policy: allow, warn or require",
-        lambda a: _ops().set_policy(a.policy),
+        lambda a: _ops().set_policy(a.home, a.policy),
         (("policy",), {"nargs": "?"}),
     )
     k = ps.add_parser("keys", help="trusted public keys: add, list, remove")
@@ -126,11 +126,11 @@ def register(sub) -> None:
         (
             "add",
             "trust a public key (PEM or raw base64)",
-            lambda a: _ops().keys_add(a.file, a.name),
+            lambda a: _ops().keys_add(a.home, a.file, a.name),
             ((("file",), {}), (("--name",), {})),
         ),
-        ("list", "list trusted keys", lambda a: _ops().keys_list(), ()),
-        ("remove", "stop trusting a key", lambda a: _ops().keys_remove(a.name), ((("name",), {}),)),
+        ("list", "list trusted keys", lambda a: _ops().keys_list(a.home), ()),
+        ("remove", "stop trusting a key", lambda a: _ops().keys_remove(a.home, a.name), ((("name",), {}),)),
     ):
         c = ks.add_parser(name, help=help_)
         options: dict[str, Any]
@@ -171,7 +171,7 @@ def _ask(args, command: str, payload: dict, local):
     from midimon.engine.live.client import Client, NotRunning, RequestFailed
 
     try:
-        with Client(getattr(args, "socket", None), timeout=30.0) as c:
+        with Client(getattr(args, "socket", None) or args.home.socket, timeout=30.0) as c:
             return c.call(f"plugins.{command}", payload)
     except NotRunning:
         return local()
@@ -271,7 +271,7 @@ def _state_words(p: dict) -> str:
 
 def _list(args):
     ops = _ops()
-    data = _ask(args, "list", {}, lambda: ops.list_plugins())
+    data = _ask(args, "list", {}, lambda: ops.list_plugins(args.home))
     if args.json:
         return data
     data = _printable(data)
@@ -301,7 +301,7 @@ def _list(args):
 
 def _info(args):
     ops = _ops()
-    data = _ask(args, "info", {"name": args.name}, lambda: ops.info(args.name))
+    data = _ask(args, "info", {"name": args.name}, lambda: ops.info(args.home, args.name))
     if args.json:
         return data
     print(info_page(_printable(data)))
@@ -379,7 +379,7 @@ def _enable(enabled: bool):
     def run(args):
         ops = _ops()
         command = "enable" if enabled else "disable"
-        return _ask(args, command, {"name": args.name}, lambda: ops.set_enabled(args.name, enabled))
+        return _ask(args, command, {"name": args.name}, lambda: ops.set_enabled(args.home, args.name, enabled))
 
     return run
 
@@ -388,7 +388,7 @@ def _resume(args):
     ops = _ops()
 
     def local():
-        ops.check_installed(args.name)
+        ops.check_installed(args.home, args.name)
         raise ops.OperationError(f"midimon is not running; plugin {args.name!r} starts afresh with the next run")
 
     return _ask(args, "resume", {"name": args.name}, local)
@@ -401,7 +401,7 @@ def _limits(args):
         args,
         "limits",
         {k: v for k, v in payload.items() if v is not None},
-        lambda: ops.set_limits(args.name, timeout_ms=args.timeout_ms, memory_mb=args.memory_mb),
+        lambda: ops.set_limits(args.home, args.name, timeout_ms=args.timeout_ms, memory_mb=args.memory_mb),
     )
 
 
@@ -415,17 +415,20 @@ def _grant(args):
 def _revoke(args):
     ops = _ops()
     payload = {"name": args.name, "capability": args.capability}
-    return _ask(args, "revoke", payload, lambda: ops.revoke_capability(args.name, args.capability))
+    return _ask(args, "revoke", payload, lambda: ops.revoke_capability(args.home, args.name, args.capability))
 
 
 def _config(args):
     ops = _ops()
-    current = _ask(args, "config", {"name": args.name}, lambda: ops.get_settings(args.name))
+    current = _ask(args, "config", {"name": args.name}, lambda: ops.get_settings(args.home, args.name))
     if not (args.set or args.unset):
         return current
     settings = ops.edited_settings(current, args.set, args.unset)
     return _ask(
-        args, "config", {"name": args.name, "settings": settings}, lambda: ops.save_settings(args.name, settings)
+        args,
+        "config",
+        {"name": args.name, "settings": settings},
+        lambda: ops.save_settings(args.home, args.name, settings),
     )
 
 
@@ -441,7 +444,9 @@ def _install(args):
         args,
         "install",
         payload,
-        lambda: ops.install(args.source, grant=args.grant, force=args.force, allow_unsigned=args.allow_unsigned),
+        lambda: ops.install(
+            args.home, args.source, grant=args.grant, force=args.force, allow_unsigned=args.allow_unsigned
+        ),
     )
     if not args.json:
         from midimon.sandbox.grants import grant_command, is_dangerous
@@ -471,9 +476,9 @@ def _uninstall(args):
         args,
         "uninstall",
         {"name": args.name, "keep_data": not args.purge},
-        lambda: ops.uninstall(args.name, keep_data=not args.purge),
+        lambda: ops.uninstall(args.home, args.name, keep_data=not args.purge),
     )
 
 
 def _verify(args):
-    return _ops().verify(args.name)
+    return _ops().verify(args.home, args.name)

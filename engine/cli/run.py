@@ -24,7 +24,6 @@ def register(sub) -> None:
 
 def cmd_run(args) -> int:
     from midimon.config import ConfigError
-    from midimon.config.home import Home
     from midimon.engine.daemon import Daemon, ensure_config
 
     handler = logging.StreamHandler(sys.stderr)
@@ -34,7 +33,7 @@ def cmd_run(args) -> int:
     logger.propagate = False
     logger.setLevel(logging.DEBUG if args.debug else logging.INFO)
 
-    home = Home.from_env(config=args.config)  # the one place `midimon run` works out its paths
+    home = args.home  # the CLI's one Home (engine/cli/__init__.py), --config included
     if ensure_config(home.config):
         logger.info("no config found: wrote a commented starter config to %s", home.config)
     daemon = Daemon(home=home, debug=args.debug, safe_mode=args.safe_mode)

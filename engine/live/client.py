@@ -37,12 +37,8 @@ class RequestFailed(MidimonError):
 class Client:
     """One connection to the control socket; requests are NDJSON lines with an ``id``."""
 
-    def __init__(self, path: Path | str | None = None, timeout: float = 10.0) -> None:
-        if path is None:
-            from midimon.config.home import Home
-
-            path = Home.from_env().socket
-        self.path = Path(path)
+    def __init__(self, path: Path | str, timeout: float = 10.0) -> None:
+        self.path = Path(path)  # the caller's Home says where: ``home.socket``
         self.timeout = timeout
         self._ids = itertools.count(1)
         self._sock: socket.socket | None = None

@@ -52,7 +52,7 @@ def install(server: ControlServer, daemon: Daemon) -> None:
 
     def run(fn: Any, *a: Any, **kw: Any) -> Any:
         try:
-            return fn(*a, **kw)
+            return fn(daemon.home, *a, **kw)  # every operation works on the daemon's one Home
         except ops.OperationError as exc:
             raise CommandError(exc.code, str(exc), **exc.data) from None
 
@@ -66,7 +66,7 @@ def install(server: ControlServer, daemon: Daemon) -> None:
 
     def list_(c: Any, rid: Any, args: dict[str, Any]) -> Any:
         m = _manager(daemon)
-        return ops.list_result(m.list_json(), m.problems, daemon_running=True, safe_mode=m.safe_mode)
+        return ops.list_result(daemon.home, m.list_json(), m.problems, daemon_running=True, safe_mode=m.safe_mode)
 
     def info(c: Any, rid: Any, args: dict[str, Any]) -> Any:
         name = _name(args)
@@ -74,7 +74,7 @@ def install(server: ControlServer, daemon: Daemon) -> None:
         if data is None:
             run(ops.check_installed, name)  # raises the "no plugin named" sentence
             raise CommandError("not_loaded", f"plugin {name!r} is not known to the daemon yet")
-        return ops.info_result(data)
+        return ops.info_result(daemon.home, data)
 
     def set_enabled(enabled: bool) -> Any:
         def handler(c: Any, rid: Any, args: dict[str, Any]) -> Any:

@@ -41,3 +41,54 @@ def test_config_path_shows_the_processs_home(home: Path, capsys: pytest.CaptureF
     assert main(["config", "path", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc == Home.at(home).to_json()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+#: where a process makes its one Home: the CLI entry (every command, `midimon run` included)
+ENTRY = {"engine/cli/__init__.py"}
+PATH_VARIABLES = ("MIDIMON_HOME", "XDG_RUNTIME_DIR")
+
+
+def _package_files() -> list[Path]:
+    return sorted(p for folder in ("config", "engine", "sandbox", "plugins") for p in (ROOT / folder).rglob("*.py"))
+
+
+def test_only_home_reads_the_environment_for_a_path() -> None:
+    found = []
+    for path in _package_files():
+        rel = str(path.relative_to(ROOT))
+        if rel == "config/home.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for n, line in enumerate(text.splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if any(f'"{v}"' in code or f"'{v}'" in code for v in PATH_VARIABLES) and (
+                "environ" in code or "getenv" in code
+            ):
+                found.append(f"{rel}:{n}: {line.strip()}")
+    assert found == []
+
+
+def test_a_process_makes_its_home_once_at_the_entry() -> None:
+    import ast
+
+    found = []
+    for path in _package_files():
+        rel = str(path.relative_to(ROOT))
+        if rel in ENTRY or rel in ("config/home.py", "config/paths.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "from_env"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "Home"
+            ):
+                found.append(f"{rel}:{node.lineno}")
+    assert found == [], "take the Home handed down (args.home, daemon.home) instead of Home.from_env()"
+
+
+def test_config_paths_is_gone() -> None:
+    # the module-level helpers read the environment at every call: exactly what Home replaced
+    assert not (ROOT / "config" / "paths.py").exists()

@@ -31,7 +31,7 @@ def daemon(home):
         (home / "config.toml").write_text(CFG.format(device=device, text=text))
         backend = MemoryBackend(list(devices))
         desk = Recording()
-        d = Daemon(home / "config.toml", backend=backend, desktop=desk)
+        d = Daemon(home / "config.toml", backend=backend, desktop=desk, home=home)
         d.start()
         made.append(d)
         return d, backend, desk
@@ -89,7 +89,7 @@ def test_send_midi_goes_to_the_virtual_output(home):
         'trigger = { type = "CC", cc = 1 }\naction = { type = "SendMidi", message_type = "CC", controller = 2 }\n'
     )
     backend = MemoryBackend(["Pads"])
-    d = Daemon(home / "config.toml", backend=backend, desktop=Recording())
+    d = Daemon(home / "config.toml", backend=backend, desktop=Recording(), home=home)
     d.start()
     try:
         backend.inject("Pads", mido.Message("control_change", control=1, value=77))
@@ -106,7 +106,7 @@ def test_named_outputs_are_opened_at_start_off_the_loop(home):
         'action = { type = "SendMidi", port = "Synth", message_type = "PitchBend" }\n'
     )
     backend = MemoryBackend(["Pads", "Synth"])
-    d = Daemon(home / "config.toml", backend=backend, desktop=Recording())
+    d = Daemon(home / "config.toml", backend=backend, desktop=Recording(), home=home)
     d.start()
     try:
         wait_for(lambda: "Synth" in backend.opened_outputs, what="the Synth output to be opened before any event")
@@ -149,7 +149,7 @@ class Recorder(Extension):
 
 def _plain_daemon(home, text=None, **kw):
     (home / "config.toml").write_text(text or CFG.format(device='name = "Pads"', text="one"))
-    return Daemon(home / "config.toml", backend=MemoryBackend(["Pads"]), desktop=Recording(), **kw)
+    return Daemon(home / "config.toml", backend=MemoryBackend(["Pads"]), desktop=Recording(), **kw, home=home)
 
 
 def test_extensions_are_prepared_started_and_closed_in_reverse_even_when_one_fails(home):
@@ -239,7 +239,7 @@ def test_after_a_device_change_the_daemon_still_ignores_its_own_virtual_output(h
     text = CFG.format(device="", text="one")
     (home / "config.toml").write_text(text)
     backend = MemoryBackend(["Keys", "midimon:midimon-out"])
-    d = Daemon(home / "config.toml", backend=backend, desktop=Recording())
+    d = Daemon(home / "config.toml", backend=backend, desktop=Recording(), home=home)
     d.start()
     try:
         assert sorted(s["port"] for s in d.status()["devices"]) == ["Keys"]

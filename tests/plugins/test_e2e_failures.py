@@ -11,7 +11,7 @@ import pytest
 from e2ekit import config, grant, lines, plugin_status, press, ready, status, wait_for
 from pluginkit import store_of, write
 
-from midimon.config import paths
+from midimon.config.home import Home
 from midimon.engine.live.client import Client
 
 pytestmark = pytest.mark.jack
@@ -101,7 +101,7 @@ def test_an_endless_loop_is_stopped_at_its_deadline_and_the_daemon_keeps_answeri
     started = time.monotonic()
     press(harness, 36)
     time.sleep(0.5)  # the plugin is spinning now
-    with Client(paths.socket_path(), timeout=5.0).connect() as c:
+    with Client(Home.from_env().socket, timeout=5.0).connect() as c:
         t0 = time.monotonic()
         assert c.call("ping")["pong"] is True
         assert time.monotonic() - t0 < 3.0  # not held up by the 5 s deadline
@@ -113,7 +113,7 @@ def test_an_endless_loop_is_stopped_at_its_deadline_and_the_daemon_keeps_answeri
     assert time.monotonic() - started < 15  # the deadline is 5 s; generous for a busy machine
     rec = wait_for(lambda: _after_calls(home, "looper", "timeouts"), 10, what="status")
     assert rec["counters"]["timeouts"] == 1 and "did not finish within" in rec["last_call_error"]
-    with Client(paths.socket_path(), timeout=5.0).connect() as c:
+    with Client(Home.from_env().socket, timeout=5.0).connect() as c:
         assert c.call("ping")["pong"] is True
     press(harness, 40)
     wait_for(lambda: lines(target) == ["other", "other"], 10, what="the other mapping after")

@@ -116,7 +116,7 @@ def test_missing_plugin_is_a_warning_at_load(plugins_dir, home):
 
 def test_disabled_plugin_is_a_warning_at_load_and_a_clear_error_at_the_press(plugins_dir, engine_with, home):
     write(plugins_dir / "rec.py", RECORD)
-    ops.set_enabled("rec", False)
+    ops.set_enabled(Home.from_env(), "rec", False)
     eng, m, result = engine_with(mapping('{ type = "Plugin", plugin = "rec" }'))
     assert "disabled" in str(result.warnings[0])
     eng.submit(E.Event(E.NOTE_ON, note=36, velocity=1))

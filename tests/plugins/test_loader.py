@@ -9,6 +9,7 @@ import time
 import pytest
 from pluginkit import store_of, write
 
+from midimon.config.home import Home
 from midimon.plugins import discovery
 from midimon.plugins.integrity import IntegrityError
 from midimon.plugins.manifest import ManifestError, parse_source
@@ -173,7 +174,7 @@ def execute(params, context):
     return seen
 """,
     )
-    PluginState().update_plugin("cfg", lambda e: e.__setitem__("settings", {"b": "x"}))
+    PluginState(Home.from_env().plugin_state).update_plugin("cfg", lambda e: e.__setitem__("settings", {"b": "x"}))
     m = manager()
     assert m.plugin_call("cfg", {}, {}) == {"a": 1, "b": "x"}
 

@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from pluginkit import cli, cli_json, write
 
+from midimon.config.home import Home
 from midimon.plugins import operations as ops
 from midimon.plugins.state import PluginState
 
@@ -31,30 +32,32 @@ def src(tmp_path):
 
 
 def test_install_a_py_file_shows_what_it_asks_for(home, src):
-    r = ops.install(str(src))
+    r = ops.install(Home.from_env(), str(src))
     assert r["installed"] == "greeter" and (home / "plugins" / "greeter.py").read_text() == CODE
     assert r["asks_for"][0]["capability"] == "network"
     assert r["asks_for"][0]["scopes"] == {"hosts": ["https://api.example.com"]}
-    assert r["granted"] == [] and PluginState().entry("greeter")["grants"] == {}
+    assert r["granted"] == [] and PluginState(Home.from_env().plugin_state).entry("greeter")["grants"] == {}
 
 
 def test_install_with_grant_records_the_declared_scopes(home, src):
-    ops.install(str(src), grant=True)
-    assert PluginState().entry("greeter")["grants"]["network"]["scopes"] == {"hosts": ["https://api.example.com"]}
+    ops.install(Home.from_env(), str(src), grant=True)
+    assert PluginState(Home.from_env().plugin_state).entry("greeter")["grants"]["network"]["scopes"] == {
+        "hosts": ["https://api.example.com"]
+    }
 
 
 def test_install_refuses_to_overwrite_without_force(home, src):
-    ops.install(str(src))
+    ops.install(Home.from_env(), str(src))
     with pytest.raises(ops.OperationError, match="already installed"):
-        ops.install(str(src))
-    ops.install(str(src), force=True)
+        ops.install(Home.from_env(), str(src))
+    ops.install(Home.from_env(), str(src), force=True)
 
 
 def test_install_refuses_an_invalid_plugin_and_copies_nothing(home, tmp_path):
     bad = tmp_path / "broken.py"
     bad.write_text("def execute(:\n")
     with pytest.raises(ops.OperationError, match="broken.py:1"):
-        ops.install(str(bad))
+        ops.install(Home.from_env(), str(bad))
     assert not (home / "plugins" / "broken.py").exists()
 
 
@@ -63,7 +66,7 @@ def test_install_a_folder(home, tmp_path):
     d.mkdir()
     (d / "plugin.py").write_text("def execute(params, context):\n    return 1\n")
     (d / "plugin.toml").write_text('[plugin]\nname = "folded"\nversion = "0.2.0"\n')
-    r = ops.install(str(d))
+    r = ops.install(Home.from_env(), str(d))
     assert r["version"] == "0.2.0" and (home / "plugins" / "folded" / "plugin.toml").exists()
 
 
@@ -72,7 +75,7 @@ def test_install_a_zip(home, tmp_path):
     with zipfile.ZipFile(z, "w") as zf:
         zf.writestr("zipped/plugin.toml", '[plugin]\nname = "zipped"\n')
         zf.writestr("zipped/plugin.py", "def execute(params, context):\n    return 1\n")
-    assert ops.install(str(z))["installed"] == "zipped"
+    assert ops.install(Home.from_env(), str(z))["installed"] == "zipped"
     assert (home / "plugins" / "zipped" / "plugin.py").exists()
 
 
@@ -83,87 +86,87 @@ def test_zip_slip_is_rejected(home, tmp_path, member):
         zf.writestr("zipped/plugin.toml", '[plugin]\nname = "zipped"\n')
         zf.writestr(member, "owned = True\n")
     with pytest.raises(ops.OperationError, match="outside the plugin folder"):
-        ops.install(str(z))
+        ops.install(Home.from_env(), str(z))
     assert not (tmp_path / "evil.py").exists() and not (home / "plugins" / "zipped").exists()
 
 
 def test_install_builtin(home):
-    r = ops.install("builtin:http_request")
+    r = ops.install(Home.from_env(), "builtin:http_request")
     assert r["installed"] == "http_request"
-    assert "http_request" not in ops.list_plugins()["available_builtin"]
+    assert "http_request" not in ops.list_plugins(Home.from_env())["available_builtin"]
 
 
 def test_uninstall_keeps_data_unless_purged(home, src):
-    ops.install(str(src))
+    ops.install(Home.from_env(), str(src))
     (home / "plugins-data" / "greeter").mkdir(parents=True)
-    ops.grant_capability("greeter", "network")
-    r = ops.uninstall("greeter")
+    ops.grant_capability(Home.from_env(), "greeter", "network")
+    r = ops.uninstall(Home.from_env(), "greeter")
     assert r["data_kept"] and not (home / "plugins" / "greeter.py").exists()
-    assert PluginState().entry("greeter")["grants"] == {}
+    assert PluginState(Home.from_env().plugin_state).entry("greeter")["grants"] == {}
     with pytest.raises(ops.OperationError, match="no plugin named"):
-        ops.uninstall("greeter")
+        ops.uninstall(Home.from_env(), "greeter")
 
 
 def test_enable_disable(home, src):
-    ops.install(str(src))
-    ops.set_enabled("greeter", False)
-    assert PluginState().enabled("greeter") is False
-    ops.set_enabled("greeter", True)
-    assert PluginState().enabled("greeter") is True
+    ops.install(Home.from_env(), str(src))
+    ops.set_enabled(Home.from_env(), "greeter", False)
+    assert PluginState(Home.from_env().plugin_state).enabled("greeter") is False
+    ops.set_enabled(Home.from_env(), "greeter", True)
+    assert PluginState(Home.from_env().plugin_state).enabled("greeter") is True
 
 
 def test_grant_unknown_or_undeclared_capability_is_refused(home, src):
-    ops.install(str(src))
+    ops.install(Home.from_env(), str(src))
     with pytest.raises(ops.OperationError, match="unknown capability"):
-        ops.grant_capability("greeter", "teleport")
+        ops.grant_capability(Home.from_env(), "greeter", "teleport")
     with pytest.raises(ops.OperationError, match="does not ask for 'subprocess'"):
-        ops.grant_capability("greeter", "subprocess")
+        ops.grant_capability(Home.from_env(), "greeter", "subprocess")
 
 
 def test_grant_with_extra_scopes_and_revoke(home, src):
-    ops.install(str(src))
-    r = ops.grant_capability("greeter", "network", ["hosts=http://127.0.0.1:9"])
+    ops.install(Home.from_env(), str(src))
+    r = ops.grant_capability(Home.from_env(), "greeter", "network", ["hosts=http://127.0.0.1:9"])
     assert r["scopes"]["hosts"] == ["http://127.0.0.1:9", "https://api.example.com"]
     with pytest.raises(ops.OperationError, match="belongs to the 'subprocess'"):
-        ops.grant_capability("greeter", "network", ["commands=rm"])
-    assert ops.revoke_capability("greeter", "network")["was_granted"] is True
-    assert PluginState().entry("greeter")["grants"] == {}
+        ops.grant_capability(Home.from_env(), "greeter", "network", ["commands=rm"])
+    assert ops.revoke_capability(Home.from_env(), "greeter", "network")["was_granted"] is True
+    assert PluginState(Home.from_env().plugin_state).entry("greeter")["grants"] == {}
 
 
 def test_config_set_is_validated_against_config_schema(home, src):
-    ops.install(str(src))
-    assert ops.configure("greeter", ["port=1883", "name=x"])["settings"] == {"port": 1883, "name": "x"}
+    ops.install(Home.from_env(), str(src))
+    assert ops.configure(Home.from_env(), "greeter", ["port=1883", "name=x"])["settings"] == {"port": 1883, "name": "x"}
     with pytest.raises(ops.OperationError, match="port"):
-        ops.configure("greeter", ["port=high"])
+        ops.configure(Home.from_env(), "greeter", ["port=high"])
     with pytest.raises(ops.OperationError, match="Additional properties"):
-        ops.configure("greeter", ["colour=red"])
-    assert ops.configure("greeter", unset=["name"])["settings"] == {"port": 1883}
+        ops.configure(Home.from_env(), "greeter", ["colour=red"])
+    assert ops.configure(Home.from_env(), "greeter", unset=["name"])["settings"] == {"port": 1883}
 
 
 def test_secret_settings_are_masked(home):
     # spotify ships with midimon: no install step before its settings
-    shown = ops.configure("spotify", ["access_token=abc"])["settings"]
+    shown = ops.configure(Home.from_env(), "spotify", ["access_token=abc"])["settings"]
     assert shown["access_token"] == "***"
-    assert PluginState().entry("spotify")["settings"]["access_token"] == "abc"
+    assert PluginState(Home.from_env().plugin_state).entry("spotify")["settings"]["access_token"] == "abc"
 
 
 def test_new_writes_a_plugin_that_loads(home, manager):
-    r = ops.new("my_action")
-    t = ops.new("my_trigger", trigger=True)
+    r = ops.new(Home.from_env(), "my_action")
+    t = ops.new(Home.from_env(), "my_trigger", trigger=True)
     m = manager()
     assert m.plugin_call("my_action", {"text": "x"}, {"note": 1, "velocity": 2}) == 1
     assert m.runtime.active["my_trigger"].decl.kind == "trigger"
     assert "from midimon.plugins.testing import load" in open(r["test"]).read()
     assert open(t["test"]).read()
     with pytest.raises(ops.OperationError, match="already exists"):
-        ops.new("my_action")
+        ops.new(Home.from_env(), "my_action")
 
 
 def test_policy_setting(home):
-    assert ops.set_policy(None)["signature_policy"] == "allow"
-    assert ops.set_policy("require")["signature_policy"] == "require"
+    assert ops.set_policy(Home.from_env(), None)["signature_policy"] == "allow"
+    assert ops.set_policy(Home.from_env(), "require")["signature_policy"] == "require"
     with pytest.raises(ops.OperationError):
-        ops.set_policy("maybe")
+        ops.set_policy(Home.from_env(), "maybe")
 
 
 def test_cli_list_and_info_json(home, src):

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pluginkit import write
 
+from midimon.config.home import Home
 from midimon.plugins import operations as ops
 from midimon.plugins.errors import PluginActionError as ActionError
 
@@ -30,11 +31,11 @@ def test_declared_but_ungranted_capability_is_not_given(plugins_dir, manager, tm
 def test_granted_capability_works_and_revoke_applies_on_the_next_call(plugins_dir, manager, tmp_path):
     write(plugins_dir / "toucher.py", TOUCH)
     m = manager()
-    ops.grant_capability("toucher", "subprocess", yes=True)
+    ops.grant_capability(Home.from_env(), "toucher", "subprocess", yes=True)
     m.sync("grant")  # what the daemon's plugins.grant does after the operation
     m.plugin_call("toucher", {"path": str(tmp_path / "a")}, {})
     assert (tmp_path / "a").exists()
-    ops.revoke_capability("toucher", "subprocess")
+    ops.revoke_capability(Home.from_env(), "toucher", "subprocess")
     m.sync("revoke")
     with pytest.raises(ActionError, match="not granted"):
         m.plugin_call("toucher", {"path": str(tmp_path / "b")}, {})
@@ -43,7 +44,7 @@ def test_granted_capability_works_and_revoke_applies_on_the_next_call(plugins_di
 
 def test_an_edit_asking_for_more_gets_nothing_new(plugins_dir, manager, tmp_path):
     write(plugins_dir / "toucher.py", TOUCH)
-    ops.grant_capability("toucher", "subprocess", yes=True)
+    ops.grant_capability(Home.from_env(), "toucher", "subprocess", yes=True)
     m = manager()
     write(
         plugins_dir / "toucher.py",
@@ -78,7 +79,7 @@ def execute(params, context):
     fs.write_text("../../plugin-state.json", "{}")
 """,
     )
-    ops.grant_capability("sneaky", "filesystem")
+    ops.grant_capability(Home.from_env(), "sneaky", "filesystem")
     before = (home / "plugin-state.json").read_text()
     m = manager()
     with pytest.raises(ActionError):
@@ -122,7 +123,7 @@ CODE = "def execute(params, context):\n    return 'signed'\n"
 
 
 def test_require_policy_refuses_unsigned_plugins(plugins_dir, manager):
-    ops.set_policy("require")
+    ops.set_policy(Home.from_env(), "require")
     write(plugins_dir / "p.py", CODE)
     m = manager()
     assert "p" not in m.runtime.active and "not signed" in m.error("p")["message"]
@@ -130,20 +131,20 @@ def test_require_policy_refuses_unsigned_plugins(plugins_dir, manager):
 
 def test_signed_plugin_with_trusted_key_loads_under_require(plugins_dir, manager, tmp_path, home):
     priv, pub = keypair(tmp_path, home)
-    ops.keys_add(str(pub), "me")
+    ops.keys_add(Home.from_env(), str(pub), "me")
     write(plugins_dir / "p.py", CODE)
-    ops.sign("p", str(priv))
-    ops.set_policy("require")
-    assert ops.verify("p")["signature_valid"] is True
+    ops.sign(Home.from_env(), "p", str(priv))
+    ops.set_policy(Home.from_env(), "require")
+    assert ops.verify(Home.from_env(), "p")["signature_valid"] is True
     m = manager()
     assert m.plugin_call("p", {}, {}) == "signed"
 
 
 def test_a_signed_plugin_edited_afterwards_is_refused(plugins_dir, manager, tmp_path, home):
     priv, pub = keypair(tmp_path, home)
-    ops.keys_add(str(pub), "me")
+    ops.keys_add(Home.from_env(), str(pub), "me")
     write(plugins_dir / "p.py", CODE)
-    ops.sign("p", str(priv))
+    ops.sign(Home.from_env(), "p", str(priv))
     (plugins_dir / "p.py").write_text(CODE.replace("signed", "evil"))
     m = manager()  # even under the default 'allow' policy: a signature that does not hold is refused
     assert "p" not in m.runtime.active
@@ -155,10 +156,10 @@ def test_a_signature_by_an_untrusted_key_is_refused(plugins_dir, manager, tmp_pa
     other = tmp_path / "other"
     other.mkdir()
     _, pub2 = keypair(other, home)
-    ops.keys_add(str(pub2), "someone-else")
+    ops.keys_add(Home.from_env(), str(pub2), "someone-else")
     write(plugins_dir / "p.py", CODE)
-    ops.sign("p", str(priv))
-    r = ops.verify("p")
+    ops.sign(Home.from_env(), "p", str(priv))
+    r = ops.verify(Home.from_env(), "p")
     assert r["ok"] is False and "does not match any trusted key" in r["message"]
     m = manager()
     assert "p" not in m.runtime.active
@@ -166,17 +167,17 @@ def test_a_signature_by_an_untrusted_key_is_refused(plugins_dir, manager, tmp_pa
 
 def test_keys_add_list_remove(home, tmp_path):
     _, pub = keypair(tmp_path, home)
-    added = ops.keys_add(str(pub), "alice")
-    assert [k["name"] for k in ops.keys_list()["keys"]] == ["alice"]
+    added = ops.keys_add(Home.from_env(), str(pub), "alice")
+    assert [k["name"] for k in ops.keys_list(Home.from_env())["keys"]] == ["alice"]
     assert added["fingerprint"].startswith("ed25519:")
-    ops.keys_remove("alice")
-    assert ops.keys_list()["keys"] == []
+    ops.keys_remove(Home.from_env(), "alice")
+    assert ops.keys_list(Home.from_env())["keys"] == []
     with pytest.raises(ops.OperationError):
-        ops.keys_add(str(tmp_path / "signing.pem"))  # a private key is not a public key
+        ops.keys_add(Home.from_env(), str(tmp_path / "signing.pem"))  # a private key is not a public key
 
 
 def test_warn_policy_loads_unsigned_with_a_warning(plugins_dir, manager):
-    ops.set_policy("warn")
+    ops.set_policy(Home.from_env(), "warn")
     write(plugins_dir / "p.py", CODE)
     m = manager()
     assert m.plugin_call("p", {}, {}) == "signed"

@@ -9,6 +9,7 @@ import pytest
 from pluginkit import write
 from testkit.jack import wait_for
 
+from midimon.config.home import Home
 from midimon.plugins.triggers import MAX_EVENTS_PER_POLL, to_events
 
 TICK = """poll_interval_ms = {ms}
@@ -142,7 +143,7 @@ def test_a_trigger_polling_without_its_grant_is_not_suspended_and_a_grant_lets_i
     wait_for(lambda: host.state["denials"] >= 20, 5, what="denied polls")  # four times max_failures
     assert host.state["status"] != "suspended" and host.state["consecutive_failures"] == 0
     assert not m.events
-    ops.grant_capability("runner", "subprocess", yes=True)
+    ops.grant_capability(Home.from_env(), "runner", "subprocess", yes=True)
     m.sync("grant")
     wait_for(lambda: m.events, 5, what="an event once granted")
     assert m.events[0].name == "ran"
