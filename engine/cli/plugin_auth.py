@@ -11,10 +11,8 @@ from. Nothing here prints a token. docs/spotify-auth.md is the user's guide.
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 import time
-import webbrowser
 from typing import Any
 
 from midimon.engine.cli import add_json, fail, print_json
@@ -76,6 +74,10 @@ def logout(home: Any) -> dict[str, Any]:
 
 
 def sign_in(home: Any, port: int, open_browser: bool, timeout: float) -> dict[str, Any]:
+    # here, not at the top: every `midimon plugins ...` command imports this module (24 ms)
+    import secrets
+    import webbrowser
+
     import requests
     import spotipy
     from spotipy.cache_handler import MemoryCacheHandler
