@@ -81,7 +81,7 @@ def _wait_socket(path: Path, proc: subprocess.Popen, timeout: float = 30.0) -> N
 
 def _time(argv: list[str], env: dict[str, str], expect: int) -> float:
     t0 = time.perf_counter()
-    p = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.run(argv, env=env, capture_output=True)
     dt = time.perf_counter() - t0
     if p.returncode != expect:
         raise SystemExit(
@@ -99,7 +99,9 @@ def main() -> int:
     sys.stdout.reconfigure(line_buffering=True)
     runs = args.runs or (15 if args.quick else 100)
     info = machine()
-    print(f"machine: {info['nproc']} CPU, {info['cpu_model']}, Python {info['python']}, load {info['loadavg_at_start']}")
+    print(
+        f"machine: {info['nproc']} CPU, {info['cpu_model']}, Python {info['python']}, load {info['loadavg_at_start']}"
+    )
     with tempfile.TemporaryDirectory(prefix="midimon-bench-cli-") as tmp:
         home, empty, cache = Path(tmp) / "home", Path(tmp) / "empty", Path(tmp) / "pycache"
         home.mkdir()
@@ -114,7 +116,11 @@ def main() -> int:
             rows: dict[str, tuple[list[str], dict[str, str], int]] = {
                 "python -c pass (control)": ([PY, "-c", "pass"], env, 0),
                 "midimon status --json": ([MIDIMON, "status", "--json"], env, 0),
-                "midimon send note_on note=36 velocity=100": ([MIDIMON, "send", "note_on", "note=36", "velocity=100"], env, 0),
+                "midimon send note_on note=36 velocity=100": (
+                    [MIDIMON, "send", "note_on", "note=36", "velocity=100"],
+                    env,
+                    0,
+                ),
                 "midimon mode --json": ([MIDIMON, "mode", "--json"], env, 0),
                 "midimon status --json, no daemon": ([MIDIMON, "status", "--json"], env_none, 1),
                 "midimon --help": ([MIDIMON, "--help"], env, 0),
