@@ -85,3 +85,21 @@ def test_no_jack_server_is_a_clear_reason(tmp_path, monkeypatch):
     assert ext.reason is not None and ("JACK server" in ext.reason or "libjack" in ext.reason)
     # the library was built all the same, and is reused by the next start
     assert list((tmp_path / "home" / "cache").glob("jackrelay-*.so"))
+
+
+def test_the_build_is_cached_by_the_sources_hash(tmp_path, monkeypatch):
+    from midimon.engine.backends.jackrelay import build
+
+    monkeypatch.delenv("CC", raising=False)
+    try:
+        first = build.compile_library(tmp_path)
+    except build.RelayUnavailable as exc:
+        pytest.skip(str(exc))
+    # a second start never runs the compiler: a broken one is not even called
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    assert build.compile_library(tmp_path) == first
+    assert build.load(tmp_path).relay_sizeof_entry() == 8
+    # any source changing (a header too) names another library
+    src = build.sources()
+    changed = dict(src, **{"ring.h": src["ring.h"] + b"\n"})
+    assert build.library_path(tmp_path, changed) != first

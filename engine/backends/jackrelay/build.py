@@ -1,4 +1,4 @@
-"""Compile relay.c once, into a cache folder keyed by the source's sha256, and load it.
+"""Compile relay.c once, into a cache folder keyed by the sources' sha256, and load it.
 
 The library is built at first use rather than at install: midimon installs as plain Python,
 and a machine without a C compiler or without libjack simply runs without the relay. The
@@ -25,17 +25,25 @@ class RelayUnavailable(MidimonError):
     """The in-cycle relay cannot run here; the message says what is missing."""
 
 
-def source() -> bytes:
-    return files("midimon.engine.backends.jackrelay").joinpath("relay.c").read_bytes()
+#: relay.c and the headers it includes: one translation unit
+SOURCES = ("relay.c", "jack_api.h", "ring.h", "table.h")
 
 
-def library_path(cache: Path, src: bytes) -> Path:
-    return cache / f"jackrelay-{hashlib.sha256(src).hexdigest()[:16]}.so"
+def sources() -> dict[str, bytes]:
+    pkg = files("midimon.engine.backends.jackrelay")
+    return {name: pkg.joinpath(name).read_bytes() for name in SOURCES}
+
+
+def library_path(cache: Path, src: dict[str, bytes]) -> Path:
+    digest = hashlib.sha256()
+    for name in SOURCES:
+        digest.update(name.encode() + b"\0" + src[name] + b"\0")
+    return cache / f"jackrelay-{digest.hexdigest()[:16]}.so"
 
 
 def compile_library(cache: Path) -> Path:
     """The path of the built library, building it first when the cache has none."""
-    src = source()
+    src = sources()
     target = library_path(cache, src)
     if target.exists():
         return target
@@ -44,8 +52,9 @@ def compile_library(cache: Path) -> Path:
         raise RelayUnavailable("no C compiler (install gcc) to build the in-cycle JACK relay")
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache, prefix=".build-") as tmp:
+        for name, data in src.items():
+            (Path(tmp) / name).write_bytes(data)
         c_file = Path(tmp) / "relay.c"
-        c_file.write_bytes(src)
         out = Path(tmp) / "relay.so"
         try:
             proc = subprocess.run(
