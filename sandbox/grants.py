@@ -156,12 +156,12 @@ def scope_items(scopes: Mapping[str, Any] | str | None) -> list[str]:
         return [scopes] if sep and key in SCOPE_KEYS and value else []
     items: list[str] = []
     for key in SCOPE_KEYS:
-        value = scopes.get(key)
+        granted = scopes.get(key)
         if key in BOOL_SCOPES:
-            if value:
+            if granted:
                 items.append(f"{key}=true")
             continue
-        for v in [value] if isinstance(value, str) else (value or ()):
+        for v in [granted] if isinstance(granted, str) else (granted or ()):
             items.append(f"{key}={v}")
     return items
 

@@ -97,6 +97,8 @@ class Capability:
     #: Methods that reach nothing outside the host (they only store the plugin's own settings)
     #: and so work without the grant; the others check it at every call.
     without_grant: ClassVar[frozenset[str]] = frozenset()
+    #: the scope ``scope_hint`` named, for the ``deny`` that follows it
+    _hint: str | None = None
 
     def __init__(self, ctx: CapabilityContext) -> None:
         self.ctx = ctx
@@ -110,7 +112,7 @@ class Capability:
         """Audit a denial and build the error that tells the plugin author why. A denial for a
         scope (``scope_hint`` was just called) ends with the one command that grants it."""
         self.audit(action, "denied", target, why)
-        scope, self._hint = getattr(self, "_hint", None), None
+        scope, self._hint = self._hint, None
         message = f"plugin {self.ctx.plugin!r}: {self.obj_name}.{action}({target!r}) denied: {why}"
         value = scope_value(scope, target) if scope else None
         if scope is None or value is None:
@@ -121,7 +123,7 @@ class Capability:
     def scope_hint(self, scope: str) -> str:
         # Remembered for the ``deny`` that follows: it knows the target, so it can quote the
         # complete command (scope included) instead of one the user may already have run.
-        self._hint: str | None = scope
+        self._hint = scope
         return f"not in the plugin's granted {scope}"
 
     def grants_changed(self, grants: Grants) -> None:

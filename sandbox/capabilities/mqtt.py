@@ -129,7 +129,7 @@ class _Connection:
             # A broker that stopped reading would hold the DISCONNECT (queued behind what is
             # pending) and paho's thread with it, for 30 s: shut the socket so both end now.
             sock = self.client.socket()
-            if sock is not None:
+            if isinstance(sock, socket.socket):  # TLS sockets too; a websocket wrapper has no shutdown
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
             self.client.loop_stop()
@@ -271,7 +271,10 @@ class MqttCapability(Capability):
         if qos:
             info.wait_for_publish(self.ctx.remaining(None, 5.0))
         self.audit(
-            "publish", "allowed", f"{conn.broker}/{topic}", f"{len(text)} chars, qos {qos}{', retained' if retain else ''}"
+            "publish",
+            "allowed",
+            f"{conn.broker}/{topic}",
+            f"{len(text)} chars, qos {qos}{', retained' if retain else ''}",
         )
         return info.rc == paho.MQTT_ERR_SUCCESS
 
@@ -305,7 +308,7 @@ class MqttCapability(Capability):
     def messages(self, limit: Any = 100) -> list[dict[str, Any]]:
         if not isinstance(limit, int) or limit < 1:
             raise ValueError("limit must be a positive integer")
-        out = []
+        out: list[dict[str, Any]] = []
         while self._inbox and len(out) < min(limit, MAX_QUEUE):
             message = self._inbox.popleft()
             # Belt and braces: a broker may deliver retained or overlapping-subscription

@@ -130,6 +130,7 @@ class ShellCapability(Capability):
         # inside the same loop: a program that never reads its input (64 KiB fills the pipe)
         # made a blocking write outlast the call's deadline by minutes.
         deadline = time.monotonic() + budget
+        assert proc.stdout is not None and proc.stderr is not None  # both are PIPE
         buffers = {proc.stdout: bytearray(), proc.stderr: bytearray()}
         timed_out = truncated = False
         pending = memoryview(stdin or b"")
@@ -181,7 +182,7 @@ class ShellCapability(Capability):
         if proc.stdin is not None and not proc.stdin.closed:
             proc.stdin.close()
         for stream in buffers:
-            stream.close()  # type: ignore[union-attr]
+            stream.close()
         return bytes(buffers[proc.stdout]), bytes(buffers[proc.stderr]), timed_out, truncated
 
 
