@@ -18,7 +18,17 @@ setup(
     package_dir={"midimon." + folder: folder for folder in FOLDERS},
     package_data={
         # py.typed (PEP 561): type checkers read the package's own annotations
-        "midimon." + folder: ["py.typed", "**/*.toml", "**/*.json", "**/*.html", "**/*.js", "**/*.css", "**/*.py.txt", "**/*.c", "**/*.h"]
+        "midimon." + folder: [
+            "py.typed",
+            "**/*.toml",
+            "**/*.json",
+            "**/*.html",
+            "**/*.js",
+            "**/*.css",
+            "**/*.py.txt",
+            "**/*.c",
+            "**/*.h",
+        ]
         for folder in FOLDERS
     },
     include_package_data=True,
