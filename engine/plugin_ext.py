@@ -19,6 +19,7 @@ from midimon.engine.live.notify import notify
 from midimon.plugins import config_checks
 from midimon.plugins.manager import PluginManager
 from midimon.sandbox import HostServices, Limits, SandboxError
+from midimon.sandbox.text import printable
 
 if TYPE_CHECKING:
     from midimon.engine.daemon import Daemon
@@ -161,7 +162,8 @@ def host_services(daemon: Daemon) -> HostServices:
             desktop().volume("Up" if delta > 0 else "Down", None, min(100, round(abs(delta) * 100)))
 
     def show_notification(title: str, body: str) -> None:
-        notify(title, body)  # whether it was shown is the notifier's business, not the plugin's
+        # the words come from the plugin (and the services it calls): shown, never interpreted
+        notify(printable(title), printable(body, keep_newlines=True))
 
     return HostServices(
         midi_send=midi_send,

@@ -64,6 +64,8 @@ class Live(Extension):
         self.state = StateStore(d.home.state, d)
         if self.state.saved_mode:
             d.saved_mode = self.state.saved_mode
+        # a plugin version that failed to load is a desktop notification (plugins/ never notifies)
+        d.feed.listeners.append(self.notifier.on_change)
         d.add(self)
         return self
 
@@ -95,6 +97,8 @@ class Live(Extension):
             self.state.mark()
 
     def close(self) -> None:
+        if self.notifier.on_change in self.daemon.feed.listeners:
+            self.daemon.feed.listeners.remove(self.notifier.on_change)
         for part in (self.watcher, self.server, self.state):
             if part is not None:
                 try:

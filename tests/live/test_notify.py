@@ -74,3 +74,25 @@ def test_a_plugin_error_on_the_feed_notifies_once_with_its_text_escaped(tmp_path
     feed.publish("plugin_error", {"plugin": "evil\u202e", "error": error})
     assert len(_calls(out, 2)) == 2
     assert notifier.sent == 2
+
+
+def test_the_daemon_notifies_a_plugin_error_from_its_feed(tmp_path: Path) -> None:
+    """Wired for real: Live puts its notifier on the daemon's feed, and takes it off at close."""
+    from midimon.engine.backends.memory import MemoryBackend
+    from midimon.engine.daemon import Daemon
+    from midimon.engine.desktop.base import Unavailable
+    from midimon.engine.live import attach
+
+    command, out = _recorder(tmp_path)
+    home = tmp_path / "h"
+    home.mkdir()
+    (home / "config.toml").write_text('[[modes]]\nname = "A"\n')
+    daemon = Daemon(home / "config.toml", backend=MemoryBackend(["pads"]), desktop=Unavailable("tests"), home=home)
+    live = attach(daemon, watch=False, notifier=Notifier(command=command))
+    try:
+        daemon.feed.publish("plugin_error", {"plugin": "p", "error": {"text": "p.py:1: boom"}})
+        [call] = _calls(out, 1)
+        assert call[2] == "midimon: plugin p not loaded" and "p.py:1: boom" in call[3]
+    finally:
+        live.close()
+    assert live.notifier.on_change not in daemon.feed.listeners
