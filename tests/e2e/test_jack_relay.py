@@ -165,6 +165,53 @@ def test_relayed_answers_stay_whole_and_in_order_through_a_reload_storm(harness,
     assert after["forward_dropped"] == 0 and after["out_dropped"] == 0 and after["leaked_tables"] == 0
 
 
+def test_answers_that_overflow_a_port_buffer_go_to_the_engine_in_order(harness, start_daemon):
+    # each pad answers with 64 messages: a burst of 100 pads needs 6,400 events in the output
+    # buffer of one or two periods, more than a JACK MIDI buffer holds (about 2,700 short ones)
+    pads, per_pad = 100, 64
+    body = '[[modes]]\nname = "Play"\n' + "\n".join(
+        f'[[modes.mappings]]\ntrigger = {{ type = "Note", note = {i} }}\naction = {{ type = "Sequence", actions = ['
+        + ", ".join(
+            f'{{ type = "SendMidi", message_type = "CC", channel = {c % 16}, controller = {c}, value = {i} }}'
+            for c in range(per_pad)
+        )
+        + "] }"
+        for i in range(pads)
+    )
+    out = f"{harness.tag}-relay-out"
+    d = start_daemon(config(harness, body, out))
+    d.wait_log("connected MIDI input", timeout=30)
+    wait_for(lambda: Home.at(d.home).socket.exists(), 10, what="the control socket")
+    received = listen_wide(harness, out)
+    before = relay_status(d)
+    for i in range(pads):
+        harness.send("note_on", note=i, velocity=1)
+    wait_for(lambda: len(received) >= pads * per_pad, 30, what=f"{pads * per_pad} answers")
+    time.sleep(0.3)
+    assert [(m.value, m.control) for m in received] == [(i, c) for i in range(pads) for c in range(per_pad)]
+    after = relay_status(d)
+    assert after["out_dropped"] == before["out_dropped"]
+    # some were answered in the cycle, the rest by the engine once the buffer was full
+    assert after["out_relay"] > before["out_relay"] and after["out_engine"] > before["out_engine"], after
+
+
+def listen_wide(harness, substring: str) -> list:
+    """Like Harness.listen, with a queue deep enough for a few thousand messages at once."""
+    from midimon.engine.backends.midoport import PolledInput, jack_connect
+
+    class Deep(PolledInput):
+        QUEUE = 1 << 16
+
+    name = wait_for(lambda: next((n for n in harness.mido.get_input_names() if substring in n), None), 10)
+    received: list = []
+    client = f"{harness.tag}-wide"
+    harness.inputs.append(Deep(name, received.append, client))
+    time.sleep(1.0)
+    assert jack_connect(name, f"{client}:{name}")
+    time.sleep(0.2)
+    return received
+
+
 def test_the_barrier_keeps_order_across_a_mode_change(harness, start_daemon):
     d = start(
         harness,

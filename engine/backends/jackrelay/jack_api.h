@@ -46,6 +46,7 @@ static struct {
     int (*midi_event_get)(jack_midi_event_t *, void *, uint32_t);
     void (*midi_clear_buffer)(void *);
     int (*midi_event_write)(void *, jack_nframes_t, const unsigned char *, size_t);
+    size_t (*midi_max_event_size)(void *);
 } J;
 
 static char last_error[512];
@@ -95,6 +96,7 @@ static int load_jack(const char *path) {
     SYM(midi_event_get, "jack_midi_event_get");
     SYM(midi_clear_buffer, "jack_midi_clear_buffer");
     SYM(midi_event_write, "jack_midi_event_write");
+    SYM(midi_max_event_size, "jack_midi_max_event_size");
 #undef SYM
     J.lib = lib;
     return 0;

@@ -114,6 +114,9 @@ static int process(jack_nframes_t nframes, void *arg) {
         ring_pop(&r->out, &h);
     }
 
+    /* engine output left for the next cycle (a full port): answering now would overtake it */
+    int backlog = ring_peek(&r->out, &h);
+
     /* 2. the inputs, merged across ports by frame, in order */
     uint32_t mode = t ? atomic_load_explicit(&t->mode, memory_order_acquire) : NO_MODE;
     uint64_t handled = 0;
@@ -136,7 +139,13 @@ static int process(jack_nframes_t nframes, void *arg) {
         int what = classify(t, mode, bev.buffer, bev.size, &e);
         rec_t f = {.len = (uint32_t)bev.size, .port = (uint16_t)best, .flags = 0, .frame = base + bev.time,
                    .seq = ++r->seq};
-        if (what == ANSWER && !r->barrier) {
+        int answer = what == ANSWER && !r->barrier && !backlog;
+        for (uint32_t k = 0; answer && k < e->n; k++) {
+            /* every answer must fit, or none is written: the engine then answers it, in order */
+            int p = t->outs[e->first + k].port;
+            if (p < nports && buf[p] && r->ports[p].output && J.midi_max_event_size(buf[p]) < 16u * e->n) answer = 0;
+        }
+        if (answer) {
             for (uint32_t k = 0; k < e->n; k++) {
                 const out_t *o = &t->outs[e->first + k];
                 unsigned char msg[3];
@@ -157,8 +166,10 @@ static int process(jack_nframes_t nframes, void *arg) {
             }
             f.flags |= FLAG_RELAYED;
         }
-        int starts = what == BARRIER && !r->barrier;
-        if (what == BARRIER || r->barrier) f.flags |= FLAG_RELEASE;
+        /* forwarded with its MIDI still owed (or a mode change to come): later answers wait */
+        int owed = what == BARRIER || (what == ANSWER && !answer);
+        int starts = owed && !r->barrier;
+        if (owed || r->barrier) f.flags |= FLAG_RELEASE;
         if (ring_push(&r->fwd, &f, bev.buffer) == 0) {
             pushed = 1;
             if (f.flags & FLAG_RELEASE) {
