@@ -278,3 +278,38 @@ def test_through_the_manager_a_spoofed_plugin_name_fires_as_the_plugin_itself(pl
     assert {(e.device, e.name) for e in m.events} == {("doorbell", "ring")}
     warned = [r.getMessage() for r in caplog.records if "plugin_name 'http_request' ignored" in r.getMessage()]
     assert len(warned) == 1, warned  # said once, not every 20 ms
+
+
+def test_a_plan_manifest_plugin_installs_and_signs_its_python_entry(tmp_path):
+    """`binary` is the entry everywhere: install verifies it and `plugins sign` signs it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    d = folder(tmp_path, PLAN_MANIFEST)
+    home = tmp_path / "home"
+    env = {**__import__("os").environ, "MIDIMON_HOME": str(home)}
+    env.pop("XDG_RUNTIME_DIR", None)
+    private = Ed25519PrivateKey.generate()
+    key = tmp_path / "k.pem"
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    public = tmp_path / "k.pub.pem"
+    public.write_bytes(
+        private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([MIDIMON, *args], env=env, capture_output=True, text=True, timeout=60)
+
+    installed = run("plugins", "install", str(d), "--json")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    signed = run("plugins", "sign", "http_request", "--key", str(key), "--json")
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    assert run("plugins", "keys", "add", str(public)).returncode == 0
+    info = json.loads(run("plugins", "info", "http_request", "--json").stdout)
+    # the signature holds over the file the daemon reads (signing another file would not verify)
+    assert info["signature"]["status"] == "signed", info
+    assert info["signature"]["key_id"] == json.loads(signed.stdout)["key"]
