@@ -57,6 +57,11 @@ class PluginExtension(Extension):
         self.manager.start()
         self._prepared = True
 
+    def start(self, daemon: Daemon) -> None:
+        # the plugins loaded before the first config: start the idle ones it maps, off this
+        # thread (a fork and initialize() each), as after a reload
+        threading.Thread(target=self.manager.refresh, name="midimon-plugin-refresh", daemon=True).start()
+
     def before_reload(self, daemon: Daemon, scope: ReloadScope) -> None:
         if scope == "all":  # `midimon reload`, SIGHUP: the plugins too
             self.manager.sync("midimon reload")

@@ -249,7 +249,29 @@ class PluginManager:
                     )
                 self.runtime.set_grants(cand.name, entry["grants"])
                 return None
-        return LoadJob(cand, verified, entry["grants"], self._settings(entry, verified), self._limits(entry))
+        return LoadJob(
+            cand,
+            verified,
+            entry["grants"],
+            self._settings(entry, verified),
+            self._limits(entry),
+            lazy=self._idle_at_load(cand, verified),
+        )
+
+    def _idle_at_load(self, cand: discovery.Candidate, verified: discovery.Verified | None) -> bool:
+        """A first-party action plugin no mapping uses starts no worker at load (``idle``): its
+        code is ours, so there is no user's mistake to find now, and the daemon does not load
+        spotipy, httpx or paho for a plugin nobody uses. A user's plugin always starts at load:
+        a broken edit is found then and the previous version keeps running."""
+        if not cand.first_party or verified is None or verified.decl.kind == "trigger":
+            return False
+        return not self._mapped(cand.name)
+
+    def _mapped(self, name: str) -> bool:
+        try:
+            return bool(self.mappings(name))
+        except Exception:
+            return True  # not knowing: start it, as before
 
     def _limits(self, entry: dict[str, Any]) -> Limits:
         """The runtime's limits with this plugin's own deadline and memory (``plugins limits``)."""
@@ -278,7 +300,8 @@ class PluginManager:
         new_settings = self._settings(entry, version.verified)
         limits = self._limits(entry)
         if new_settings != version.settings or version.init_error or limits != version.host.limits:
-            self.runtime.load(version.candidate, version.verified, entry["grants"], new_settings, limits)
+            lazy = version.idle and not self._mapped(rec.name)  # an idle plugin stays idle
+            self.runtime.load(version.candidate, version.verified, entry["grants"], new_settings, limits, lazy)
         else:
             self.runtime.set_grants(rec.name, entry["grants"])
             version.host.resume()
@@ -303,10 +326,20 @@ class PluginManager:
         self.submit(plugin, event, data)
 
     def refresh(self) -> None:
-        """Publish what changed in the records without a rescan (the config's mappings moved)."""
+        """Publish what changed in the records without a rescan (the config's mappings moved),
+        and start the worker of each idle plugin the config now maps (the caller's thread is
+        off the event path: the daemon calls this right after a config swap)."""
         with self._lock:
-            if not self._closed:
-                self._publish_changes()
+            if self._closed:
+                return
+            self._publish_changes()
+            idle = [n for n, v in self.runtime.active.items() if v.idle and self._mapped(n)]
+        woke = [n for n in idle if self.runtime.wake(n)]  # outside the lock: readers never wait
+        if woke:
+            log.info("plugins started now that the config maps them: %s", ", ".join(woke))
+            with self._lock:
+                if not self._closed:
+                    self._publish_changes()
 
     # -- recovery --------------------------------------------------------------------------------
     def resume(self, name: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from .discovery import Candidate
 from .grants import SCOPE_CAPABILITY
 from .runtime import Version
 
-State = Literal["running", "disabled", "error", "suspended", "needs_grant", "stopped"]
+State = Literal["running", "idle", "disabled", "error", "suspended", "needs_grant", "stopped"]
 #: the record's JSON keys that move on every call: shown, but never a reason to bump ``seq``
 LIVE_KEYS = ("counters",)
 
@@ -109,6 +109,8 @@ class PluginRecord:
             return "error"
         if self.requests:
             return "needs_grant"
+        if (host_state or {}).get("status") == "idle":
+            return "idle"  # loaded, no worker yet: it starts at its first call
         return "running"
 
     def error(self, version: Version | None) -> dict[str, Any] | None:
@@ -240,6 +242,8 @@ def with_live(
             "memory_warning": hs.get("memory_warning"),  # past 80% of the limit, else None
         }
         out["last_call_error"] = printable(str(hs.get("last_error") or "")) or None
+        if out["state"] == "idle" and hs.get("status") == "running":
+            out["state"] = "running"  # its first call started it since the last sync
         if hs.get("status") == "suspended" and out["state"] != "disabled":
             out["state"] = "suspended"  # the next sync records it
             out["suspended"] = out.get("suspended") or {

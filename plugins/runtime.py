@@ -45,6 +45,8 @@ class LoadJob(NamedTuple):
     grants: dict[str, Any]
     settings: dict[str, Any]
     limits: Limits | None = None  # this plugin's own (``plugins limits``); None: the runtime's
+    #: start the worker at the first call (an unused first-party plugin: ``idle``), not now
+    lazy: bool = False
 
 
 def describe_error(exc: BaseException) -> dict[str, Any]:
@@ -167,6 +169,11 @@ class Version:
     def name(self) -> str:
         return self.candidate.name
 
+    @property
+    def idle(self) -> bool:
+        """Loaded lazily and not called yet: no worker, so nothing of it has run."""
+        return bool(getattr(self.host, "state", {}).get("status") == "idle")
+
     def defines(self, fn: str) -> bool:
         return fn in self.decl.functions
 
@@ -192,7 +199,9 @@ class Version:
 
     def lifecycle(self, fn: str, *args: Any) -> str | None:
         """Call an optional lifecycle function; an error is returned as text, never raised."""
-        if not self.defines(fn):
+        if not self.defines(fn) or self.idle:
+            # idle: no worker to initialise or shut down; the host's on_restart runs
+            # initialize() when its first call starts the worker
             return None
         try:
             self.host.call(fn, *args, timeout=LIFECYCLE_TIMEOUT)
@@ -238,13 +247,14 @@ class Runtime:
         recorded_grants: dict[str, Any],
         settings: dict[str, Any],
         limits: Limits | None = None,
+        lazy: bool = False,
     ) -> Version | None:
         """Build a new version and swap it in. On failure the old version keeps running."""
         with self._reload_lock:
             t0 = time.perf_counter()
             old = self.active.get(candidate.name)
             try:
-                version = self._build(candidate, verified, recorded_grants, settings, limits)
+                version = self._build(candidate, verified, recorded_grants, settings, limits, lazy)
             except Exception as exc:
                 self.fail(candidate.name, exc, keeps_old=old is not None)
                 return None
@@ -269,7 +279,9 @@ class Runtime:
             builds: dict[concurrent.futures.Future, tuple[LoadJob, float]] = {}
             try:
                 for job in jobs:
-                    fut = pool.submit(self._build, job.candidate, job.verified, job.grants, job.settings, job.limits)
+                    fut = pool.submit(
+                        self._build, job.candidate, job.verified, job.grants, job.settings, job.limits, job.lazy
+                    )
                     builds[fut] = (job, time.perf_counter())
             finally:
                 # swap each version in as its build completes (in this thread, one at a time)
@@ -286,7 +298,7 @@ class Runtime:
                         continue
                     results[name] = version
                     self._swap(version, old)
-                    if old is None and not self._needs_lifecycle(version):
+                    if old is None and (version.idle or not self._needs_lifecycle(version)):
                         self._finish(version, None)  # nothing to wait for
                         self._log_active(version, None, t0)
                     else:
@@ -333,6 +345,7 @@ class Runtime:
         recorded: dict[str, Any],
         settings: dict[str, Any],
         limits: Limits | None = None,
+        lazy: bool = False,
     ) -> Version:
         if candidate.trusted:
             host: Any = TrustedHost(candidate.name, candidate.entry_point)
@@ -380,7 +393,9 @@ class Runtime:
                 listener = self.on_denied
                 host.on_denied(lambda cap, what, _n=candidate.name: listener(_n, cap, what))
             try:
-                info = host.start()
+                # lazy: compiled here (a mistake still fails the load, with its line), forked
+                # at the first call; the declarations are the static ones (manifest.py's AST)
+                info = host.start(lazy=lazy)
             except BaseException:
                 host.stop()
                 raise
@@ -464,6 +479,19 @@ class Runtime:
             raise SandboxError(f"plugin {name!r} is still starting")
         return version
 
+    def wake(self, name: str) -> bool:
+        """Start an idle version's worker now (off the event path: the config maps it now).
+        True when a worker was started; a failure is logged and left for the first call."""
+        version = self.active.get(name)
+        if version is None or not version.idle:
+            return False
+        try:
+            version.host.wake()
+        except Exception as exc:
+            log.warning("plugin %s: starting its worker failed: %s", name, exc)
+            return False
+        return True
+
     def call(self, name: str, fn: str, *args: Any, timeout: float | None = None) -> Any:
         version = self.acquire(name)
         if version is None:
@@ -487,5 +515,5 @@ class Runtime:
             setter(grants)
             version.grants, version.pending = grants, pending
             return False
-        self.load(version.candidate, version.verified, recorded, version.settings, version.host.limits)
+        self.load(version.candidate, version.verified, recorded, version.settings, version.host.limits, version.idle)
         return True

@@ -165,6 +165,13 @@ class PluginHost:
             self._spawn_and_load()
             return dict(self._info or {})
 
+    def wake(self) -> None:
+        """Fork an idle (lazily started) worker now, as its first call would, ``on_restart``
+        included: for a caller that knows the plugin is about to be used. A no-op otherwise."""
+        with self._lock:
+            if self._worker is None and self._status == "idle" and not self._suspended:
+                self._restart()
+
     def stop(self, timeout: float = 1.0) -> None:
         """Kill the worker and release the plugin's clients. Runs no plugin code.
 

@@ -233,6 +233,7 @@ def _show(result: dict, indent: str = "") -> None:
 
 STATE_WORDS = {
     "running": "running",
+    "idle": "idle (starts at its first use)",
     "disabled": "disabled",
     "error": "ERROR",
     "suspended": "SUSPENDED",
