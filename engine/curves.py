@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from midimon.config.models import FixedCurve, LinearCurve, PassThroughCurve, ShapedCurve, VelocityCurve
+
 Curve = Callable[[int], int]
 
 
@@ -24,20 +26,19 @@ def _identity(v: int) -> int:
 
 
 @functools.lru_cache(maxsize=256)
-def build(model) -> Curve:
+def build(model: VelocityCurve | None) -> Curve:
     """Compile a velocity-curve model into a function (a 128-entry lookup table)."""
-    if model is None or model.type == "PassThrough":
-        return _identity
-    if model.type == "Fixed":
-        fixed = model.velocity
-        return lambda _v: fixed
-    if model.type == "Linear":
-        lo, hi = model.min, model.max
-        table = [0] + [max(1, round(lo + (hi - lo) * (v - 1) / 126)) for v in range(1, 128)]
-    else:
-        shape = _SHAPES[model.curve]
-        i = model.intensity
-        table = [0] + [max(1, min(127, round(127 * shape(v / 127, i)))) for v in range(1, 128)]
+    match model:
+        case None | PassThroughCurve():
+            return _identity
+        case FixedCurve(velocity=fixed):
+            return lambda _v: fixed
+        case LinearCurve(min=lo, max=hi):
+            table = [0] + [max(1, round(lo + (hi - lo) * (v - 1) / 126)) for v in range(1, 128)]
+        case ShapedCurve():
+            shape = _SHAPES[model.curve]
+            i = model.intensity
+            table = [0] + [max(1, min(127, round(127 * shape(v / 127, i)))) for v in range(1, 128)]
     return lambda v: table[v] if 0 <= v <= 127 else v
 
 

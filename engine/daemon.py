@@ -62,8 +62,9 @@ def build_table(path: Path, home: Home, *, text: bytes | None = None) -> tuple[T
 def output_ports(config) -> list[str]:
     """The named MIDI outputs the config's SendMidi actions use."""
     from midimon.config import iter_actions
+    from midimon.config.models import SendMidiAction
 
-    return [a.port for a, _path in iter_actions(config) if a.type == "SendMidi" and a.port]
+    return [a.port for a, _path in iter_actions(config) if isinstance(a, SendMidiAction) and a.port]
 
 
 def _is_own_port(name: str, own: set[str]) -> bool:

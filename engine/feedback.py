@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 
+from midimon.config.models import NoteChordTrigger
 from midimon.engine import events as E
 from midimon.engine.ports import match_port
 
@@ -54,7 +55,7 @@ def press_lights(table, mode: str) -> dict[tuple[str, int], list]:
                     continue
                 seen.add(id(b))
                 t = b.trigger
-                if t.type == "NoteChord":
+                if isinstance(t, NoteChordTrigger):
                     keys = [("note", n) for n in t.notes]
                 elif hasattr(t, "note") and t.note is not None:
                     keys = [("note", t.note)]

@@ -218,16 +218,17 @@ def config_needs(config: Any, home: Any, only: str | None = None) -> list[tuple[
     """Every (Need, config path of the mapping's plugin key) of the config's Plugin actions and
     triggers; ``only`` limits it to one plugin."""
     from midimon.config.loader import iter_actions, iter_mappings
+    from midimon.config.models import PluginAction, PluginTrigger
 
     inputs: dict[str, Any] = {}
 
     def uses() -> Any:
         for action, path in iter_actions(config):
-            if action.type == "Plugin":
+            if isinstance(action, PluginAction):
                 yield action.plugin, dict(action.params), False, path + ("plugin",)
         for mapping, path in iter_mappings(config):
             t = mapping.trigger
-            if t.type == "Plugin":
+            if isinstance(t, PluginTrigger):
                 yield t.plugin, dict(getattr(t, "params", None) or {}), True, path + ("trigger", "plugin")
 
     out: list[tuple[Need, tuple[Any, ...]]] = []

@@ -23,6 +23,11 @@ DISPATCHERS = [
     ROOT / "engine" / "table.py",
     ROOT / "engine" / "conditions.py",
     ROOT / "engine" / "recognizer.py",
+    ROOT / "engine" / "curves.py",
+    ROOT / "engine" / "feedback.py",
+    ROOT / "engine" / "daemon.py",
+    ROOT / "plugins" / "config_checks.py",
+    ROOT / "plugins" / "grant_needs.py",
     *sorted((ROOT / "config").glob("*.py")),
 ]
 # config/legacy.py rewrites raw TOML dicts, before there are models: strings are all it has
