@@ -42,16 +42,29 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _SYS_CAPSET = {"x86_64": 126, "aarch64": 91}
 
 
+_LIBC: Any = None
+
+
 def _libc() -> Any:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl.restype = ctypes.c_int
-    libc.syscall.restype = ctypes.c_long
-    return libc
+    global _LIBC
+    if _LIBC is None:
+        libc = ctypes.CDLL(None, use_errno=True)  # this module's own handle: its own argtypes
+        libc.prctl.restype = ctypes.c_int
+        # declared once, so each of the ~41 bounding-set drops passes plain ints (no objects
+        # built per call); every prctl here takes integer arguments only
+        libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+        libc.syscall.restype = ctypes.c_long
+        _LIBC = libc
+    return _LIBC
+
+
+def prepare() -> None:
+    """Load libc's handle once (the zygote, before forking): each worker inherits it."""
+    _libc()
 
 
 def _prctl(libc: Any, *args: int) -> bool:
-    full = [ctypes.c_ulong(a) for a in args] + [ctypes.c_ulong(0)] * (5 - len(args))
-    return int(libc.prctl(ctypes.c_int(args[0]), *full[1:])) == 0
+    return int(libc.prctl(*args, *(0,) * (5 - len(args)))) == 0
 
 
 def last_capability() -> int:

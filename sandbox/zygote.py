@@ -36,11 +36,13 @@ def _serve(ctrl: socket.socket) -> None:
 
         preload_codecs()
 
-    # Work every worker would repeat, done once here and inherited by fork: sysconfig reads
-    # its build configuration on first use (readable_roots, for the Landlock rules): 3 ms a worker.
+    # Work every worker would repeat, done once here and inherited by fork: the Landlock ABI
+    # and a ruleset holding the read rules (sysconfig's paths, checked and opened), the last
+    # capability number, the seccomp program, libc's handle (confine.Prepared). Each worker
+    # still applies every step to itself.
     from . import confine
 
-    confine.readable_roots()
+    confine.prepare()
 
     # Move everything imported so far out of the collector's reach: a forked worker's first
     # collection would otherwise touch (and so copy) every page of the preloaded modules.
