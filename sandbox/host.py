@@ -134,14 +134,16 @@ class PluginHost:
         self._last_error = ""
 
     # -- life ----------------------------------------------------------------------------------
-    def start(self, *, lazy: bool = False) -> dict[str, Any]:
+    def start(self, *, lazy: bool = False, compile_now: bool = True) -> dict[str, Any]:
         """Start the worker, compile and run the module top level there. Returns ``info()``.
 
         With ``lazy``, only compile here (a mistake is found now, with its line, as always)
         and fork the worker at the first call, which then pays for it (a few ms) and runs
         ``on_restart`` first, as after a crash. A batch of new plugins is ready at once, and a
         plugin nobody calls costs no process. ``info()`` is ``{}`` until then: the caller has
-        the plugin's static declarations.
+        the plugin's static declarations. ``compile_now=False`` (code the caller trusts to
+        compile: midimon's own plugins) leaves the compile to the worker too, so the daemon
+        does not load RestrictedPython for it (about 3-5 MiB).
         """
         with self._lock:
             if self._worker is not None:
@@ -154,6 +156,9 @@ class PluginHost:
                 "",
                 "capabilities: " + (", ".join(sorted(self.grants.capabilities)) or "none"),
             )
+            if lazy and not compile_now:
+                self._status = "idle"
+                return {}
             if lazy:
                 from .policy import compile_plugin_cached  # RestrictedPython: only when used
 

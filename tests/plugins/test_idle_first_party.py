@@ -87,7 +87,8 @@ def test_closing_an_idle_plugin_starts_nothing(manager) -> None:
 
 
 def test_the_daemon_imports_no_client_library_for_idle_plugins(home: Path) -> None:
-    """In a fresh interpreter: loading the plugins imports none of spotipy, httpx, paho."""
+    """In a fresh interpreter: loading the plugins imports none of spotipy, httpx, paho (nor
+    RestrictedPython: an idle plugin is compiled by its worker)."""
     code = textwrap.dedent(
         f"""
         import json, sys
@@ -98,7 +99,7 @@ def test_the_daemon_imports_no_client_library_for_idle_plugins(home: Path) -> No
                           submit=lambda p, e, d: None, watch=False)
         m.start()
         idle = sorted(n for n, v in m.runtime.active.items() if v.idle)
-        loaded = sorted(n for n in ("spotipy", "httpx", "paho", "requests") if n in sys.modules)
+        loaded = sorted(n for n in ("spotipy", "httpx", "paho", "requests", "RestrictedPython") if n in sys.modules)
         m.close()
         print(json.dumps({{"idle": idle, "loaded": loaded}}))
         """
