@@ -106,7 +106,7 @@ def test_real_launch_is_detached_and_not_waited_for(tmp_path):
     try:
         assert sid == pid != os.getsid(0)  # a session of its own: it outlives midimon
     finally:
-        os.kill(pid, 15)
+        os.killpg(pid, 15)  # its session's group: the shell and its sleep, which would outlive it
 
 
 def test_real_launch_of_something_missing_fails_loudly(tmp_path):
