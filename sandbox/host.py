@@ -142,8 +142,8 @@ class PluginHost:
         ``on_restart`` first, as after a crash. A batch of new plugins is ready at once, and a
         plugin nobody calls costs no process. ``info()`` is ``{}`` until then: the caller has
         the plugin's static declarations. ``compile_now=False`` (code the caller trusts to
-        compile: midimon's own plugins) leaves the compile to the worker too, so the daemon
-        does not load RestrictedPython for it (about 3-5 MiB).
+        compile: midimon's own plugins) has the zygote compile it instead, once, for the worker
+        that later runs it, so the daemon does not load RestrictedPython (about 3-5 MiB).
         """
         with self._lock:
             if self._worker is not None:
@@ -157,6 +157,11 @@ class PluginHost:
                 "capabilities: " + (", ".join(sorted(self.grants.capabilities)) or "none"),
             )
             if lazy and not compile_now:
+                # the zygote compiles it now, off the first call's path, for whichever worker
+                # later runs it (best effort: a worker that finds nothing compiles it itself)
+                from . import spawner
+
+                spawner.precompile(self._source, self.filename, self.limits.max_source_bytes)
                 self._status = "idle"
                 return {}
             if lazy:

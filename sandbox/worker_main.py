@@ -16,7 +16,7 @@ import sys
 import types
 from typing import Any
 
-from . import confine, coverage_handback
+from . import confine, coverage_handback, precompiled
 from .channel import Channel, ChannelClosed, encode_message
 from .errors import PluginCompileError
 from .guards import PluginGuards
@@ -115,6 +115,8 @@ class Worker:
             # the host compiled it under the same policy (a lazy start): its code object, as is;
             # the host is the trusted side, and this process runs only what the host sends
             code = marshal.loads(base64.b64decode(msg["code"]))
+        elif (found := precompiled.take(str(msg["source"]), self.filename)) is not None:
+            code = found  # the zygote compiled this very source once (an idle first-party plugin)
         else:
             try:
                 code = compile_plugin(

@@ -88,6 +88,16 @@ def _serve(ctrl: socket.socket) -> None:
                     _, status = os.waitpid(pid, 0)
                     children.discard(pid)
                     reply["exitcode"] = os.waitstatus_to_exitcode(status)
+            elif op == "precompile":  # code the host trusts to compile (its own plugins)
+                from . import precompiled
+
+                ok = precompiled.add(
+                    str(request.get("source", "")),
+                    str(request.get("filename", "")),
+                    int(request.get("max_source_bytes", 512 * 1024)),
+                )
+                gc.collect()  # the transform's garbage, before the next fork copies it
+                reply = {"ok": ok}
             elif op == "ping":
                 reply = {"pid": os.getpid(), "workers": len(children)}
             else:
