@@ -20,63 +20,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from testkit.plan_snippets import HOME_AUTOMATION, HTTP, SNIPPETS, SPOTIFY
 
 ROOT = Path(__file__).resolve().parent.parent
 MIDIMON = str(Path(sys.executable).with_name("midimon"))
 
-HTTP = """\
-[[modes.mappings]]
-description = "Trigger webhook on pad press"
-
-[modes.mappings.trigger]
-type = "Note"
-note = 1
-
-[modes.mappings.action]
-type = "Plugin"
-plugin = "http_request"
-
-[modes.mappings.action.params]
-url = "https://api.example.com/webhook"
-method = "POST"
-headers = { "Content-Type" = "application/json", "Authorization" = "Bearer token123" }
-body = { event = "pad_pressed", note = 1 }
-timeout_ms = 5000
-"""
-SPOTIFY = """\
-[[modes.mappings]]
-description = "Play/pause Spotify"
-
-[modes.mappings.trigger]
-type = "Note"
-note = 2
-
-[modes.mappings.action]
-type = "Plugin"
-plugin = "spotify"
-
-[modes.mappings.action.params]
-action = "play_pause"
-"""
-HOME_AUTOMATION = """\
-[[modes.mappings]]
-description = "Turn on lights"
-
-[modes.mappings.trigger]
-type = "Note"
-note = 3
-
-[modes.mappings.action]
-type = "Plugin"
-plugin = "home_automation"
-
-[modes.mappings.action.params]
-broker = "mqtt://192.168.1.100:1883"
-topic = "home/living_room/lights/set"
-payload = "ON"
-qos = 1
-"""
-SNIPPETS = {"http_request": HTTP, "spotify": SPOTIFY, "home_automation": HOME_AUTOMATION}
 #: What each snippet names outside this machine: swapped for a loopback server in the tests.
 REMOTE = {"http_request": "https://api.example.com", "home_automation": "mqtt://192.168.1.100:1883"}
 LOOPBACK_STANDINS = {"http_request": "http://127.0.0.1:9", "home_automation": "mqtt://127.0.0.1:9"}

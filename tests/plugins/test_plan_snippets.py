@@ -19,63 +19,12 @@ from plankit import sign_in
 from pluginkit import cli, cli_json, write
 from testkit.fakes.spotify import FakeAccounts, FakeWebApi
 from testkit.mqtt_sub import Subscriber
+from testkit.plan_snippets import HOME_AUTOMATION, HTTP, SPOTIFY
 
 from midimon.plugins import aliases, discovery
 from midimon.plugins.state import PluginState
 
 # The appendix of the plan, verbatim (its hosts are replaced by the tests: HTTP_URL, BROKER).
-HTTP = """
-[[modes.mappings]]
-description = "Trigger webhook on pad press"
-
-[modes.mappings.trigger]
-type = "Note"
-note = 1
-
-[modes.mappings.action]
-type = "Plugin"
-plugin = "http_request"
-
-[modes.mappings.action.params]
-url = "https://api.example.com/webhook"
-method = "POST"
-headers = { "Content-Type" = "application/json", "Authorization" = "Bearer token123" }
-body = { event = "pad_pressed", note = 1 }
-timeout_ms = 5000
-"""
-SPOTIFY = """
-[[modes.mappings]]
-description = "Play/pause Spotify"
-
-[modes.mappings.trigger]
-type = "Note"
-note = 2
-
-[modes.mappings.action]
-type = "Plugin"
-plugin = "spotify"
-
-[modes.mappings.action.params]
-action = "play_pause"
-"""
-HOME_AUTOMATION = """
-[[modes.mappings]]
-description = "Turn on lights"
-
-[modes.mappings.trigger]
-type = "Note"
-note = 3
-
-[modes.mappings.action]
-type = "Plugin"
-plugin = "home_automation"
-
-[modes.mappings.action.params]
-broker = "mqtt://192.168.1.100:1883"
-topic = "home/living_room/lights/set"
-payload = "ON"
-qos = 1
-"""
 
 
 def plan_config(http_url: str, broker: str, device: str = "") -> str:
