@@ -1,9 +1,10 @@
 """Desktop notifications, through ``notify-send`` where it exists: the one helper that sends them.
 
-Only a failed reload, the first good one after a failure, and a plugin version that failed to
-load make a notification: a notification for every save would be noise. The plugin system
-(``plugins/``) never notifies by itself: it publishes ``plugin_error`` on the change feed, and
-:meth:`Notifier.on_change`, a feed listener, turns that into a notification here.
+Only a failed reload, the first good one after a failure, a plugin version that failed to
+load and the first denial of each kind make a notification: a notification for every save would
+be noise. The plugin system (``plugins/``) never notifies by itself: it publishes
+``plugin_error`` and ``permission_request`` on the change feed, and :meth:`Notifier.on_change`,
+a feed listener, turns those into notifications here.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class Notifier:
         self.command = command if command is not None else shutil.which("notify-send")
         self._failing = False
         self._plugin_errors: dict[str, str] = {}  # plugin -> the error last notified
+        # (plugin, capability, scope) already notified: a trigger polling every 50 ms is denied
+        # 20 times a second, and the user needs to read the grant command once
+        self._requests: set[tuple[str, str, str]] = set()
         self.sent = 0
 
     def on_reload(self, outcome: dict[str, Any]) -> None:
@@ -88,6 +92,9 @@ class Notifier:
         if change.kind == "plugin" and not change.data.get("error") and not change.data.get("failed_version"):
             self._plugin_errors.pop(str(change.data.get("name")), None)  # fixed: a new break is news
             return
+        if change.kind == "permission_request":
+            self._on_request(change.data)
+            return
         if change.kind != "plugin_error":
             return
         name = str(change.data.get("plugin") or "?")
@@ -102,6 +109,19 @@ class Notifier:
             f"midimon: plugin {printable(name)} not loaded",
             keeps + printable(text, keep_newlines=True),
             urgency="critical",
+        )
+
+    def _on_request(self, req: dict[str, Any]) -> None:
+        key = (str(req.get("plugin")), str(req.get("capability")), str(req.get("scope")))
+        command = req.get("command")
+        if key in self._requests or not isinstance(command, str):
+            return
+        self._requests.add(key)
+        # the command is complete as printed (issue 11 point 5): quoted whole, on its own line;
+        # every part of it that the plugin chose is escaped, so it is shown, never interpreted
+        self.send(
+            f"midimon: plugin {printable(key[0])} needs a grant",
+            f"{printable(key[2])} needs the {printable(key[1])} capability. Grant it with:\n{printable(command)}",
         )
 
     def send(self, title: str, body: str, urgency: str = "normal") -> None:
