@@ -189,6 +189,7 @@ class PluginManager:
                     self._apply_decisions(rec, entry, decisions)
                 continue
             rec.attempted, rec.decisions = stamp, decisions
+            self._requests.undeny(name)  # an edited plugin: what the user denied may be asked again
             to_load.append((cand, entry))
         loaded = self._load_all(to_load, policy)
         for name, rec in self.records.items():

@@ -107,6 +107,23 @@ def install(server: ControlServer, daemon: Daemon) -> None:
         result = run(ops.revoke_capability, name, capability)
         return {**result, "plugin": record(synced("revoke"), name)}
 
+    def deny(c: Any, rid: Any, args: dict[str, Any]) -> Any:
+        # the UI's "Deny": the pending request leaves the record (the sync publishes it) and the
+        # same denial stays silent until the daemon restarts or the plugin is edited
+        name, capability = _name(args), _name(args, "capability")
+        scope = args.get("scope")
+        if scope is not None and not isinstance(scope, str):
+            raise CommandError("bad_args", "scope must be a string, as the request shows it")
+        run(ops.check_installed, name)
+        m = _manager(daemon)
+        keys = m._requests.deny(name, capability, scope)
+        m.sync("deny")
+        return {
+            "name": name,
+            "denied": [{"capability": k[1], "scope": k[2]} for k in keys],
+            "plugin": record(m, name),
+        }
+
     def resume(c: Any, rid: Any, args: dict[str, Any]) -> Any:
         from midimon.plugins.errors import PluginActionError
 
@@ -175,6 +192,7 @@ def install(server: ControlServer, daemon: Daemon) -> None:
             "plugins.disable": set_enabled(False),
             "plugins.grant": grant,
             "plugins.revoke": revoke,
+            "plugins.deny": deny,
             "plugins.resume": resume,
             "plugins.config": config,
             "plugins.install": install_,
