@@ -9,6 +9,7 @@ under the same policy would give; a miss (another source, a restarted zygote) co
 
 from __future__ import annotations
 
+import marshal
 import types
 
 from .errors import PluginCompileError
@@ -19,16 +20,27 @@ _CODE: dict[tuple[str, str], types.CodeType] = {}
 _MAX_ENTRIES = 16
 
 
-def add(source: str, filename: str, max_source_bytes: int) -> bool:
-    """In the zygote: compile ``source`` now. False (nothing kept) when it does not compile."""
-    if (source, filename) in _CODE:
-        return True
+def compile_marshal(source: str, filename: str, max_source_bytes: int) -> bytes:
+    """In a throwaway child of the zygote: the compiled code, marshalled; b"" when it does not
+    compile. (The transform's garbage, about 2 MiB, then dies with that child instead of
+    staying in the zygote and in every worker forked from it.)"""
+    try:
+        return marshal.dumps(compile_plugin(source, filename, max_source_bytes=max_source_bytes).code)
+    except PluginCompileError:
+        return b""
+
+
+def known(source: str, filename: str) -> bool:
+    return (source, filename) in _CODE
+
+
+def put(source: str, filename: str, data: bytes) -> bool:
+    """In the zygote: keep the code ``compile_marshal`` made. False when there was none."""
+    if not data:
+        return False
     if len(_CODE) >= _MAX_ENTRIES:
         _CODE.pop(next(iter(_CODE)))
-    try:
-        _CODE[(source, filename)] = compile_plugin(source, filename, max_source_bytes=max_source_bytes).code
-    except PluginCompileError:
-        return False
+    _CODE[(source, filename)] = marshal.loads(data)
     return True
 
 

@@ -89,15 +89,9 @@ def _serve(ctrl: socket.socket) -> None:
                     children.discard(pid)
                     reply["exitcode"] = os.waitstatus_to_exitcode(status)
             elif op == "precompile":  # code the host trusts to compile (its own plugins)
-                from . import precompiled
-
-                ok = precompiled.add(
-                    str(request.get("source", "")),
-                    str(request.get("filename", "")),
-                    int(request.get("max_source_bytes", 512 * 1024)),
-                )
-                gc.collect()  # the transform's garbage, before the next fork copies it
-                reply = {"ok": ok}
+                for fd in fds:
+                    os.close(fd)
+                reply = {"ok": _precompile(request)}
             elif op == "ping":
                 reply = {"pid": os.getpid(), "workers": len(children)}
             else:
@@ -113,6 +107,32 @@ def _serve(ctrl: socket.socket) -> None:
                 os.waitpid(pid, 0)
             except OSError:
                 pass
+
+
+def _precompile(request: dict[str, Any]) -> bool:
+    """Compile in a throwaway child and keep only the code object (``precompiled.py``)."""
+    from . import precompiled
+
+    source, filename = str(request.get("source", "")), str(request.get("filename", ""))
+    if precompiled.known(source, filename):
+        return True
+    limit = int(request.get("max_source_bytes", 512 * 1024))
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compile, write, go (it never runs plugin code)
+        code = 70
+        try:
+            os.close(r)
+            with os.fdopen(w, "wb") as out:
+                out.write(precompiled.compile_marshal(source, filename, limit))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0 and precompiled.put(source, filename, data)
 
 
 def main(argv: list[str]) -> None:
