@@ -89,6 +89,14 @@ def register(sub) -> None:
         (("capability",), {"nargs": "?"}),
     )
     cmd(
+        "deny",
+        "dismiss a pending permission request: it is not asked again until a restart or an edit",
+        _deny,
+        (("name",), {}),
+        (("capability",), {}),
+        (("--scope",), {"metavar": "SCOPE", "help": "the request's scope as plugins info shows it (default: all)"}),
+    )
+    cmd(
         "config",
         "show or change a plugin's settings (checked against its config_schema)",
         _config,
@@ -417,6 +425,20 @@ def _revoke(args):
     ops = _ops()
     payload = {"name": args.name, "capability": args.capability}
     return _ask(args, "revoke", payload, lambda: ops.revoke_capability(args.home, args.name, args.capability))
+
+
+def _deny(args):
+    ops = _ops()
+
+    def local():
+        # pending requests live in the running daemon only: with none running, none are pending
+        ops.check_installed(args.home, args.name)
+        raise ops.OperationError(f"midimon is not running: plugin {args.name!r} has no pending request to deny")
+
+    payload = {"name": args.name, "capability": args.capability}
+    if args.scope is not None:
+        payload["scope"] = args.scope
+    return _ask(args, "deny", payload, local)
 
 
 def _config(args):

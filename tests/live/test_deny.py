@@ -99,3 +99,31 @@ def test_deny_checks_its_arguments(pd):
             c.call("plugins.deny", {"name": "nope", "capability": "subprocess"})
         with pytest.raises(Exception, match="scope"):
             c.call("plugins.deny", {"name": "sh", "capability": "subprocess", "scope": 3})
+
+
+def test_the_cli_denies_through_the_daemon_and_prints_one_json_document(pd, capsys):
+    import json
+
+    from midimon.engine.cli import main
+
+    d = pd({"sh": SHELL})
+    _denied(d, "sh")
+    d.ext.manager.sync("test")
+    [req] = d.ext.manager.record_json("sh")["pending_requests"]
+    code = main(["plugins", "deny", "sh", "subprocess", "--scope", req["scope"], "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["ok"] is True and out["plugin"]["pending_requests"] == []
+    assert d.ext.manager.record_json("sh")["pending_requests"] == []
+    code = main(["plugins", "info", "sh", "--json"])
+    info = json.loads(capsys.readouterr().out)
+    assert code == 0 and info["pending_requests"] == [] and "subprocess" not in info["grants"]
+
+
+def test_the_cli_without_a_daemon_says_nothing_is_pending(short_home, capsys):
+    from midimon.engine.cli import main
+
+    (short_home / "plugins").mkdir()
+    (short_home / "plugins" / "sh.py").write_text(SHELL)
+    code = main(["plugins", "deny", "sh", "subprocess"])
+    captured = capsys.readouterr()
+    assert code != 0 and "not running" in captured.err and "Traceback" not in captured.err
