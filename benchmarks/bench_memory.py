@@ -140,7 +140,14 @@ def sample(daemon: int) -> dict:
     for pid in descendants(daemon):
         try:
             procs.append(
-                {"pid": pid, "role": role(pid, daemon), "pss_kib": kib(pid, "Pss"), "rss_kib": kib(pid, "Rss")}
+                {
+                    "pid": pid,
+                    "role": role(pid, daemon),
+                    "pss_kib": kib(pid, "Pss"),
+                    "rss_kib": kib(pid, "Rss"),
+                    # pages no other process maps: unlike PSS, independent of what else runs
+                    "uss_kib": kib(pid, "Private_Clean") + kib(pid, "Private_Dirty"),
+                }
             )
         except (OSError, KeyError):
             continue
@@ -151,7 +158,11 @@ def sample(daemon: int) -> dict:
         for p in procs:
             if p["pid"] in kids:
                 p["role"] = "worker"
-    return {"procs": procs, "pss_mib": sum(p["pss_kib"] for p in procs) / 1024}
+    return {
+        "procs": procs,
+        "pss_mib": sum(p["pss_kib"] for p in procs) / 1024,
+        "uss_mib": sum(p["uss_kib"] for p in procs) / 1024,
+    }
 
 
 def main() -> int:
@@ -213,13 +224,17 @@ def main() -> int:
     last = samples[-1]
     workers = [p for p in last["procs"] if p["role"] == "worker"]
     total = statistics.median(s["pss_mib"] for s in samples)
+    uss = statistics.median(s["uss_mib"] for s in samples)
     by_role: dict[str, float] = {}
     for p in last["procs"]:
         by_role[p["role"]] = by_role.get(p["role"], 0.0) + p["pss_kib"] / 1024
     print(f"\nPSS summed over {len(last['procs'])} processes ({len(workers)} workers), median of {samples_n} samples")
-    print(f"{'process':10} {'PSS MiB':>8} {'RSS MiB':>8}")
+    print(f"{'process':10} {'PSS MiB':>8} {'RSS MiB':>8} {'USS MiB':>8}")
     for p in sorted(last["procs"], key=lambda p: p["role"]):
-        print(f"{p['role']:10} {p['pss_kib'] / 1024:>8.1f} {p['rss_kib'] / 1024:>8.1f}")
+        print(f"{p['role']:10} {p['pss_kib'] / 1024:>8.1f} {p['rss_kib'] / 1024:>8.1f} {p['uss_kib'] / 1024:>8.1f}")
+    print(
+        f"USS summed (private pages only; PSS moves with what else on the machine maps the same libraries): {uss:.1f} MiB"
+    )
     print(f"{'total':10} {total:>8.1f}   target <= {TARGET_MIB:g}: {'MET' if total <= TARGET_MIB else 'NOT MET'}")
     print(f"control: a bare python -c sleeping, PSS {control_pss:.1f} MiB")
     out = {
@@ -227,6 +242,7 @@ def main() -> int:
         "quick": args.quick,
         "machine": info,
         "pss_total_mib": round(total, 1),
+        "uss_total_mib": round(uss, 1),
         "pss_by_role_mib": {k: round(v, 1) for k, v in by_role.items()},
         "processes": last["procs"],
         "workers": len(workers),
