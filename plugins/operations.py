@@ -162,9 +162,12 @@ def info_result(home: Home, record: dict[str, Any]) -> dict[str, Any]:
             if rec.get("plugin") == name:
                 recent.append(rec)
     from .granting import runs_anything_of
+    from .secrets import auth_status
 
     # "runs anything" in those words for every granted command pattern that does (granting.py)
-    return {**record, "recent_audit": recent[-10:], "runs_anything": runs_anything_of(record.get("grants") or {})}
+    result = {**record, "recent_audit": recent[-10:], "runs_anything": runs_anything_of(record.get("grants") or {})}
+    auth = auth_status(home, name)  # a plugin that signs in: whether it is, never a token
+    return {**result, "auth": auth} if auth is not None else result
 
 
 def info(home: Home, name: str) -> dict[str, Any]:

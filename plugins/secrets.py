@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,33 @@ def open_store(home: Home | Path, plugin: str) -> SecretStore:
 def opener(home: Home | Path) -> Callable[[str], SecretStore]:
     """What the host's capabilities get (``HostServices.secret_store``): plugin name -> store."""
     return lambda plugin: open_store(home, plugin)
+
+
+#: plugins that sign in to a service, and the command that signs in: their ``plugins info``
+#: carries an ``auth`` section (whether signed in, when the access token expires; no token)
+SIGN_IN = {"spotify": "midimon plugins auth spotify"}
+
+
+def auth_status(home: Home | Path, plugin: str) -> dict[str, Any] | None:
+    """The ``auth`` section of ``plugins info`` for a plugin that signs in, else None.
+
+    Only facts about the tokens leave the store, never a token: ``signed_in`` (a refresh token
+    is stored) and the access token's expiry (absolute, and seconds from now; None when there is
+    none yet, the daemon fetches one at the first call)."""
+    command = SIGN_IN.get(plugin)
+    if command is None:
+        return None
+    data = open_store(home, plugin).all()
+    refresh = data.get("refresh_token")
+    signed_in = isinstance(refresh, str) and bool(refresh)
+    expires = data.get("expires_at")
+    expires_at = float(expires) if isinstance(expires, (int, float)) and not isinstance(expires, bool) else None
+    return {
+        "signed_in": signed_in,
+        "access_token_expires_at": expires_at if signed_in else None,
+        "access_token_expires_in_s": (
+            max(0, int(expires_at - time.time())) if signed_in and expires_at is not None else None
+        ),
+        "sign_in": command if not signed_in else None,
+        "sign_out": f"{command} --logout" if signed_in else None,
+    }

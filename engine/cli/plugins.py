@@ -364,6 +364,18 @@ def info_page(p: dict) -> str:
         out.append("settings:")
         for k, v in p["settings"].items():
             out.append(f"  {k} = {'(set)' if isinstance(v, dict) and v.get('set') else v}")
+    auth = p.get("auth")
+    if auth:  # a plugin that signs in: whether it is and until when, never a token
+        if auth.get("signed_in"):
+            left = auth.get("access_token_expires_in_s")
+            when = (
+                f"access token renewed by midimon, current one expires in {left // 60} min"
+                if isinstance(left, int)
+                else "access token fetched at the first call"
+            )
+            out.append(f"signed in:   yes ({when}; sign out with: {auth.get('sign_out')})")
+        else:
+            out.append(f"signed in:   no (sign in with: {auth.get('sign_in')})")
     c = p.get("counters") or {}
     out.append(
         f"calls:       {c.get('calls', 0)} ({c.get('failures', 0)} failed, {c.get('timeouts', 0)} timed out, "
