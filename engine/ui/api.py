@@ -38,6 +38,7 @@ COMMANDS = frozenset(
         "plugins.disable",
         "plugins.grant",
         "plugins.revoke",
+        "plugins.deny",
         "plugins.resume",
         "plugins.config",
         "plugins.uninstall",

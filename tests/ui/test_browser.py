@@ -176,6 +176,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, catalog_server, probe_target
         ("doomed", TOGGLER),
         ("crasher", CRASHER),
         ("scoped", PROBER.replace("Calls a host it was not granted.", "Granted from the details view.")),
+        ("refuser", PROBER.replace("Calls a host it was not granted.", "Denied from the prompt.")),
     ):
         (plugins / f"{name}.py").write_text(text)
     keys = home / "trusted_keys"
@@ -193,6 +194,11 @@ trigger = {{ type = "Note", note = 70 }}
 action = {{ type = "Plugin", plugin = "prober", params = {{ url = "{probe_target}/" }} }}
 
 [[modes.mappings]]
+description = "refused"
+trigger = {{ type = "Note", note = 73 }}
+action = {{ type = "Plugin", plugin = "refuser", params = {{ url = "{probe_target}/" }} }}
+
+[[modes.mappings]]
 description = "greet"
 trigger = {{ type = "Note", note = 71 }}
 action = {{ type = "Plugin", plugin = "greeter" }}
@@ -206,6 +212,7 @@ action = {{ type = "Plugin", plugin = "crasher" }}
 name = "Second"
 '''
     cli(home, "plugins", "grant", "prober", "network")  # network is not a dangerous grant: no --yes
+    cli(home, "plugins", "grant", "refuser", "network")
     s = Stack(home, config)
     yield s
     s.close()
@@ -348,6 +355,25 @@ def test_the_permission_prompt_grants_exactly_what_was_denied(page, stack, probe
         stack, "prober", lambda i: probe_target in str(record(i)["grants"].get("network", {}).get("hosts", []))
     )
     assert "http://127.0.0.1:1" in str(record(info)["grants"]["network"]["hosts"])  # the declared scope stays
+
+
+def test_the_permission_prompt_denies_in_the_daemon(page, stack, probe_target):
+    stack.send("note_on", "note=73", "velocity=100")
+    prompt = page.locator(".prompt", has_text="refuser wants to reach")
+    prompt.wait_for(timeout=15000)
+    prompt.get_by_role("button", name="Deny").click()
+    info = record(wait_info(stack, "refuser", lambda i: not record(i)["pending_requests"]))
+    assert probe_target not in str(info["grants"].get("network", {}).get("hosts", []))  # nothing granted
+    page.reload()  # the daemon forgot it, not only this tab
+    page.get_by_role("heading", name="Plugins").wait_for()
+    page.locator("tr[data-plugin=refuser]").wait_for()
+    assert page.locator(".prompt", has_text="refuser wants to reach").count() == 0
+    stack.send("note_on", "note=73", "velocity=100")  # denied again: counted, not asked again
+    wait_info(stack, "refuser", lambda i: (record(i).get("counters") or {}).get("denials", 0) >= 2)
+    time.sleep(1.5)  # a prompt, if it were wrongly asked again, has time to show
+    assert page.locator(".prompt", has_text="refuser wants to reach").count() == 0
+    info = record(stack.info("refuser"))
+    assert info["pending_requests"] == [] and probe_target not in str(info["grants"]["network"].get("hosts", []))
 
 
 def test_grant_with_an_extra_scope_then_revoke(page, stack):
