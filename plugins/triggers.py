@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from midimon.sandbox.errors import PluginCallError
+from midimon.sandbox.text import printable
+
 from .runtime import Runtime
 
 log = logging.getLogger("midimon.plugins")
@@ -128,7 +131,13 @@ class Poller:
             return 0
         try:
             value = version.host.call("poll_events")
-        except Exception as exc:
+        except PluginCallError as exc:
+            # the plugin's own exception: the host logged it (escaped, within the plugin's output
+            # budget) or, for a refused capability, the manager did; a second line here would let
+            # a plugin that raises a new message every poll flood the log past that budget
+            self._error(str(exc), logged=True)
+            return 0
+        except Exception as exc:  # busy, suspended, timed out...: the daemon's words, once each
             self._error(str(exc))
             return 0
         finally:
@@ -136,15 +145,20 @@ class Poller:
         self.polls += 1
         events, problems = to_events(self.name, value)
         for p in problems:
-            self._error(f"{version.decl.name}: {p}")
+            # what the plugin returned is quoted in these: its words, so its budget and marking
+            message = f"{version.decl.name}: {p}"
+            self._error(message, logged=True)
+            version.host.log_plugin_text(f"poll_events: {p}")
         for plugin, event, data in events:
             self.submit(plugin, event, data)
         self.events += len(events)
         return len(events)
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str, *, logged: bool = False) -> None:
+        """Count a failed poll; ``logged``: its text was logged where the plugin's budget applies."""
         self.errors += 1
-        if message != self.last_error:  # the same failure every 50 ms is logged once
+        message = printable(message)  # shown in status and the UI: never a control character
+        if not logged and message != self.last_error:  # the same failure every 50 ms: once
             log.warning("trigger plugin %s: %s", self.name, message)
         self.last_error = message
 

@@ -550,6 +550,17 @@ class PluginHost:
             if parts:
                 self.logger.log(_LEVELS[level], "%s: %s", self.filename, "\n    | ".join(parts))
 
+    def log_plugin_text(self, text: str, level: int = logging.WARNING) -> bool:
+        """Log text the plugin caused that another part reports (a trigger's bad poll result):
+        the same budget, escaping and ``    | `` marking as its own output; False when over."""
+        lost_lines, lost_bytes = self._output.roll()
+        if lost_lines:
+            self._suppressed(lost_lines, lost_bytes)
+        parts = self._output.take(printable(text, keep_newlines=True).rstrip("\n").split("\n"))
+        if parts:
+            self.logger.log(level, "%s: %s", self.filename, "\n    | ".join(parts))
+        return bool(parts)
+
     def _throttle(self, size: int, deadline: float) -> None:
         """The receive budget: past ``received_bytes_per_second``, wait for the next second
         (never past the call's deadline) before serving the worker again."""

@@ -95,11 +95,15 @@ def poll_events():
 
 def test_a_failing_trigger_is_logged_once_then_suspended(plugins_dir, manager, caplog):
     write(plugins_dir / "bad.py", "poll_interval_ms = 20\ndef poll_events():\n    return 1 // 0\n")
-    with caplog.at_level(logging.WARNING, "midimon.plugins"):
+    with caplog.at_level(logging.WARNING):
         m = manager()
         wait_for(lambda: m.pollers["bad"].errors >= 8, 3, what="errors")
     ours = [r for r in caplog.records if r.name == "midimon.plugins"]
-    assert sum("ZeroDivisionError" in r.getMessage() and "suspended" not in r.getMessage() for r in ours) == 1
+    host = [r for r in caplog.records if r.name == "midimon.sandbox"]
+    # the plugin's exception is logged by the host, inside its output budget (once per failure
+    # until the suspension); the runner adds no line of its own for it (issue 10, finding 5)
+    assert sum("ZeroDivisionError" in r.getMessage() and "suspended" not in r.getMessage() for r in host) == 5
+    assert sum("ZeroDivisionError" in r.getMessage() and "suspended" not in r.getMessage() for r in ours) == 0
     assert sum("suspended" in r.getMessage() for r in ours) == 1
     status = next(p for p in m.status()["plugins"] if p["name"] == "bad")
     assert status["state"] == "suspended" and "suspended" in m.pollers["bad"].last_error
