@@ -358,6 +358,14 @@ class PluginManager:
         log.info("plugin %s: %s", name, "resumed" if was else "resume asked, it was not suspended")
         return {"name": name, "resumed": was}
 
+    def deny(self, plugin: str, capability: str, scope: str | None = None) -> list[tuple[str, str]]:
+        """The user said no to a pending request (all of ``capability``'s without ``scope``): it
+        leaves the record, the sync publishes that, and it stays silent until a restart or an
+        edit. Returns the (capability, scope) pairs dismissed."""
+        keys = self._requests.deny(plugin, capability, scope)
+        self.sync("deny")
+        return [(k[1], k[2]) for k in keys]
+
     def _on_denied(self, plugin: str, capability: str, what: str) -> None:
         """On a call thread: count it; the first of its kind is logged and published."""
         req, first = self._requests.add(plugin, capability, what)

@@ -116,13 +116,8 @@ def install(server: ControlServer, daemon: Daemon) -> None:
             raise CommandError("bad_args", "scope must be a string, as the request shows it")
         run(ops.check_installed, name)
         m = _manager(daemon)
-        keys = m._requests.deny(name, capability, scope)
-        m.sync("deny")
-        return {
-            "name": name,
-            "denied": [{"capability": k[1], "scope": k[2]} for k in keys],
-            "plugin": record(m, name),
-        }
+        denied = m.deny(name, capability, scope)
+        return {"name": name, "denied": [{"capability": c, "scope": s} for c, s in denied], "plugin": record(m, name)}
 
     def resume(c: Any, rid: Any, args: dict[str, Any]) -> Any:
         from midimon.plugins.errors import PluginActionError
