@@ -50,6 +50,7 @@ def ensure_config(path: Path) -> bool:
 LOG_FILE_BYTES = 5 * 1024 * 1024  # the daemon's own log file rotates at this size
 LOG_FILE_BACKUPS = 3
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+STOP_WAIT_S = 30.0  # how long a second stop() waits for the first to finish closing
 
 
 def build_table(path: Path, home: Home, *, text: bytes | None = None) -> tuple[Table, LoadResult]:
@@ -115,6 +116,9 @@ class Daemon:
         self.warnings: list[str] = []
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._closed = threading.Event()  # set once stop() has closed everything
+        self._stopper: threading.Thread | None = None
 
     def use_backend(self, backend: Any) -> bool:
         """An extension's ``prepare`` offers the MIDI back end to run on (the JACK relay); one
@@ -235,9 +239,23 @@ class Daemon:
         self.stop()
 
     def stop(self) -> None:
-        if self._stopped.is_set():
+        # Several threads may ask (the socket's stop/restart, a signal, the main loop): the first
+        # closes everything; the others wait until it has, so nobody re-executes or exits while
+        # a JACK client is still open (an open client replaced by exec stalls jackd).
+        with self._stop_lock:
+            first = not self._stopped.is_set()
+            self._stopped.set()
+        if not first:
+            if threading.current_thread() is not self._stopper:
+                self._closed.wait(STOP_WAIT_S)
             return
-        self._stopped.set()
+        self._stopper = threading.current_thread()
+        try:
+            self._close_all()
+        finally:
+            self._closed.set()
+
+    def _close_all(self) -> None:
         # MIDI ports first: a JACK client that lingers (a plugin slow to shut down) and is then
         # killed with its ports open stalls the whole JACK graph
         if self.feedback:

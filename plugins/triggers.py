@@ -147,8 +147,10 @@ class Poller:
         for p in problems:
             # what the plugin returned is quoted in these: its words, so its budget and marking
             message = f"{version.decl.name}: {p}"
+            repeated = printable(message) == self.last_error  # the same problem every poll: said once
             self._error(message, logged=True)
-            version.host.log_plugin_text(f"poll_events: {p}")
+            if not repeated:
+                version.host.log_plugin_text(f"poll_events: {p}")
         for plugin, event, data in events:
             self.submit(plugin, event, data)
         self.events += len(events)
