@@ -1,5 +1,6 @@
 """The daemon wired to the in-memory MIDI back end: devices, reloads, status."""
 
+import threading
 import time
 
 import mido
@@ -310,3 +311,28 @@ def test_a_broken_import_of_a_part_is_an_error_not_not_available(home, monkeypat
         run._install_extensions(d)
     for ext in reversed(d.extensions):
         ext.close()
+
+
+class _SlowClose(Extension):
+    """Closing takes a while, like a JACK client's ports."""
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    def close(self) -> None:
+        time.sleep(0.3)
+        self.closed.set()
+
+
+def test_a_second_stop_returns_only_once_the_first_has_closed_everything(home):
+    # the socket's restart stops the daemon on its own thread while the main loop, seeing it
+    # stopped, calls stop() too and then re-executes: that must wait for the ports to close
+    d = _plain_daemon(home)
+    slow = d.add(_SlowClose())
+    d.start()
+    first = threading.Thread(target=d.stop)
+    first.start()
+    wait_for(d.wait, 5, what="the first stop to begin")
+    d.stop()
+    assert slow.closed.is_set()
+    first.join(5)
